@@ -1,0 +1,37 @@
+# Set-up happens on first use: `make book` and `make test` work on a fresh machine.
+SHELL := /bin/bash
+VENV := .venv
+PYTHON := $(VENV)/bin/python
+# nbgrader runs alembic and jupyter as subprocesses: the venv's bin/ must come first on PATH.
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+# Book pages and the instructor's notebooks import the instructor edition from the repository.
+BOOK_ENV := PYTHONPATH=$(CURDIR) MPLBACKEND=Agg
+INSTALLED := $(VENV)/.installed
+SYSTEM_DEPS := $(VENV)/.system-deps
+EXTRAS := book,grading,test,torch
+
+.PHONY: setup book test release demo student-edition clean
+
+setup: $(INSTALLED) $(SYSTEM_DEPS)
+
+$(INSTALLED): pyproject.toml
+	python3 -m venv $(VENV)
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check ".[$(EXTRAS)]"
+	touch $@
+
+# Debian packages: chromium for the browser test of the book.
+$(SYSTEM_DEPS): .ci/system-packages.txt
+	bash .ci/install-system-packages .ci/system-packages.txt
+	mkdir -p $(VENV) && touch $@
+
+book: $(INSTALLED)
+	$(BOOK_ENV) jupyter-book build . -W -n --keep-going
+
+test: setup book
+	$(PYTHON) -m pytest
+
+student-edition: $(INSTALLED)
+	$(PYTHON) -m coursekit.editions $(or $(OUT),_build/student)
+
+clean:
+	rm -rf _build assignments/release assignments/submitted assignments/autograded assignments/feedback assignments/gradebook.db

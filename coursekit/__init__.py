@@ -1,0 +1,1 @@
+"""Instructor tooling: the student edition of source_pkg, and the grader that runs the hidden checks."""
