@@ -123,13 +123,20 @@ def write_student_edition(out_dir, package=INSTRUCTOR_PACKAGE):
 
 
 def solution_lines(package=INSTRUCTOR_PACKAGE):
-    """Every non-blank line inside a solution region of ``package``, stripped."""
-    found = set()
+    """The stripped, non-blank lines that appear only inside solution regions of ``package``.
+
+    A line that the given code also contains (``if self.use_dropout:``) reveals nothing.
+    """
+    inside, outside = set(), set()
     for source in sorted(Path(package).rglob("*.py")):
         lines = source.read_text().splitlines()
+        in_region = [False] * len(lines)
         for region in find_regions(source):
-            found.update(line.strip() for line in lines[region.begin + 1:region.end] if line.strip())
-    return found
+            for i in range(region.begin, region.end + 1):
+                in_region[i] = True
+        for line, hidden in zip(lines, in_region):
+            (inside if hidden else outside).add(line.strip())
+    return {line for line in inside - outside if line and not line.startswith("### ")}
 
 
 def main(argv=None):
