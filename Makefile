@@ -30,6 +30,14 @@ book: $(INSTALLED)
 test: setup book
 	$(PYTHON) -m pytest
 
+# nbgrader release of the assignment, with the student edition of source_pkg beside the notebook.
+release: $(INSTALLED)
+	$(PYTHON) -m coursekit.release
+
+# A small class of example submissions through the real nbgrader pipeline.
+demo: release
+	$(PYTHON) -m coursekit.demo
+
 student-edition: $(INSTALLED)
 	$(PYTHON) -m coursekit.editions $(or $(OUT),_build/student)
 
