@@ -1,0 +1,64 @@
+"""What the hidden checks (tests/hidden) share: failures that name a mistake, and tolerances.
+
+Statistical tolerances come from Hoeffding's inequality, which needs no distributional
+approximation: for n independent terms a_i <= Z_i <= b_i,
+
+    P(|mean(Z) - E[mean(Z)]| >= t) <= 2 exp(-2 n^2 t^2 / sum((b_i - a_i)^2)).
+
+Setting the right side to DELTA and solving for t gives the tolerance. With DELTA = 1e-9 per
+comparison and fewer than 1000 statistical comparisons in all the hidden checks (about 40 today),
+the union bound keeps the chance that a correct implementation fails any of them below 1e-6.
+"""
+
+import math
+
+import numpy as np
+import pytest
+
+from ..mistakes import MISTAKES
+
+DELTA = 1e-9
+
+
+class CheckFailure(AssertionError):
+    """A hidden check failed; ``mistake`` is the id of the diagnosed mistake, or None."""
+
+    def __init__(self, message, mistake=None):
+        if mistake is not None and mistake not in MISTAKES:
+            raise ValueError(f"unknown mistake id {mistake!r}")
+        super().__init__(message)
+        self.mistake = mistake
+
+
+def fail(message, mistake=None):
+    """Fail the current check with a plain-words message and, if diagnosed, the mistake's id."""
+    __tracebackhide__ = True
+    raise CheckFailure(message, mistake)
+
+
+def bernoulli_tolerance(n, delta=DELTA):
+    """t such that the mean of n independent Bernoulli draws is within t of their probability,
+    except with probability delta (Hoeffding with b_i - a_i = 1: t = sqrt(ln(2/delta) / (2n)))."""
+    return math.sqrt(math.log(2 / delta) / (2 * n))
+
+
+def bounded_mean_tolerance(ranges, delta=DELTA):
+    """t for the mean of independent terms whose i-th lies in an interval of width ranges[i]:
+    t = sqrt(ln(2/delta) * sum(ranges**2) / 2) / n."""
+    ranges = np.asarray(ranges, dtype=np.float64).ravel()
+    return math.sqrt(math.log(2 / delta) * float(np.sum(ranges**2)) / 2) / ranges.size
+
+
+def rel_error(x, y):
+    """Largest elementwise relative error, as CS231n defines it."""
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    if x.shape != y.shape:
+        return math.inf
+    if x.size == 0:
+        return 0.0
+    return float(np.max(np.abs(x - y) / np.maximum(1e-8, np.abs(x) + np.abs(y))))
+
+
+def points(n):
+    """Marker: the check is worth n points of its task."""
+    return pytest.mark.points(n)

@@ -1,0 +1,199 @@
+"""The judge's side of the runner: plan operations, run them with time limits, read raw outputs.
+
+Nothing here imports student code. A plan is run by ``runner.py`` in a child process started
+with ``python -I`` (no PYTHONPATH, no current folder on sys.path); a call that hangs is killed
+after ``op_timeout`` seconds and one that kills its process is recorded as crashed, and the
+runner restarts after it so the remaining calls still get their chance, within ``budget``.
+"""
+
+import json
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+RUNNER = Path(__file__).with_name("runner.py")
+MEMORY_LIMIT_BYTES = 4 * 1024**3
+POLL_SECONDS = 0.01
+
+
+class OpFailed(Exception):
+    """An operation on student code did not produce its outputs; the message says why."""
+
+
+@dataclass
+class OpResult:
+    name: str
+    description: str
+    status: str  # ok, error, timeout, crashed, not-run
+    arrays: dict = field(default_factory=dict)
+    facts: dict = field(default_factory=dict)
+    error: dict | None = None
+    detail: str = ""
+
+    @property
+    def ok(self):
+        return self.status == "ok"
+
+    def why(self):
+        """One sentence on why this call gave no result (empty if it did)."""
+        if self.status == "error":
+            return f"{self.description} raised {self.error['type']}: {self.error['message']}"
+        if self.status == "timeout":
+            return f"{self.description} did not finish within {self.detail} s and was stopped"
+        if self.status == "crashed":
+            return f"{self.description} ended its process ({self.detail})"
+        if self.status == "not-run":
+            return f"{self.description} was not run: {self.detail}"
+        return ""
+
+    def __getitem__(self, key):
+        if not self.ok:
+            raise OpFailed(self.why())
+        return self.arrays[key]
+
+
+class Plan:
+    """Operations on a submission, in order, with the input arrays they name."""
+
+    def __init__(self):
+        self.ops, self.names, self.descriptions, self.inputs = [], [], [], {}
+        self.add("import", {"op": "import"}, "importing source_pkg")
+
+    def array(self, name, value):
+        self.inputs[name] = np.asarray(value)
+        return name
+
+    def add(self, name, op, description):
+        if name in self.names:
+            raise ValueError(f"operation name {name!r} used twice")
+        self.ops.append(op)
+        self.names.append(name)
+        self.descriptions.append(description)
+        return name
+
+
+def _limit_resources():
+    os.setsid()
+    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT_BYTES, MEMORY_LIMIT_BYTES))
+
+
+def _runner_environment():
+    keep = ("PATH", "LANG", "LC_ALL", "SYSTEMROOT")
+    env = {key: os.environ[key] for key in keep if key in os.environ}
+    env.update(OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1", MPLBACKEND="Agg",
+               PYTHONDONTWRITEBYTECODE="1", PYTHONHASHSEED="0")
+    return env
+
+
+def _exit_description(code):
+    if code is None:
+        return "still running"
+    if code < 0:
+        try:
+            return f"killed by signal {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit code {code}"
+
+
+def run_plan(plan, submission, op_timeout=10.0, budget=60.0, python=None):
+    """Run every operation of ``plan`` on the package in ``submission``; returns {name: OpResult}."""
+    submission = Path(submission).resolve()
+    job_dir = Path(tempfile.mkdtemp(prefix="dropout-runner-"))
+    try:
+        np.savez(job_dir / "inputs.npz", **plan.inputs)
+        return _run(plan, submission, job_dir, op_timeout, budget, python or sys.executable)
+    finally:
+        shutil.rmtree(job_dir, ignore_errors=True)
+
+
+def _run(plan, submission, job_dir, op_timeout, budget, python):
+    results = {}
+    deadline = time.monotonic() + budget
+    start = 0
+    while start < len(plan.ops):
+        (job_dir / "request.json").write_text(json.dumps(
+            {"submission": str(submission), "ops": plan.ops, "start": start}))
+        log = job_dir / f"stderr-{start}.txt"
+        with open(log, "wb") as stderr:
+            process = subprocess.Popen([python, "-I", str(RUNNER), str(job_dir)], cwd=job_dir,
+                                       env=_runner_environment(), stdin=subprocess.DEVNULL,
+                                       stdout=subprocess.DEVNULL, stderr=stderr,
+                                       preexec_fn=_limit_resources)
+            stopped_at, why = _watch(process, job_dir, start, len(plan.ops), op_timeout, deadline)
+        stderr_tail = log.read_bytes()[-2000:].decode(errors="replace")
+        for k in range(start, len(plan.ops)):
+            if (job_dir / f"result-{k}.json").exists():
+                results[plan.names[k]] = _read_result(plan, job_dir, k)
+        if stopped_at is None:
+            break
+        status, detail = why
+        results[plan.names[stopped_at]] = OpResult(plan.names[stopped_at], plan.descriptions[stopped_at],
+                                                   status, detail=detail)
+        if stopped_at == 0 or status == "not-run":
+            reason = ("importing source_pkg " + ("hung" if status == "timeout" else "crashed")
+                      if stopped_at == 0 else detail)
+            for k in range(stopped_at + 1, len(plan.ops)):
+                results[plan.names[k]] = OpResult(plan.names[k], plan.descriptions[k], "not-run", detail=reason)
+            break
+        if stderr_tail and status == "crashed":
+            results[plan.names[stopped_at]].detail += f"; last output: {stderr_tail.strip()[-300:]}"
+        start = stopped_at + 1
+    for k, name in enumerate(plan.names):
+        results.setdefault(name, OpResult(name, plan.descriptions[k], "not-run", detail="the runner stopped early"))
+    return results
+
+
+def _watch(process, job_dir, start, count, op_timeout, deadline):
+    """Wait for the runner; returns (None, None) when it finished, else (op index, (status, detail))."""
+    current, since = None, None
+    while True:
+        code = process.poll()
+        done = start
+        while done < count and (job_dir / f"result-{done}.json").exists():
+            done += 1
+        if done == count:
+            process.wait()
+            return None, None
+        if code is not None:
+            return done, ("crashed", _exit_description(code))
+        if (job_dir / f"started-{done}").exists() and current != done:
+            current, since = done, time.monotonic()
+        now = time.monotonic()
+        if current == done and now - since > op_timeout:
+            _kill(process)
+            return done, ("timeout", f"{op_timeout:g}")
+        if now > deadline:
+            _kill(process)
+            return done, ("not-run", "the time budget for these checks ran out")
+        time.sleep(POLL_SECONDS)
+
+
+def _kill(process):
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    process.wait()
+
+
+def _read_result(plan, job_dir, k):
+    status = json.loads((job_dir / f"result-{k}.json").read_text())
+    arrays = {}
+    try:
+        with np.load(job_dir / f"result-{k}.npz", allow_pickle=False) as data:
+            arrays = {name: data[name] for name in data.files}
+    except (ValueError, OSError) as exc:
+        status = {"ok": False, "facts": status.get("facts", {}),
+                  "error": {"type": "ValueError", "message": f"returned something that is not a numeric array ({exc})"}}
+    return OpResult(plan.names[k], plan.descriptions[k], "ok" if status["ok"] else "error",
+                    arrays=arrays, facts=status.get("facts") or {}, error=status.get("error"))

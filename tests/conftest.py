@@ -1,0 +1,2 @@
+# The hidden checks' options and markers, for the project's suite and for the judge alike.
+pytest_plugins = ["coursekit.grading.pytest_plugin"]

@@ -1,0 +1,124 @@
+"""Hidden checks of ``dropout_backward`` (6 points).
+
+The backward pass is judged against the submission's own forward pass, so a mistake in the
+forward pass (say, swapped probabilities) costs points only in the forward checks: given a
+train-mode output ``out = x * m``, the gradient must be ``dout * m`` with ``m = out / x``.
+"""
+
+import numpy as np
+import pytest
+
+from coursekit.grading.checks import fail, points, rel_error
+from coursekit.grading.client import Plan, run_plan
+
+MASK_PS = (0.2, 0.5, 0.8)
+NUMERIC_P, NUMERIC_SEED, STEP = 0.3, 17, 1e-5
+# Dropout is linear in x for a fixed mask, so centred differences are exact up to rounding
+# (about 1e-11 relative here); a wrong backward is off by 1e-1 or more.
+NUMERIC_TOLERANCE = 1e-7
+
+
+@pytest.fixture(scope="module")
+def run(submission, runner_limits):
+    rng = np.random.RandomState(6021)
+    plan = Plan()
+    for p in MASK_PS:
+        x = plan.array(f"mask/{p}/x", np.abs(rng.randn(60, 50)) + 1)
+        dout = plan.array(f"mask/{p}/dout", rng.randn(60, 50))
+        param = {"p": p, "mode": "train"}
+        plan.add(f"mask/{p}/forward", {"op": "dropout_forward", "x": x, "param": param, "keep": f"mask/{p}"},
+                 f"dropout_forward(x, {param})")
+        plan.add(f"mask/{p}/backward", {"op": "dropout_backward", "dout": dout, "cache": f"mask/{p}"},
+                 f"dropout_backward(dout, cache) after a train-mode forward with p={p}")
+    x = rng.randn(6, 8) + 10
+    plan.array("numeric/x", x)
+    plan.array("numeric/dout", rng.randn(6, 8))
+    param = {"p": NUMERIC_P, "mode": "train", "seed": NUMERIC_SEED}
+    plan.add("numeric/forward", {"op": "dropout_forward", "x": "numeric/x", "param": param, "keep": "numeric"},
+             f"dropout_forward(x, {param})")
+    plan.add("numeric/backward", {"op": "dropout_backward", "dout": "numeric/dout", "cache": "numeric"},
+             f"dropout_backward(dout, cache) after dropout_forward(x, {param})")
+    steps = np.eye(x.size).reshape(x.size, *x.shape) * STEP
+    plan.array("numeric/xs", np.concatenate([x + steps, x - steps]))
+    plan.add("numeric/perturbed", {"op": "dropout_forward_many", "xs": "numeric/xs", "param": param},
+             f"dropout_forward(x ± h, {param}) for numeric differences")
+    for name, shape in (("test/2d", (20, 30)), ("test/3d", (4, 5, 6))):
+        plan.array(name + "/x", rng.randn(*shape))
+        plan.array(name + "/dout", rng.randn(*shape))
+        param = {"p": 0.4, "mode": "test"}
+        plan.add(name + "/forward", {"op": "dropout_forward", "x": name + "/x", "param": param, "keep": name},
+                 f"dropout_forward(x, {param})")
+        plan.add(name + "/backward", {"op": "dropout_backward", "dout": name + "/dout", "cache": name},
+                 "dropout_backward(dout, cache) after a test-mode forward")
+    return plan, run_plan(plan, submission, **runner_limits)
+
+
+@points(3)
+def test_backward_reuses_forward_mask(run):
+    """dx = dout * m, where m = out / x is the mask (scale included) the forward pass applied."""
+    plan, results = run
+    for p in MASK_PS:
+        x, dout = plan.inputs[f"mask/{p}/x"], plan.inputs[f"mask/{p}/dout"]
+        out = results[f"mask/{p}/forward"]["out"]
+        dx = results[f"mask/{p}/backward"]["dx"]
+        if dx.shape != dout.shape:
+            fail(f"With p={p}, dx has shape {dx.shape}; it must have dout's shape {dout.shape}.")
+        if out.shape != x.shape:
+            fail(f"With p={p}, the forward output has shape {out.shape}, the input {x.shape}.")
+        local = out / x  # x has no zero entry
+        expected = dout * local
+        if rel_error(dx, expected) < 1e-6:
+            continue
+        kept, passed = out != 0, dx != 0
+        same_units = float(np.mean(kept == passed))
+        if same_units == 1.0:
+            ratio = float(np.median(dx[passed] / dout[passed]))
+            scale = float(np.median(local[kept]))
+            if np.isclose(ratio, 1.0) and not np.isclose(scale, 1.0):
+                fail(f"With p={p}, dx lets the gradient through the kept units unscaled, but the forward "
+                     f"pass scaled them by {scale:.4g}: the backward pass must apply the same 1/(1-p).",
+                     "backward-missing-scale")
+            fail(f"With p={p}, dx is dout times {ratio:.4g} on the kept units, where the forward pass "
+                 f"multiplied them by {scale:.4g}.")
+        if np.array_equal(dx, dout):
+            fail(f"With p={p}, dx equals dout: the backward pass ignores the mask of the forward pass.")
+        expected_agreement = p * p + (1 - p) * (1 - p)
+        fail(f"With p={p}, dx passes the gradient through different units than the forward pass kept "
+             f"(they agree on {same_units:.1%}; a fresh random mask agrees on about {expected_agreement:.0%}): "
+             "reuse the mask stored in the cache instead of drawing a new one.", "new-mask-in-backward")
+
+
+@points(2)
+def test_backward_matches_numeric_gradient(run):
+    """With a fixed seed, dx matches centred differences of sum(dropout_forward(x) * dout)."""
+    plan, results = run
+    x, dout = plan.inputs["numeric/x"], plan.inputs["numeric/dout"]
+    dx = results["numeric/backward"]["dx"]
+    outs = results["numeric/perturbed"]["outs"]
+    n = x.size
+    if outs.shape != (2 * n, *x.shape):
+        fail(f"dropout_forward on perturbed inputs returned outputs of shape {outs.shape[1:]}, not {x.shape}.")
+    plus = np.sum(outs[:n] * dout, axis=(1, 2))
+    minus = np.sum(outs[n:] * dout, axis=(1, 2))
+    numeric = ((plus - minus) / (2 * STEP)).reshape(x.shape)
+    error = rel_error(dx, numeric)
+    if error < NUMERIC_TOLERANCE:
+        return
+    reference = results["numeric/forward"]["out"]
+    if not all(np.array_equal(reference == 0, out == 0) for out in (outs[0], outs[n])):
+        fail(f"Numeric gradient check failed (relative error {error:.2e}): calls with the same "
+             f"dropout_param['seed'] ({NUMERIC_SEED}) drew different masks, so the forward pass is not "
+             "reproducible and cannot be gradient-checked.", "seed-ignored")
+    fail(f"dx does not match the numeric gradient: relative error {error:.2e} (must be below "
+         f"{NUMERIC_TOLERANCE:g}) with p={NUMERIC_P} and seed {NUMERIC_SEED}.")
+
+
+@points(1)
+def test_backward_in_test_mode_is_identity(run):
+    plan, results = run
+    for name in ("test/2d", "test/3d"):
+        dout = plan.inputs[name + "/dout"]
+        dx = results[name + "/backward"]["dx"]
+        if dx.shape != dout.shape or not np.allclose(dx, dout, rtol=1e-12, atol=0):
+            fail(f"After a test-mode forward of shape {dout.shape}, dx must equal dout (test-mode "
+                 "dropout is the identity).")

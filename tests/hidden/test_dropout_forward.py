@@ -1,0 +1,217 @@
+"""Hidden checks of ``dropout_forward`` (10 points).
+
+The judge draws every input here, a runner process calls the submission on them, and the
+checks below look only at the raw outputs. Inputs are chosen so that the mask can be read off
+the output: every input entry is far from 0, so ``out == 0`` exactly where a unit was dropped.
+"""
+
+import numpy as np
+import pytest
+
+from coursekit.grading.checks import bernoulli_tolerance, bounded_mean_tolerance, fail, points
+from coursekit.grading.client import Plan, run_plan
+
+TRAIN_PS = (0.1, 0.25, 0.4, 0.5, 0.7, 0.9)
+TEST_PS = (0.25, 0.5, 0.9)
+INDEPENDENCE_PS = (0.25, 0.5)
+SEED_P = 0.5
+
+
+def _forward(plan, name, x, p, mode, seed=None):
+    param = {"p": p, "mode": mode}
+    if seed is not None:
+        param["seed"] = seed
+    plan.array(name + "/x", x)
+    plan.add(name, {"op": "dropout_forward", "x": name + "/x", "param": param},
+             f"dropout_forward(x of shape {x.shape} and dtype {x.dtype}, {param})")
+
+
+@pytest.fixture(scope="module")
+def run(submission, runner_limits):
+    rng = np.random.RandomState(20261123)
+    plan = Plan()
+    big = rng.randn(500, 500) + 10  # entries between about 4.5 and 15.5: none is zero
+    for p in TRAIN_PS:
+        _forward(plan, f"train/{p}", big, p, "train")
+    for p in TEST_PS:
+        _forward(plan, f"test/{p}", big, p, "test")
+    small32 = (rng.randn(64, 40) + 5).astype(np.float32)
+    image = rng.rand(8, 3, 5, 4) + 1
+    for mode in ("train", "test"):
+        _forward(plan, f"float32/{mode}", small32, 0.3, mode)
+        _forward(plan, f"4d/{mode}", image, 0.3, mode)
+    seeded = rng.rand(50, 60) + 1
+    for name, seed in (("seed-a", 5), ("seed-b", 5), ("seed-c", 6), ("unseeded-1", None), ("unseeded-2", None)):
+        _forward(plan, f"seed/{name}", seeded, SEED_P, "train", seed)
+    results = run_plan(plan, submission, **runner_limits)
+    return plan, results
+
+
+def _case(run, name):
+    plan, results = run
+    return plan.inputs[name + "/x"], results[name]
+
+
+@points(3)
+def test_train_statistics(run):
+    """Zero fraction within a Hoeffding bound of p; output mean within one of the input mean."""
+    problems = []
+    for p in TRAIN_PS:
+        x, result = _case(run, f"train/{p}")
+        out = result["out"]
+        if out.shape != x.shape:
+            fail(f"With p={p} the output has shape {out.shape}, the input {x.shape}.")
+        n = x.size
+        zero_fraction = float(np.mean(out == 0))
+        # Each entry is dropped independently with probability p: a Bernoulli(p) draw.
+        zero_tolerance = bernoulli_tolerance(n)
+        # Entry i of the output minus the input is x_i (k_i - (1 - p)) / (1 - p), k_i in {0, 1}:
+        # its range has width |x_i| / (1 - p).
+        mean_tolerance = bounded_mean_tolerance(np.abs(x) / (1 - p))
+        out_mean, in_mean = float(np.mean(out)), float(np.mean(x))
+        zero_ok = abs(zero_fraction - p) <= zero_tolerance
+        mean_ok = abs(out_mean - in_mean) <= mean_tolerance
+        if not (zero_ok and mean_ok):
+            problems.append((p, zero_fraction, zero_tolerance, out_mean, in_mean, mean_tolerance, zero_ok, mean_ok))
+    if not problems:
+        return
+    p, zero_fraction, zero_tolerance, out_mean, in_mean, mean_tolerance, zero_ok, mean_ok = problems[0]
+    figures = (f"with p={p} (drop probability) the train-mode output has {zero_fraction:.4f} of its entries "
+               f"zeroed (expected {p} ± {zero_tolerance:.4f}) and mean {out_mean:.4f} (input mean "
+               f"{in_mean:.4f} ± {mean_tolerance:.4f}); {len(problems)} of {len(TRAIN_PS)} values of p fail")
+    swapped = all(abs(z - (1 - q)) <= zero_tolerance for q, z, *_ in problems)
+    if swapped:
+        fail(f"Units are dropped with probability 1 - p instead of p: {figures}.", "keep-drop-swapped")
+    unscaled = zero_ok and all(abs(o - (1 - q) * i) <= 1.5 * mt for q, _, _, o, i, mt, *_ in problems)
+    if unscaled:
+        fail(f"The output mean shrinks by (1 - p): the kept units are not scaled by 1/(1-p); {figures}.",
+             "survivors-not-scaled")
+    fail(f"Train-mode statistics are off: {figures}.")
+
+
+@points(1)
+def test_train_values(run):
+    """Every output entry is 0 or x / (1 - p)."""
+    for p in TRAIN_PS:
+        x, result = _case(run, f"train/{p}")
+        out = result["out"]
+        if out.shape != x.shape:
+            fail(f"With p={p} the output has shape {out.shape}, the input {x.shape}.")
+        kept = out != 0
+        if not kept.any():
+            fail(f"With p={p} every output entry is 0.")
+        ratio = out[kept] / x[kept]
+        if np.allclose(ratio, 1 / (1 - p), rtol=1e-6, atol=0):
+            continue
+        typical = float(np.median(ratio))
+        where = (f"with p={p}, kept entries are x times {typical:.4g}, where inverted dropout gives "
+                 f"x / (1 - p) = x times {1 / (1 - p):.4g}")
+        if np.allclose(ratio, 1.0, rtol=1e-6):
+            fail(f"Kept units are not scaled: {where}.", "survivors-not-scaled")
+        if np.allclose(ratio, 1 / p, rtol=1e-6):
+            fail(f"Kept units are scaled by 1/p, the keep/drop probabilities are swapped: {where}.",
+                 "keep-drop-swapped")
+        fail(f"Output entries are neither 0 nor x / (1 - p): {where}.")
+
+
+@points(2)
+def test_test_mode_identity(run):
+    """In test mode the output is exactly the input, whatever p."""
+    for p in TEST_PS:
+        x, result = _case(run, f"test/{p}")
+        out = result["out"]
+        if out.shape == x.shape and np.array_equal(out, x):
+            continue
+        if out.shape != x.shape:
+            fail(f"In test mode with p={p} the output has shape {out.shape}, the input {x.shape}.")
+        zeros = float(np.mean(out == 0))
+        if zeros > 0:
+            fail(f"In test mode with p={p}, {zeros:.4f} of the output entries are zero: dropout must "
+                 "do nothing at test time (the input has no zero).", "active-in-test-mode")
+        if np.allclose(out, (1 - p) * x, rtol=1e-6):
+            fail(f"In test mode with p={p} the output is the input times 1 - p = {1 - p:g}: that is "
+                 "vanilla dropout's test-time scaling; inverted dropout scales in training and "
+                 "returns x unchanged in test mode.", "scaled-at-test-time")
+        worst = float(np.max(np.abs(out - x)))
+        fail(f"In test mode with p={p} the output differs from the input (by up to {worst:.3g}); "
+             "it must be x unchanged.")
+
+
+@points(1)
+def test_shape_and_dtype_kept(run):
+    for name in ("float32/train", "float32/test", "4d/train", "4d/test"):
+        x, result = _case(run, name)
+        out = result["out"]
+        mode = name.split("/")[1]
+        if out.shape != x.shape:
+            fail(f"In {mode} mode an input of shape {x.shape} gave an output of shape {out.shape}.")
+        if out.dtype != x.dtype:
+            fail(f"In {mode} mode an input of dtype {x.dtype} gave an output of dtype {out.dtype}; "
+                 "the output must keep the input's dtype.", "dtype-changed")
+
+
+@points(1)
+def test_input_not_modified(run):
+    plan, results = run
+    for name in plan.names:
+        if name == "import":
+            continue
+        x, result = _case(run, name)
+        if not np.array_equal(result["x_after"], x):
+            changed = float(np.mean(result["x_after"] != x))
+            fail(f"{result.description} changed {changed:.1%} of the entries of its input x; the "
+                 "caller's array must stay as it was (compute a new array instead of writing into x).",
+                 "input-modified")
+
+
+@points(1)
+def test_masks_independent(run):
+    """Each unit of each example is dropped on its own draw.
+
+    Disjoint pairs of rows (and of columns) are compared: for independent draws two entries
+    agree (both dropped or both kept) with probability a = p^2 + (1 - p)^2, so the agreement
+    rate over n disjoint pairs is a Bernoulli(a) mean, within bernoulli_tolerance(n) of a.
+    """
+    for p in INDEPENDENCE_PS:
+        x, result = _case(run, f"train/{p}")
+        kept = result["out"] != 0
+        if kept.shape != x.shape:
+            fail(f"With p={p} the output has shape {kept.shape}, the input {x.shape}.")
+        expected = p * p + (1 - p) * (1 - p)
+        rows = float(np.mean(kept[0::2] == kept[1::2]))
+        columns = float(np.mean(kept[:, 0::2] == kept[:, 1::2]))
+        row_tolerance = bernoulli_tolerance(kept[0::2].size)
+        column_tolerance = bernoulli_tolerance(kept[:, 0::2].size)
+        if abs(rows - expected) > row_tolerance:
+            if rows > 0.99:
+                fail(f"With p={p} every example gets the same mask (neighbouring rows agree on {rows:.1%} "
+                     f"of the units, {expected:.1%} expected): draw the mask with the input's full shape, "
+                     "not one row broadcast over the batch.", "mask-shared-across-batch")
+            fail(f"With p={p} the masks of different examples are not independent: neighbouring rows "
+                 f"agree on {rows:.1%} of the units, {expected:.1%} ± {row_tolerance:.1%} expected.")
+        if abs(columns - expected) > column_tolerance:
+            if columns > 0.99:
+                fail(f"With p={p} each example keeps or drops all its units together (neighbouring "
+                     f"columns agree on {columns:.1%}, {expected:.1%} expected): each unit needs its own "
+                     "draw.", "mask-shared-across-units")
+            fail(f"With p={p} the units of one example are not dropped independently: neighbouring "
+                 f"columns agree on {columns:.1%}, {expected:.1%} ± {column_tolerance:.1%} expected.")
+
+
+@points(1)
+def test_seed_makes_mask_reproducible(run):
+    a = _case(run, "seed/seed-a")[1]["out"]
+    b = _case(run, "seed/seed-b")[1]["out"]
+    c = _case(run, "seed/seed-c")[1]["out"]
+    first = _case(run, "seed/unseeded-1")[1]["out"]
+    second = _case(run, "seed/unseeded-2")[1]["out"]
+    if not np.array_equal(a, b):
+        fail("Two train-mode calls with the same dropout_param['seed'] gave different masks: the mask "
+             "must come from the random generator the seed initialises, as gradient checks need.",
+             "seed-ignored")
+    if np.array_equal(a == 0, c == 0):
+        fail("Train-mode calls with seeds 5 and 6 gave the same mask: the mask does not depend on the "
+             "seed.", "seed-ignored")
+    if np.array_equal(first == 0, second == 0):
+        fail("Two train-mode calls without a seed gave the same mask: a new mask must be drawn on "
+             "every call.")
