@@ -1,0 +1,192 @@
+"""Release the assignment: nbgrader's student notebook plus the student edition of source_pkg.
+
+Usage, from the repository root: ``python -m coursekit.release [--force] [--course-root DIR]``
+(``make release`` runs it). Three steps:
+
+1. ``nbgrader generate_assignment dropout --force`` in the course root (the folder holding
+   ``nbgrader_config.py``): it strips solutions and hidden tests from the notebook, records the
+   graded cells in ``gradebook.db`` and writes ``release/dropout/``. It runs with this Python's
+   ``bin/`` first on PATH (nbgrader starts ``alembic``) and without PYTHONPATH, so nothing from
+   the repository is importable by accident.
+2. The student edition of ``source_pkg`` (solutions replaced by loud stubs) is written to
+   ``release/dropout/source_pkg``, next to the notebook that imports it.
+3. The release is checked for grading code: no ``tests/`` or ``coursekit/`` folder, no Python
+   file outside ``source_pkg``, nothing naming ``coursekit``.
+
+Re-releasing after students have submitted changes what autograde compares their notebooks
+with: the gradebook keeps every graded or locked cell as released. So when the gradebook holds
+submissions of the assignment and those cells differ from the source notebook's, the command
+stops and names the cells; ``--force`` releases anyway. Without submissions, or with the
+cells unchanged, releasing again is always allowed.
+"""
+
+import argparse
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+from .editions import PACKAGE_NAME, EditionError, write_student_edition
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+COURSE_ROOT = REPO_ROOT / "assignments"
+ASSIGNMENT = "dropout"
+GRADEBOOK = "gradebook.db"
+# Names that must never reach students: the grading package, the hidden checks.
+FORBIDDEN_DIRS = ("tests", "coursekit")
+TAIL_LINES = 25
+
+
+class ReleaseError(RuntimeError):
+    """A release step failed; the message says which one and why."""
+
+
+def nbgrader_env(base=None):
+    """The environment for nbgrader: this interpreter's bin/ first on PATH, no PYTHONPATH."""
+    env = dict(os.environ if base is None else base)
+    env.pop("PYTHONPATH", None)
+    bin_dir = str(Path(sys.executable).parent)
+    env["PATH"] = os.pathsep.join([bin_dir, *[p for p in env.get("PATH", "").split(os.pathsep) if p and p != bin_dir]])
+    return env
+
+
+def _tail(text, lines=TAIL_LINES):
+    kept = [line for line in text.strip().splitlines() if line.strip()]
+    return "\n".join(kept[-lines:])
+
+
+def source_cell_checksums(source_dir):
+    """{(notebook, grade_id): checksum} of the cells nbgrader records, as it records them.
+
+    generate_assignment stores a cell's checksum after clearing solutions and before removing
+    hidden tests; this applies the same two nbgrader steps to the source notebooks.
+    """
+    import nbformat
+    from nbgrader import utils
+    from nbgrader.preprocessors import ClearSolutions
+
+    checksums = {}
+    for path in sorted(Path(source_dir).glob("*.ipynb")):
+        nb = nbformat.read(path, as_version=nbformat.NO_CONVERT)
+        nb, _ = ClearSolutions().preprocess(nb, {})
+        for cell in nb.cells:
+            if utils.is_grade(cell) or utils.is_solution(cell) or utils.is_locked(cell) or utils.is_task(cell):
+                checksums[(path.stem, cell.metadata["nbgrader"]["grade_id"])] = utils.compute_checksum(cell)
+    return checksums
+
+
+def gradebook_state(gradebook, assignment=ASSIGNMENT):
+    """(number of submissions, {(notebook, grade_id): checksum}) recorded for ``assignment``."""
+    if not Path(gradebook).is_file():
+        return 0, {}
+    db = sqlite3.connect(f"file:{gradebook}?mode=ro", uri=True)
+    try:
+        submissions = db.execute(
+            "SELECT COUNT(*) FROM submitted_assignment s JOIN assignment a ON s.assignment_id = a.id "
+            "WHERE a.name = ?", (assignment,)).fetchone()[0]
+        rows = db.execute(
+            "SELECT n.name, c.name, c.checksum FROM source_cell c JOIN notebook n ON c.notebook_id = n.id "
+            "JOIN assignment a ON n.assignment_id = a.id WHERE a.name = ?", (assignment,)).fetchall()
+    except sqlite3.Error as error:
+        raise ReleaseError(f"could not read {gradebook}: {error}") from error
+    finally:
+        db.close()
+    return submissions, {(notebook, cell): checksum for notebook, cell, checksum in rows}
+
+
+def changed_cells(course_root, assignment=ASSIGNMENT):
+    """(submissions, sorted names of graded/locked cells a new release would change)."""
+    submissions, stored = gradebook_state(Path(course_root) / GRADEBOOK, assignment)
+    if not submissions:
+        return 0, []
+    current = source_cell_checksums(Path(course_root) / "source" / assignment)
+    changed = {key for key in stored.keys() | current.keys() if stored.get(key) != current.get(key)}
+    return submissions, sorted(f"{notebook}.ipynb:{cell}" for notebook, cell in changed)
+
+
+def generate_assignment(course_root, assignment=ASSIGNMENT):
+    """Run ``nbgrader generate_assignment ASSIGNMENT --force`` in ``course_root``."""
+    command = [sys.executable, "-m", "nbgrader", "generate_assignment", assignment, "--force"]
+    try:
+        done = subprocess.run(command, cwd=course_root, env=nbgrader_env(), capture_output=True, text=True)
+    except OSError as error:
+        raise ReleaseError(f"could not start nbgrader ({' '.join(command)}): {error}") from error
+    if done.returncode != 0:
+        raise ReleaseError(
+            f"nbgrader generate_assignment {assignment} failed with exit code {done.returncode} "
+            f"(run in {course_root}); its last lines:\n{_tail(done.stderr + done.stdout)}")
+    return done
+
+
+def grading_code_in(release_dir):
+    """Paths in ``release_dir`` that look like grading code, each with the reason."""
+    release_dir = Path(release_dir)
+    problems = []
+    for path in sorted(release_dir.rglob("*")):
+        relative = path.relative_to(release_dir)
+        if path.is_dir() and path.name in FORBIDDEN_DIRS:
+            problems.append(f"{relative}/: a {path.name} folder")
+        elif path.is_file() and path.suffix == ".py" and relative.parts[0] != PACKAGE_NAME:
+            problems.append(f"{relative}: a Python file outside {PACKAGE_NAME}/")
+        elif path.is_file() and path.suffix in (".py", ".ipynb") and "coursekit" in path.read_text(errors="replace"):
+            problems.append(f"{relative}: mentions coursekit")
+    return problems
+
+
+def release(course_root=COURSE_ROOT, assignment=ASSIGNMENT, force=False, log=print):
+    """Release ``assignment`` of the course in ``course_root``; return the release folder."""
+    course_root = Path(course_root).resolve()
+    source_dir = course_root / "source" / assignment
+    if not (course_root / "nbgrader_config.py").is_file():
+        raise ReleaseError(f"{course_root} is not an nbgrader course root: it has no nbgrader_config.py")
+    if not sorted(source_dir.glob("*.ipynb")):
+        raise ReleaseError(f"no notebook to release in {source_dir}")
+
+    submissions, changed = changed_cells(course_root, assignment)
+    if changed and not force:
+        raise ReleaseError(
+            f"the gradebook holds {submissions} submission(s) of '{assignment}', and releasing again "
+            f"would change these graded or locked cells: {', '.join(changed)}. Autograde would "
+            f"then compare those submissions with the new cells. Rerun with --force to release anyway.")
+
+    generate_assignment(course_root, assignment)
+    release_dir = course_root / "release" / assignment
+    if not sorted(release_dir.glob("*.ipynb")):
+        raise ReleaseError(f"nbgrader reported success but {release_dir} holds no notebook")
+
+    try:
+        package = write_student_edition(release_dir)
+    except EditionError as error:
+        raise ReleaseError(f"could not write the student edition of {PACKAGE_NAME}: {error}") from error
+
+    problems = grading_code_in(release_dir)
+    if problems:
+        raise ReleaseError(f"{release_dir} holds grading code; remove it from {source_dir}:\n  "
+                           + "\n  ".join(problems))
+
+    notebooks = ", ".join(path.name for path in sorted(release_dir.glob("*.ipynb")))
+    log(f"Released '{assignment}' to {release_dir}:")
+    log(f"  {notebooks} (nbgrader: solutions and hidden tests removed)")
+    log(f"  {package.relative_to(release_dir)}/ (student edition: every exercise a stub)")
+    log("Students get the whole folder.")
+    return release_dir
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--force", action="store_true",
+                        help="release even if it changes graded cells of existing submissions")
+    parser.add_argument("--course-root", type=Path, default=COURSE_ROOT,
+                        help=f"nbgrader course root (default: {COURSE_ROOT})")
+    args = parser.parse_args(argv)
+    try:
+        release(args.course_root, force=args.force)
+    except ReleaseError as error:
+        print(f"release failed: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
