@@ -117,19 +117,19 @@ def run_plan(plan, submission, op_timeout=10.0, budget=60.0, python=None):
 
 
 def _run(plan, submission, job_dir, op_timeout, budget, python):
-    results = {}
+    results, skip = {}, {}
     deadline = time.monotonic() + budget
     start = 0
     while start < len(plan.ops):
         (job_dir / "request.json").write_text(json.dumps(
-            {"submission": str(submission), "ops": plan.ops, "start": start}))
+            {"submission": str(submission), "ops": plan.ops, "start": start, "skip": sorted(skip)}))
         log = job_dir / f"stderr-{start}.txt"
         with open(log, "wb") as stderr:
             process = subprocess.Popen([python, "-I", str(RUNNER), str(job_dir)], cwd=job_dir,
                                        env=_runner_environment(), stdin=subprocess.DEVNULL,
                                        stdout=subprocess.DEVNULL, stderr=stderr,
                                        preexec_fn=_limit_resources)
-            stopped_at, why = _watch(process, job_dir, start, len(plan.ops), op_timeout, deadline)
+            stopped_at, why = _watch(process, job_dir, start, len(plan.ops), op_timeout, deadline, skip)
         stderr_tail = log.read_bytes()[-2000:].decode(errors="replace")
         for k in range(start, len(plan.ops)):
             if (job_dir / f"result-{k}.json").exists():
@@ -147,19 +147,31 @@ def _run(plan, submission, job_dir, op_timeout, budget, python):
             break
         if stderr_tail and status == "crashed":
             results[plan.names[stopped_at]].detail += f"; last output: {stderr_tail.strip()[-300:]}"
+        if status == "timeout":
+            # A function that hung once will hang again: later calls of it are not waited for.
+            kind = plan.ops[stopped_at]["op"]
+            for k in range(stopped_at + 1, len(plan.ops)):
+                if plan.ops[k]["op"] == kind and k not in skip:
+                    skip[k] = f"an earlier call, {plan.descriptions[stopped_at]}, did not finish"
         start = stopped_at + 1
+    imported = results.get("import")
+    if imported is not None and imported.status == "error":
+        reason = f"source_pkg could not be imported: {imported.error['type']}: {imported.error['message']}"
+        for k, name in enumerate(plan.names[1:], start=1):
+            results[name] = OpResult(name, plan.descriptions[k], "not-run", detail=reason)
     for k, name in enumerate(plan.names):
-        results.setdefault(name, OpResult(name, plan.descriptions[k], "not-run", detail="the runner stopped early"))
+        results.setdefault(name, OpResult(name, plan.descriptions[k], "not-run",
+                                          detail=skip.get(k, "the runner stopped early")))
     return results
 
 
-def _watch(process, job_dir, start, count, op_timeout, deadline):
+def _watch(process, job_dir, start, count, op_timeout, deadline, skip):
     """Wait for the runner; returns (None, None) when it finished, else (op index, (status, detail))."""
     current, since = None, None
     while True:
         code = process.poll()
         done = start
-        while done < count and (job_dir / f"result-{done}.json").exists():
+        while done < count and (done in skip or (job_dir / f"result-{done}.json").exists()):
             done += 1
         if done == count:
             process.wait()

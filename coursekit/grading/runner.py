@@ -103,7 +103,13 @@ class Runner:
 
     def run(self):
         ops = self.request["ops"]
+        skip = set(self.request.get("skip", ()))
+        # Student code that draws from numpy's global generator without a seed gives the same
+        # masks on every grading run, so a regrade gives the same verdict.
+        np.random.seed(0)
         for k in range(self.request.get("start", 0), len(ops)):
+            if k in skip:
+                continue
             (self.job_dir / f"started-{k}").touch()
             arrays, facts = {}, {}
             try:

@@ -109,13 +109,24 @@ def test_backward_matches_numeric_gradient(run):
         fail(f"Numeric gradient check failed (relative error {error:.2e}): calls with the same "
              f"dropout_param['seed'] ({NUMERIC_SEED}) drew different masks, so the forward pass is not "
              "reproducible and cannot be gradient-checked.", "seed-ignored")
+    if not np.array_equal(dx != 0, reference != 0):
+        fail(f"dx does not match the numeric gradient (relative error {error:.2e}): it passes the gradient "
+             "through other units than the forward pass kept. Reuse the forward's mask from the cache.",
+             "new-mask-in-backward")
+    kept = reference != 0
+    ratio = float(np.median(dx[kept] / numeric[kept])) if kept.any() else 1.0
+    if np.isclose(ratio, 1 - NUMERIC_P, rtol=1e-6):
+        fail(f"dx is (1 - p) = {1 - NUMERIC_P:g} times the numeric gradient: the backward pass misses the "
+             "1/(1-p) scale the forward pass applied.", "backward-missing-scale")
     fail(f"dx does not match the numeric gradient: relative error {error:.2e} (must be below "
          f"{NUMERIC_TOLERANCE:g}) with p={NUMERIC_P} and seed {NUMERIC_SEED}.")
 
 
 @points(1)
 def test_backward_in_test_mode_is_identity(run):
+    """The test branch is given code: it earns its point only along with a working train branch."""
     plan, results = run
+    results["mask/0.5/backward"]["dx"]
     for name in ("test/2d", "test/3d"):
         dout = plan.inputs[name + "/dout"]
         dx = results[name + "/backward"]["dx"]

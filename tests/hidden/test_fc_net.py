@@ -1,0 +1,245 @@
+"""Hidden checks of the dropout wiring in ``FullyConnectedNet`` (9 points).
+
+The submission's net runs with the grader's own dropout layer (``ScriptedDropout``) in place of
+the student's, so a broken dropout layer costs points only in its own checks. That layer draws
+masks the judge can reproduce and records every call; the reference is the instructor's net run
+here with the same layer, the same parameters and the same inputs. Comparing with the reference
+(float64) is stricter than a numeric gradient check and needs no tolerance for ReLU kinks.
+"""
+
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+
+import source_pkg.fc_net as reference_fc_net
+import source_pkg.layers as reference_layers
+from coursekit.grading.checks import fail, points, rel_error
+from coursekit.grading.client import Plan, run_plan
+from coursekit.grading.runner import ScriptedDropout
+
+MASK_SEED = 9
+MATCH = 1e-8  # same float64 operations in a possibly different order
+
+
+@dataclass
+class Case:
+    name: str
+    hidden_dims: list
+    input_dim: int = 15
+    num_classes: int = 10
+    batch: int = 6
+    dropout: float = 0.0
+    use_batchnorm: bool = False
+    reg: float = 0.0
+
+    @property
+    def init(self):
+        return {"hidden_dims": self.hidden_dims, "input_dim": self.input_dim, "num_classes": self.num_classes,
+                "dropout": self.dropout, "use_batchnorm": self.use_batchnorm, "reg": self.reg}
+
+    def describe(self):
+        return (f"FullyConnectedNet(hidden_dims={self.hidden_dims}, dropout={self.dropout}, "
+                f"use_batchnorm={self.use_batchnorm}, reg={self.reg})")
+
+
+CASES = [
+    Case("no-dropout", [20, 30]),
+    Case("dropout-0.25", [20, 30], dropout=0.25),
+    Case("dropout-0.5-reg", [20, 30], dropout=0.5, reg=0.1),
+    Case("batchnorm-3-hidden", [12, 9, 7], input_dim=11, num_classes=5, batch=8, dropout=0.3,
+         use_batchnorm=True, reg=0.05),
+]
+DROPOUT_CASES = [case for case in CASES if case.dropout > 0]
+SEQUENCES = {"train": ["train"], "test": ["test", "test"]}
+
+
+def _parameters(case, rng):
+    dims = [case.input_dim, *case.hidden_dims, case.num_classes]
+    params = {}
+    for i in range(1, len(dims)):
+        params[f"W{i}"] = rng.randn(dims[i - 1], dims[i]) * 0.4
+        params[f"b{i}"] = rng.randn(dims[i]) * 0.1
+        if case.use_batchnorm and i < len(dims) - 1:
+            params[f"gamma{i}"] = 1 + 0.1 * rng.randn(dims[i])
+            params[f"beta{i}"] = 0.1 * rng.randn(dims[i])
+    return params
+
+
+@contextmanager
+def _trusted_dropout(dropout):
+    modules = (reference_layers, reference_fc_net)
+    saved = [(m, m.dropout_forward, m.dropout_backward) for m in modules]
+    try:
+        for module in modules:
+            module.dropout_forward, module.dropout_backward = dropout.forward, dropout.backward
+        yield
+    finally:
+        for module, forward, backward in saved:
+            module.dropout_forward, module.dropout_backward = forward, backward
+
+
+def _run_reference(case, params, inputs):
+    dropout = ScriptedDropout(MASK_SEED)
+    out = {}
+    with _trusted_dropout(dropout):
+        model = reference_fc_net.FullyConnectedNet(**case.init, dtype=np.float64)
+        model.params.update({name: value.copy() for name, value in params.items()})
+        for j, (X, y) in enumerate(inputs):
+            dropout.start_loss_call("train" if y is not None else "test")
+            result = model.loss(X, y)
+            if y is None:
+                out[f"{j}/scores"] = result
+            else:
+                out[f"{j}/loss"], grads = result
+                out.update({f"{j}/grad/{name}": grad for name, grad in grads.items()})
+    return out, dropout.trace
+
+
+@pytest.fixture(scope="module")
+def run(submission, runner_limits):
+    rng = np.random.RandomState(77)
+    plan, cases = Plan(), {}
+    for case in CASES:
+        params = _parameters(case, rng)
+        X = rng.randn(case.batch, case.input_dim)
+        y = rng.randint(case.num_classes, size=case.batch)
+        for name, value in params.items():
+            plan.array(f"{case.name}/param/{name}", value)
+        plan.array(f"{case.name}/X", X)
+        plan.array(f"{case.name}/y", y)
+        # A fresh net per sequence, so that test mode is judged apart from the train-mode call
+        # (with batch norm, that call would otherwise feed test mode its running averages).
+        for sequence, modes in SEQUENCES.items():
+            calls = [{"X": f"{case.name}/X", "y": f"{case.name}/y" if mode == "train" else None} for mode in modes]
+            plan.add(f"{case.name}/{sequence}", {"op": "net", "init": case.init, "params": f"{case.name}/param/",
+                                                 "param_names": sorted(params), "calls": calls, "mask_seed": MASK_SEED},
+                     f"{case.describe()}.loss" + ("(X, y)" if sequence == "train" else "(X) twice"))
+            inputs = [(X, y if mode == "train" else None) for mode in modes]
+            cases[f"{case.name}/{sequence}"] = (case, params, *_run_reference(case, params, inputs))
+    return cases, run_plan(plan, submission, **runner_limits)
+
+
+def _outcome(run, case, sequence="train"):
+    cases, results = run
+    case, params, reference, reference_trace = cases[f"{case.name}/{sequence}"]
+    return case, params, results[f"{case.name}/{sequence}"], reference
+
+
+def _train_forward_calls(trace, phase="train"):
+    return [c for c in trace if c["kind"] == "forward" and c["phase"] == phase and c["mode"] == "train"]
+
+
+def _placement_problem(case, trace):
+    """(message, mistake) if the recorded calls show dropout in the wrong place, else None."""
+    calls = _train_forward_calls(trace)
+    first = [c for c in calls if c["loss_call"] == 0]
+    expected = [[case.batch, h] for h in case.hidden_dims]
+    if not first:
+        return ("In train mode the net never calls dropout_forward with mode 'train' although "
+                f"dropout={case.dropout}.", "dropout-not-applied")
+    shapes = [c["shape"] for c in first]
+    if [case.batch, case.num_classes] in shapes:
+        return (f"Dropout is applied to the class scores (shape {case.batch}×{case.num_classes}): it belongs "
+                "after each hidden ReLU, never after the last affine layer.", "dropout-after-last-layer")
+    if [case.batch, case.input_dim] in shapes and case.input_dim not in case.hidden_dims:
+        return ("Dropout is applied to the input X: in this net it belongs after each hidden ReLU only.",
+                "dropout-misplaced")
+    if any(c["min_input"] < 0 for c in first):
+        return ("Dropout receives negative values, so it runs before a ReLU: apply it to the ReLU's "
+                "output.", "dropout-misplaced")
+    if any(c["p"] != case.dropout for c in first):
+        return (f"dropout_forward was called with p={first[0]['p']}, not the net's dropout={case.dropout}.", None)
+    if shapes != expected:
+        return (f"dropout_forward was called on shapes {shapes} in train mode; after each hidden ReLU means "
+                f"{expected}.", None)
+    return None
+
+
+@points(1)
+def test_net_without_dropout_unchanged(run):
+    case, params, result, reference = _outcome(run, CASES[0])
+    loss = result["0/loss"]
+    if rel_error(loss, reference["0/loss"]) > MATCH:
+        fail(f"With dropout=0 the loss is {float(loss):.6f}, the reference {reference['0/loss']:.6f}.")
+    for name in params:
+        if f"0/grad/{name}" not in result.arrays:
+            fail(f"With dropout=0 grads has no entry {name!r}.")
+        if rel_error(result[f"0/grad/{name}"], reference[f"0/grad/{name}"]) > MATCH:
+            fail(f"With dropout=0 the gradient of {name} differs from the reference.")
+    trace = result.facts.get("trace", [])
+    if any(c["p"] > 0 for c in _train_forward_calls(trace)):
+        fail("With dropout=0 the net still drops units.", "dropout-not-applied")
+
+
+@points(2)
+def test_loss_with_dropout(run):
+    for case in DROPOUT_CASES:
+        case, params, result, reference = _outcome(run, case)
+        loss = float(result["0/loss"])
+        if rel_error(loss, reference["0/loss"]) <= MATCH:
+            continue
+        problem = _placement_problem(case, result.facts.get("trace", []))
+        if problem:
+            fail(f"{case.describe()}: loss {loss:.6f} instead of {reference['0/loss']:.6f}. {problem[0]}", problem[1])
+        fail(f"{case.describe()}: the train-mode loss is {loss:.6f}, the reference {reference['0/loss']:.6f} "
+             "with the same parameters and dropout masks.")
+
+
+@points(3)
+def test_gradients_with_dropout(run):
+    for case in DROPOUT_CASES:
+        case, params, result, reference = _outcome(run, case)
+        result["0/loss"]  # the train-mode call must have run
+        trace = result.facts.get("trace", [])
+        errors = {}
+        for name in params:
+            key = f"0/grad/{name}"
+            if key not in result.arrays:
+                fail(f"{case.describe()}: grads has no entry {name!r}.")
+            errors[name] = rel_error(result[key], reference[key])
+        wrong = {name: error for name, error in errors.items() if error > MATCH}
+        if not wrong:
+            continue
+        listing = ", ".join(f"{name} {error:.1e}" for name, error in sorted(wrong.items()))
+        forwards = _train_forward_calls(trace)
+        backwards = [c for c in trace if c["kind"] == "backward"]
+        if forwards and not backwards:
+            fail(f"{case.describe()}: gradients differ from the reference ({listing}) and dropout_backward "
+                 "is never called: the backward pass must go back through each dropout layer, with the "
+                 "cache of its forward call.", "backward-skips-dropout")
+        problem = _placement_problem(case, trace)
+        if problem:
+            fail(f"{case.describe()}: gradients differ from the reference ({listing}). {problem[0]}", problem[1])
+        fail(f"{case.describe()}: gradients differ from the reference with the same masks "
+             f"(relative errors {listing}).")
+
+
+@points(1)
+def test_dropout_after_each_relu(run):
+    for case in DROPOUT_CASES:
+        case, params, result, reference = _outcome(run, case)
+        result["0/loss"]  # the train-mode call must have run
+        problem = _placement_problem(case, result.facts.get("trace", []))
+        if problem:
+            fail(f"{case.describe()}: {problem[0]}", problem[1])
+
+
+@points(2)
+def test_test_mode_is_deterministic_and_dropout_free(run):
+    for case in DROPOUT_CASES:
+        case, params, result, reference = _outcome(run, case, "test")
+        trace = result.facts.get("trace", [])
+        first, second = result["0/scores"], result["1/scores"]
+        if _train_forward_calls(trace, phase="test"):
+            fail(f"{case.describe()}: loss(X) without y still runs dropout in train mode: the net must "
+                 "switch its dropout layers to test mode when y is None.", "net-not-in-test-mode")
+        if first.shape != reference["0/scores"].shape:
+            fail(f"{case.describe()}: test-mode scores have shape {first.shape}, expected "
+                 f"{reference['0/scores'].shape}.")
+        if not np.array_equal(first, second):
+            fail(f"{case.describe()}: two test-mode calls on the same X gave different scores.")
+        if rel_error(first, reference["0/scores"]) > MATCH:
+            fail(f"{case.describe()}: test-mode scores differ from the reference "
+                 f"(relative error {rel_error(first, reference['0/scores']):.1e}).")
