@@ -1,11 +1,16 @@
 """nbgrader configuration of the course; run nbgrader from this folder (the course root)."""
 
+import os
 import sys
 from pathlib import Path
 
 # coursekit (grading support) lives at the repository root; it is imported by nbgrader only.
 # Nothing here puts the instructor's source_pkg on the path of a student's kernel.
-REPO_ROOT = Path(__file__).resolve().parent.parent
+# A course root kept elsewhere names the repository in DROPOUT_COURSE_REPO.
+REPO_ROOT = Path(os.environ.get("DROPOUT_COURSE_REPO") or Path(__file__).resolve().parent.parent)
+if not (REPO_ROOT / "coursekit" / "grading").is_dir():
+    raise RuntimeError(f"{__file__}: no coursekit/grading in {REPO_ROOT}; set DROPOUT_COURSE_REPO to the "
+                       "repository of the course")
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
@@ -23,4 +28,15 @@ c.Autograde.exclude_overwriting = {"dropout": STUDENT_FILES}
 
 c.ExecutePreprocessor.kernel_name = "python3"
 # Per cell; a hanging cell is interrupted, scores nothing, and grading goes on.
-c.ExecutePreprocessor.timeout = 120
+
+
+# Grading: the autograded cells get the verdict of the hidden checks (tests/hidden), computed
+# from a copy of the submitted package taken before any notebook code runs, in processes that
+# never import student code. See coursekit/grading/nbgrader_plugin.py.
+from coursekit.grading.nbgrader_plugin import grading_preprocessors  # noqa: E402
+
+c.Autograde.autograde_preprocessors = grading_preprocessors()
+# Execute's settings apply to its subclass too; nbgrader's own default is 30 s per cell.
+c.Execute.timeout = 120
+# Where the feedback's "Read: ..." links point: the published book (default: the local build).
+# c.JudgeCells.book_url = "https://example.edu/dropout-from-scratch"

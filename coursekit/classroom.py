@@ -1,0 +1,96 @@
+"""A course root with a class of submissions, graded by the real nbgrader commands.
+
+Used by ``make demo`` and the end-to-end tests. A course root made here holds its own
+``nbgrader_config.py`` that loads the repository's (assignments/nbgrader_config.py) and then
+adjusts the root and, if asked, the time limits; submissions are built from
+``tests/faults/catalogue.py`` variants, the way students hand them in: the released notebook
+and their own ``source_pkg`` beside it.
+"""
+
+import csv
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from .release import ASSIGNMENT, COURSE_ROOT, REPO_ROOT, nbgrader_env, release
+
+CATALOGUE = REPO_ROOT / "tests" / "faults" / "catalogue.py"
+
+
+class NbgraderError(RuntimeError):
+    """An nbgrader command failed; the message holds its command line and last output."""
+
+
+def load_catalogue():
+    spec = importlib.util.spec_from_file_location("dropout_fault_catalogue", CATALOGUE)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def make_course(root, cell_timeout=None, op_timeout=None, budget=None):
+    """A fresh course root at ``root`` with the repository's config and source notebook."""
+    root = Path(root).resolve()
+    root.mkdir(parents=True, exist_ok=True)
+    lines = [f"load_subconfig({str(COURSE_ROOT / 'nbgrader_config.py')!r})",
+             f"c.CourseDirectory.root = {str(root)!r}"]
+    if cell_timeout is not None:
+        lines.append(f"c.Execute.timeout = {int(cell_timeout)}")
+    if op_timeout is not None:
+        lines.append(f"c.JudgeCells.op_timeout = {float(op_timeout)}")
+    if budget is not None:
+        lines.append(f"c.JudgeCells.budget = {float(budget)}")
+    (root / "nbgrader_config.py").write_text("\n".join(lines) + "\n")
+    source = root / "source" / ASSIGNMENT
+    if source.exists():
+        shutil.rmtree(source)
+    shutil.copytree(COURSE_ROOT / "source" / ASSIGNMENT, source)
+    return root
+
+
+def release_course(root):
+    return release(root, log=lambda *_: None)
+
+
+def submit(root, student, variant):
+    """Hand in the released notebook with ``variant``'s package as ``student``'s submission."""
+    folder = Path(root) / "submitted" / student / ASSIGNMENT
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    for notebook in (Path(root) / "release" / ASSIGNMENT).glob("*.ipynb"):
+        shutil.copy2(notebook, folder / notebook.name)
+    variant.build(folder)
+    return folder
+
+
+def nbgrader(root, *args, check=True, timeout=3600):
+    """Run ``nbgrader ARGS`` in the course root; returns the CompletedProcess."""
+    command = [sys.executable, "-m", "nbgrader", *args]
+    env = nbgrader_env()
+    env["DROPOUT_COURSE_REPO"] = str(REPO_ROOT)
+    done = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True, timeout=timeout)
+    if check and done.returncode != 0:
+        tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-30:])
+        raise NbgraderError(f"nbgrader {' '.join(args)} failed with exit code {done.returncode} in {root}:\n{tail}")
+    return done
+
+
+def read_grades(root):
+    """Rows of nbgrader export's grades.csv, keyed by student id."""
+    with open(Path(root) / "grades.csv", newline="") as file:
+        return {row["student_id"]: row for row in csv.DictReader(file)}
+
+
+def cell_scores(root, student):
+    """{grade_id: (auto_score, max_score)} of one student's submission, read from the gradebook."""
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{Path(root) / 'gradebook.db'}") as gradebook:
+        submission = gradebook.find_submission_notebook(ASSIGNMENT, ASSIGNMENT, student)
+        return {grade.name: (grade.auto_score, grade.max_score) for grade in submission.grades}
+

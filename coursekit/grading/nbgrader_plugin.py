@@ -1,0 +1,135 @@
+"""nbgrader preprocessors that grade with the hidden checks instead of the student's kernel.
+
+``SnapshotSubmission`` (before execution) copies the submitted ``source_pkg`` aside before any
+student code runs; ``ResilientExecute`` is nbgrader's Execute that goes on when the kernel dies;
+``JudgeCells`` (after execution) runs the judge on the snapshot and replaces the outputs of the
+autograded cells with its report and score, so nothing the notebook's kernel did (assertions
+silenced, numpy patched, the package rewritten) can change a verdict.
+
+Score encoding follows nbgrader's ``determine_grade``: full marks = no error output; partial
+credit = an ``execute_result`` holding the points; zero = an error output.
+"""
+
+import shutil
+import tempfile
+from pathlib import Path
+
+from nbclient.exceptions import DeadKernelError
+from nbformat.v4 import new_output
+from nbgrader.preprocessors import Execute, NbGraderPreprocessor
+from nbgrader.preprocessors.execute import UnresponsiveKernelError
+from traitlets import Dict, Float, Unicode
+
+from .judge import JudgeError, judge
+from .pytest_plugin import REPO_ROOT
+
+PACKAGE = "source_pkg"
+SNAPSHOT_KEY = "dropout_snapshot"
+
+
+def _notebook_folder(resources):
+    return Path(resources.get("metadata", {}).get("path") or ".").resolve()
+
+
+class SnapshotSubmission(NbGraderPreprocessor):
+    """Copy the submission's package aside before the notebook runs any of its code."""
+
+    def preprocess(self, nb, resources):
+        snapshot = Path(tempfile.mkdtemp(prefix="dropout-submission-"))
+        package = _notebook_folder(resources) / PACKAGE
+        if package.is_dir():
+            shutil.copytree(package, snapshot / PACKAGE, symlinks=False,
+                            ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        resources[SNAPSHOT_KEY] = str(snapshot)
+        return nb, resources
+
+
+class ResilientExecute(Execute):
+    """nbgrader's Execute, except that a kernel that dies or stops answering ends execution
+    with a note in the cell instead of aborting the student's whole grading."""
+
+    def preprocess(self, nb, resources, km=None):
+        self._kernel_gone = None
+        return super().preprocess(nb, resources, km=km)
+
+    def preprocess_cell(self, cell, resources, index):
+        if self._kernel_gone:
+            return cell, resources
+        try:
+            return super().preprocess_cell(cell, resources, index)
+        except (DeadKernelError, UnresponsiveKernelError) as exc:
+            self._kernel_gone = type(exc).__name__
+            self.log.warning("the kernel died in cell %d (%s); the remaining cells are not run", index, exc)
+            cell.outputs.append(new_output(
+                "error", ename="KernelDied", evalue=f"the notebook's kernel stopped while running this cell ({exc})",
+                traceback=[f"KernelDied: the notebook's kernel stopped while running this cell; later cells "
+                           f"were not run ({type(exc).__name__})"]))
+            return cell, resources
+
+
+class JudgeCells(NbGraderPreprocessor):
+    """Put the hidden checks' verdict into the autograded cells."""
+
+    task_cells = Dict({"dropout_forward_checks": "dropout_forward",
+                       "dropout_backward_checks": "dropout_backward",
+                       "fc_net_checks": "fc_net"},
+                      help="grade_id of an autograded cell -> the task whose hidden checks grade it").tag(config=True)
+    book_url = Unicode((REPO_ROOT / "_build" / "html").as_uri(),
+                       help="root of the published book; feedback links to its mistakes chapter").tag(config=True)
+    op_timeout = Float(10.0, help="seconds one call of student code may take").tag(config=True)
+    budget = Float(60.0, help="seconds all calls of one task may take").tag(config=True)
+
+    def preprocess(self, nb, resources):
+        snapshot = resources.pop(SNAPSHOT_KEY, None)
+        if snapshot is None:
+            raise JudgeError("JudgeCells needs SnapshotSubmission before Execute in "
+                             "Autograde.autograde_preprocessors (see assignments/nbgrader_config.py)")
+        try:
+            cells = [cell for cell in nb.cells
+                     if cell.metadata.get("nbgrader", {}).get("grade_id") in self.task_cells]
+            tasks = tuple(dict.fromkeys(self.task_cells[c.metadata.nbgrader.grade_id] for c in cells))
+            if not tasks:
+                return nb, resources
+            verdicts = judge(snapshot, tasks, op_timeout=self.op_timeout, budget=self.budget)
+            for cell in cells:
+                self._fill(cell, verdicts[self.task_cells[cell.metadata.nbgrader.grade_id]])
+        finally:
+            shutil.rmtree(snapshot, ignore_errors=True)
+        return nb, resources
+
+    def _fill(self, cell, verdict):
+        max_points = float(cell.metadata.nbgrader.points)
+        if abs(verdict.max_points - max_points) > 1e-9:
+            raise JudgeError(f"cell {cell.metadata.nbgrader.grade_id} is worth {max_points:g} points but its "
+                             f"hidden checks add up to {verdict.max_points:g}")
+        report = verdict.report(self.book_url)
+        cell.outputs = [new_output("display_data", data={"text/plain": report, "text/html": _html(report)})]
+        if verdict.points == 0:
+            cell.outputs.append(new_output("error", ename="HiddenChecksFailed",
+                                           evalue=f"0 / {max_points:g} points",
+                                           traceback=[f"HiddenChecksFailed: 0 / {max_points:g} points"]))
+        elif verdict.points < max_points:
+            cell.outputs.append(new_output("execute_result", data={"text/plain": f"{verdict.points:g}"},
+                                           execution_count=cell.get("execution_count")))
+
+
+def _html(report):
+    import html
+    import re
+
+    escaped = html.escape(report)
+    linked = re.sub(r"(https?://|file://)[^\s<]+", lambda m: f'<a href="{m.group(0)}">{m.group(0)}</a>', escaped)
+    return f'<pre class="hidden-checks-report">{linked}</pre>'
+
+
+def grading_preprocessors():
+    """nbgrader's autograde preprocessors with the snapshot first, ResilientExecute for Execute,
+    and JudgeCells right before the grades are saved (after LimitOutput, which would cut the report)."""
+    from nbgrader.converters import Autograde
+    from nbgrader.preprocessors import SaveAutoGrades
+
+    chain = [ResilientExecute if step is Execute else step for step in Autograde.class_traits()["autograde_preprocessors"].default()]
+    if ResilientExecute not in chain or SaveAutoGrades not in chain:
+        raise RuntimeError(f"unexpected nbgrader autograde preprocessors: {chain}")
+    chain.insert(chain.index(SaveAutoGrades), JudgeCells)
+    return [SnapshotSubmission, *chain]
