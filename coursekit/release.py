@@ -43,9 +43,15 @@ class ReleaseError(RuntimeError):
 
 
 def nbgrader_env(base=None):
-    """The environment for nbgrader: this interpreter's bin/ first on PATH, no PYTHONPATH."""
+    """The environment for nbgrader: this interpreter's bin/ first on PATH, no PYTHONPATH.
+
+    Nothing of the repository is importable by accident: under autograde, a PYTHONPATH would
+    reach the students' kernels and could put the instructor's source_pkg before their own.
+    """
     env = dict(os.environ if base is None else base)
     env.pop("PYTHONPATH", None)
+    # nbgrader_config.py imports the grading plugin from the course's repository: this one.
+    env.setdefault("DROPOUT_COURSE_REPO", str(REPO_ROOT))
     bin_dir = str(Path(sys.executable).parent)
     env["PATH"] = os.pathsep.join([bin_dir, *[p for p in env.get("PATH", "").split(os.pathsep) if p and p != bin_dir]])
     return env
