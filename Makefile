@@ -35,7 +35,7 @@ release: $(INSTALLED)
 	$(PYTHON) -m coursekit.release
 
 # A small class of example submissions through the real nbgrader pipeline.
-demo: release
+demo: $(INSTALLED)
 	$(PYTHON) -m coursekit.demo
 
 student-edition: $(INSTALLED)

@@ -32,8 +32,12 @@ def load_catalogue():
     return module
 
 
-def make_course(root, cell_timeout=None, op_timeout=None, budget=None):
-    """A fresh course root at ``root`` with the repository's config and source notebook."""
+def make_course(root, cell_timeout=None, op_timeout=None, budget=None, plain_nbgrader=False):
+    """A fresh course root at ``root`` with the repository's config and source notebook.
+
+    ``plain_nbgrader`` restores nbgrader's own autograde steps (hidden tests run in the
+    student's kernel), the baseline the benchmark compares with.
+    """
     root = Path(root).resolve()
     root.mkdir(parents=True, exist_ok=True)
     lines = [f"load_subconfig({str(COURSE_ROOT / 'nbgrader_config.py')!r})",
@@ -44,6 +48,9 @@ def make_course(root, cell_timeout=None, op_timeout=None, budget=None):
         lines.append(f"c.JudgeCells.op_timeout = {float(op_timeout)}")
     if budget is not None:
         lines.append(f"c.JudgeCells.budget = {float(budget)}")
+    if plain_nbgrader:
+        lines.append("from nbgrader.converters import Autograde")
+        lines.append('c.Autograde.autograde_preprocessors = Autograde.class_traits()["autograde_preprocessors"].default()')
     (root / "nbgrader_config.py").write_text("\n".join(lines) + "\n")
     source = root / "source" / ASSIGNMENT
     if source.exists():
