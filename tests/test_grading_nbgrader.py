@@ -105,3 +105,18 @@ def test_crashing_submission_is_reported_as_crashed(graded):
 def test_patching_numpy_and_builtins_gains_nothing(graded):
     root, *_ = graded
     assert scores(root, "max") == {"dropout_forward_checks": 0.0, "dropout_backward_checks": 0.0, "fc_net_checks": 9.0}
+
+
+def test_check_records_are_kept_beside_each_graded_notebook(graded):
+    import json
+
+    root, *_ = graded
+    records = {student: json.loads((root / "autograded" / student / "dropout" / "dropout.hidden_checks.json")
+                                   .read_text()) for student in CLASS}
+    assert records["lee"]["kernel"] == "died"
+    assert records["kai"]["kernel"] == "cell-timeout"
+    assert records["ada"]["kernel"] == "ok"
+    backward = records["lee"]["tasks"]["dropout_backward"]
+    assert backward["points"] == 0
+    assert "crashed" in {c["student_code"] for c in backward["checks"]}
+    assert records["ada"]["tasks"]["fc_net"]["points"] == 9

@@ -26,7 +26,14 @@ POLL_SECONDS = 0.01
 
 
 class OpFailed(Exception):
-    """An operation on student code did not produce its outputs; the message says why."""
+    """An operation on student code did not produce its outputs; the message says why.
+
+    ``status`` is the operation's: error, timeout, crashed or not-run.
+    """
+
+    def __init__(self, message, status="error"):
+        super().__init__(message)
+        self.status = status
 
 
 @dataclass
@@ -57,7 +64,7 @@ class OpResult:
 
     def __getitem__(self, key):
         if not self.ok:
-            raise OpFailed(self.why())
+            raise OpFailed(self.why(), self.status)
         return self.arrays[key]
 
 

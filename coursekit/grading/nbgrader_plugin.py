@@ -10,6 +10,7 @@ Score encoding follows nbgrader's ``determine_grade``: full marks = no error out
 credit = an ``execute_result`` holding the points; zero = an error output.
 """
 
+import json
 import shutil
 import tempfile
 from pathlib import Path
@@ -25,6 +26,8 @@ from .pytest_plugin import REPO_ROOT
 
 PACKAGE = "source_pkg"
 SNAPSHOT_KEY = "dropout_snapshot"
+# <notebook>.hidden_checks.json beside each autograded notebook: the checks' records.
+HIDDEN_CHECKS_SUFFIX = "hidden_checks.json"
 
 
 def _notebook_folder(resources):
@@ -93,9 +96,27 @@ class JudgeCells(NbGraderPreprocessor):
             verdicts = judge(snapshot, tasks, op_timeout=self.op_timeout, budget=self.budget)
             for cell in cells:
                 self._fill(cell, verdicts[self.task_cells[cell.metadata.nbgrader.grade_id]])
+            self._save_records(nb, resources, verdicts)
         finally:
             shutil.rmtree(snapshot, ignore_errors=True)
         return nb, resources
+
+    def _save_records(self, nb, resources, verdicts):
+        """Write the checks' records beside the graded notebook, for class reports."""
+        kernel = "ok"
+        for cell in nb.cells:
+            for output in cell.get("outputs", []):
+                if output.get("output_type") == "error" and output.get("ename") == "KernelDied":
+                    kernel = "died"
+                elif output.get("output_type") == "error" and output.get("ename") == "CellTimeoutError" \
+                        and kernel == "ok":
+                    kernel = "cell-timeout"
+        notebook = resources.get("nbgrader", {}).get("notebook", "notebook")
+        record = {"notebook": notebook, "kernel": kernel,
+                  "tasks": {task: {"points": v.points, "max_points": v.max_points, "checks": v.checks}
+                            for task, v in verdicts.items()}}
+        path = _notebook_folder(resources) / f"{notebook}.{HIDDEN_CHECKS_SUFFIX}"
+        path.write_text(json.dumps(record, indent=1))
 
     def _fill(self, cell, verdict):
         max_points = float(cell.metadata.nbgrader.points)

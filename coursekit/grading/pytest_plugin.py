@@ -1,5 +1,8 @@
 """Pytest plugin of the hidden checks: the submission to check, task markers, the verdict file.
 
+A record's ``student_code`` says how the student's calls went: ok, error (raised),
+timeout, crashed (ended its process) or not-run.
+
 Options: ``--submission DIR`` (a folder holding ``source_pkg``; default: the repository, i.e.
 the instructor edition), ``--verdict-json FILE`` (one record per check: task, points, passed,
 message, mistake), ``--op-timeout`` and ``--budget`` (seconds for student calls).
@@ -77,13 +80,13 @@ def pytest_runtest_makereport(item, call):
         return
     record = {"task": task, "check": item.name, "nodeid": item.nodeid,
               "points": float(item.get_closest_marker("points").args[0]),
-              "passed": report.passed, "message": "", "mistake": None}
+              "passed": report.passed, "message": "", "mistake": None, "student_code": "ok"}
     if report.failed:
         exc = call.excinfo.value if call.excinfo else None
         if isinstance(exc, CheckFailure):
             record.update(message=str(exc), mistake=exc.mistake)
         elif isinstance(exc, OpFailed):
-            record["message"] = f"Could not be checked: {exc}"
+            record.update(message=f"Could not be checked: {exc}", student_code=exc.status)
         else:
             record["message"] = (f"The check itself failed ({type(exc).__name__}: {exc}); "
                                  "please tell the course staff.")
