@@ -38,5 +38,22 @@ from coursekit.grading.nbgrader_plugin import grading_preprocessors  # noqa: E40
 c.Autograde.autograde_preprocessors = grading_preprocessors()
 # Execute's settings apply to its subclass too; nbgrader's own default is 30 s per cell.
 c.Execute.timeout = 120
+
+# Confinement: the notebook's kernel and the checks' runner run in bubblewrap sandboxes that
+# hide the repository, the course root and the gradebook (coursekit/sandbox.py). Without a
+# working bwrap, autograde refuses to start unless DROPOUT_GRADING_UNCONFINED=1 is set.
+from coursekit import sandbox  # noqa: E402
+
+os.environ["JUPYTER_PATH"] = os.pathsep.join(
+    [str(sandbox.KERNELS_DIR.parent), *filter(None, os.environ.get("JUPYTER_PATH", "").split(os.pathsep))])
+c.Execute.kernel_name = sandbox.KERNEL_NAME
+if sys.argv[1:2] == ["autograde"]:
+    try:
+        if not sandbox.require():
+            print(f"nbgrader autograde: WARNING: grading UNCONFINED ({sandbox.UNCONFINED_ENV}=1): "
+                  f"{sandbox.probe()}", file=sys.stderr)
+    except sandbox.SandboxUnavailable as refusal:
+        print(f"nbgrader autograde: {refusal}", file=sys.stderr)
+        raise SystemExit(2)
 # Where the feedback's "Read: ..." links point: the published book (default: the local build).
 # c.JudgeCells.book_url = "https://example.edu/dropout-from-scratch"

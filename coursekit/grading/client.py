@@ -112,18 +112,27 @@ def _exit_description(code):
     return f"exit code {code}"
 
 
-def run_plan(plan, submission, op_timeout=10.0, budget=60.0, python=None):
-    """Run every operation of ``plan`` on the package in ``submission``; returns {name: OpResult}."""
+def run_plan(plan, submission, op_timeout=10.0, budget=60.0, python=None, confine=False):
+    """Run every operation of ``plan`` on the package in ``submission``; returns {name: OpResult}.
+
+    With ``confine`` the runner runs in a bubblewrap sandbox (coursekit/sandbox.py): it sees the
+    submission read-only, writes only its job folder, and has no network.
+    """
     submission = Path(submission).resolve()
     job_dir = Path(tempfile.mkdtemp(prefix="dropout-runner-"))
     try:
         np.savez(job_dir / "inputs.npz", **plan.inputs)
-        return _run(plan, submission, job_dir, op_timeout, budget, python or sys.executable)
+        command = [python or sys.executable, "-I", str(RUNNER), str(job_dir)]
+        if confine:
+            from ..sandbox import bwrap_command
+
+            command = bwrap_command(command, job_dir, writable=[job_dir], readonly=[RUNNER, submission])
+        return _run(plan, submission, job_dir, op_timeout, budget, command)
     finally:
         shutil.rmtree(job_dir, ignore_errors=True)
 
 
-def _run(plan, submission, job_dir, op_timeout, budget, python):
+def _run(plan, submission, job_dir, op_timeout, budget, command):
     results, skip = {}, {}
     deadline = time.monotonic() + budget
     start = 0
@@ -132,7 +141,7 @@ def _run(plan, submission, job_dir, op_timeout, budget, python):
             {"submission": str(submission), "ops": plan.ops, "start": start, "skip": sorted(skip)}))
         log = job_dir / f"stderr-{start}.txt"
         with open(log, "wb") as stderr:
-            process = subprocess.Popen([python, "-I", str(RUNNER), str(job_dir)], cwd=job_dir,
+            process = subprocess.Popen(command, cwd=job_dir,
                                        env=_runner_environment(), stdin=subprocess.DEVNULL,
                                        stdout=subprocess.DEVNULL, stderr=stderr,
                                        preexec_fn=_limit_resources)

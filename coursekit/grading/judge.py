@@ -75,7 +75,7 @@ class TaskVerdict:
         return "\n".join(lines)
 
 
-def judge(submission, tasks=TASKS, op_timeout=10.0, budget=60.0, python=None):
+def judge(submission, tasks=TASKS, op_timeout=10.0, budget=60.0, python=None, confine=False):
     """Run the hidden checks of ``tasks`` on the ``source_pkg`` in ``submission``.
 
     Returns {task: TaskVerdict}. Raises JudgeError if the checks themselves could not run.
@@ -90,7 +90,7 @@ def judge(submission, tasks=TASKS, op_timeout=10.0, budget=60.0, python=None):
                    "-q", "-p", "no:cacheprovider", "--no-header", "-o", "addopts=",
                    "--rootdir", str(REPO_ROOT), "--submission", str(submission),
                    "--verdict-json", str(verdict_file),
-                   "--op-timeout", str(op_timeout), "--budget", str(budget)]
+                   "--op-timeout", str(op_timeout), "--budget", str(budget)] + (["--confine"] if confine else [])
         env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTEST_ADDOPTS")}
         env["PYTHONPATH"] = str(REPO_ROOT)  # the judge's own code and the reference, never the submission
         try:
@@ -121,10 +121,11 @@ def main(argv=None):
     parser.add_argument("--task", action="append", choices=TASKS, help="check only this task (repeatable)")
     parser.add_argument("--book-url", default="", help="root URL of the book, for links to the mistakes chapter")
     parser.add_argument("--json", action="store_true", help="print the records as JSON")
+    parser.add_argument("--confine", action="store_true", help="run student code in a bubblewrap sandbox")
     args = parser.parse_args(argv)
     if not args.submission.is_dir():
         parser.error(f"{args.submission} is not a folder")
-    verdicts = judge(args.submission, tuple(args.task or TASKS))
+    verdicts = judge(args.submission, tuple(args.task or TASKS), confine=args.confine)
     if args.json:
         print(json.dumps({t: v.checks for t, v in verdicts.items()}, indent=1))
     else:

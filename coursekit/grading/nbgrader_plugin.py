@@ -11,6 +11,7 @@ credit = an ``execute_result`` holding the points; zero = an error output.
 """
 
 import json
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -19,8 +20,9 @@ from nbclient.exceptions import DeadKernelError
 from nbformat.v4 import new_output
 from nbgrader.preprocessors import Execute, NbGraderPreprocessor
 from nbgrader.preprocessors.execute import UnresponsiveKernelError
-from traitlets import Dict, Float, Unicode
+from traitlets import Bool, Dict, Float, Unicode
 
+from .. import sandbox
 from .judge import JudgeError, judge
 from .pytest_plugin import REPO_ROOT
 
@@ -34,10 +36,25 @@ def _notebook_folder(resources):
     return Path(resources.get("metadata", {}).get("path") or ".").resolve()
 
 
+def _hide_course(resources):
+    """Add the course root and a SQLite gradebook to what the sandboxes hide (HIDE_ENV)."""
+    folder = _notebook_folder(resources)
+    hide = []
+    root = folder.parents[2] if len(folder.parents) > 2 else None  # {step}/{student}/{assignment}
+    if root is not None and ((root / "nbgrader_config.py").exists() or (root / "source").is_dir()):
+        hide.append(root)
+    db_url = resources.get("nbgrader", {}).get("db_url", "")
+    if db_url.startswith("sqlite:///"):
+        hide.append(Path(db_url[len("sqlite:///"):]).resolve())
+    known = [p for p in os.environ.get(sandbox.HIDE_ENV, "").split(os.pathsep) if p]
+    os.environ[sandbox.HIDE_ENV] = os.pathsep.join(dict.fromkeys(known + [str(p) for p in hide]))
+
+
 class SnapshotSubmission(NbGraderPreprocessor):
     """Copy the submission's package aside before the notebook runs any of its code."""
 
     def preprocess(self, nb, resources):
+        _hide_course(resources)
         snapshot = Path(tempfile.mkdtemp(prefix="dropout-submission-"))
         package = _notebook_folder(resources) / PACKAGE
         if package.is_dir():
@@ -49,17 +66,43 @@ class SnapshotSubmission(NbGraderPreprocessor):
 
 class ResilientExecute(Execute):
     """nbgrader's Execute, except that a kernel that dies or stops answering ends execution
-    with a note in the cell instead of aborting the student's whole grading."""
+    with a note in the cell instead of aborting the student's whole grading, and that the
+    kernel is reached over Unix sockets in a folder of their own (so a sandboxed kernel needs
+    no network)."""
+
+    ipc_transport = Bool(True, help="connect to the kernel over Unix sockets instead of TCP").tag(config=True)
 
     def preprocess(self, nb, resources, km=None):
         self._kernel_gone = None
-        return super().preprocess(nb, resources, km=km)
+        self._ipc_dir = tempfile.mkdtemp(prefix="dropout-kernel-") if self.ipc_transport else None
+        try:
+            return super().preprocess(nb, resources, km=km)
+        finally:
+            if self._ipc_dir:
+                shutil.rmtree(self._ipc_dir, ignore_errors=True)
+
+    def create_kernel_manager(self):
+        km = super().create_kernel_manager()
+        if self._ipc_dir:
+            km.transport = "ipc"
+            km.ip = str(Path(self._ipc_dir) / "kernel")
+        return km
+
+    stop_after_timeout = Bool(True, help="after a cell times out, run no further cells: grading does not "
+                                         "depend on them, and each would wait out its own timeout").tag(config=True)
 
     def preprocess_cell(self, cell, resources, index):
         if self._kernel_gone:
             return cell, resources
         try:
-            return super().preprocess_cell(cell, resources, index)
+            cell, resources = super().preprocess_cell(cell, resources, index)
+            timed_out = any(o.get("output_type") == "error" and o.get("ename") == "CellTimeoutError"
+                            for o in cell.get("outputs", []))
+            if timed_out and self.stop_after_timeout:
+                self._kernel_gone = "timeout"
+                cell.outputs.append(new_output("stream", name="stdout", text=(
+                    "This cell did not finish in time; the cells after it were not run.\n")))
+            return cell, resources
         except (DeadKernelError, UnresponsiveKernelError) as exc:
             self._kernel_gone = type(exc).__name__
             self.log.warning("the kernel died in cell %d (%s); the remaining cells are not run", index, exc)
@@ -81,6 +124,7 @@ class JudgeCells(NbGraderPreprocessor):
                        help="root of the published book; feedback links to its mistakes chapter").tag(config=True)
     op_timeout = Float(10.0, help="seconds one call of student code may take").tag(config=True)
     budget = Float(60.0, help="seconds all calls of one task may take").tag(config=True)
+    confine = Bool(True, help="run student code in a bubblewrap sandbox (coursekit/sandbox.py)").tag(config=True)
 
     def preprocess(self, nb, resources):
         snapshot = resources.pop(SNAPSHOT_KEY, None)
@@ -93,7 +137,8 @@ class JudgeCells(NbGraderPreprocessor):
             tasks = tuple(dict.fromkeys(self.task_cells[c.metadata.nbgrader.grade_id] for c in cells))
             if not tasks:
                 return nb, resources
-            verdicts = judge(snapshot, tasks, op_timeout=self.op_timeout, budget=self.budget)
+            confine = self.confine and sandbox.require()
+            verdicts = judge(snapshot, tasks, op_timeout=self.op_timeout, budget=self.budget, confine=confine)
             for cell in cells:
                 self._fill(cell, verdicts[self.task_cells[cell.metadata.nbgrader.grade_id]])
             self._save_records(nb, resources, verdicts)

@@ -30,6 +30,8 @@ def pytest_addoption(parser):
     group.addoption("--verdict-json", default=None, help="write one record per hidden check to this file")
     group.addoption("--op-timeout", type=float, default=10.0, help="seconds one call of student code may take")
     group.addoption("--budget", type=float, default=60.0, help="seconds all calls of one task may take")
+    group.addoption("--confine", action="store_true",
+                    help="run student code in a bubblewrap sandbox (coursekit/sandbox.py)")
 
 
 def pytest_configure(config):
@@ -68,7 +70,8 @@ def submission(request):
 @pytest.fixture(scope="session")
 def runner_limits(request):
     return {"op_timeout": request.config.getoption("--op-timeout"),
-            "budget": request.config.getoption("--budget")}
+            "budget": request.config.getoption("--budget"),
+            "confine": request.config.getoption("--confine")}
 
 
 @pytest.hookimpl(hookwrapper=True)

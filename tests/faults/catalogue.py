@@ -315,3 +315,192 @@ BROKEN = [
 
 ALL = CORRECT + FAULTS + BROKEN
 BY_NAME = {variant.name: variant for variant in ALL}
+
+
+# Submissions that attack the grading itself (issue: sandboxed grading). Each carries module-level
+# code in layers.py that runs wherever the package is imported (the notebook's kernel, the
+# checks' runner) and notes what it managed in ATTACK_REPORT in its working folder when it can.
+# ``baseline`` names the same submission without the attack: the scores must be equal.
+ATTACK_REPORT = "attack-report.txt"
+_REPORT = f"""
+def _attack_report(line):
+    try:
+        with open({ATTACK_REPORT!r}, "a") as report:
+            report.write(line + "\\n")
+    except OSError:
+        pass
+"""
+_FIND_SOLUTION = _REPORT + """
+def _find_instructor_layers():
+    import os
+    skip = ("/proc", "/sys", "/dev", "/usr", "/lib", "/lib64", "/bin", "/sbin", "/etc", "/var", "/boot", "/run")
+    for top in ("/work", "/tmp", "/root", "/home", "/srv", "/opt"):
+        for folder, subfolders, files in os.walk(top):
+            if folder.startswith(skip) or "site-packages" in folder or folder.count("/") > 6:
+                subfolders[:] = []
+                continue
+            subfolders[:] = [name for name in subfolders if not name.startswith(".")]
+            if "layers.py" in files and os.path.basename(folder) == "source_pkg":
+                path = os.path.join(folder, "layers.py")
+                if os.path.realpath(path) == os.path.realpath(__file__):
+                    continue
+                try:
+                    text = open(path).read()
+                except OSError:
+                    continue
+                if "### BEGIN " + "SOLUTION" in text:
+                    return path
+    return None
+
+
+def _delegate_to_instructor():
+    import importlib.util
+    path = _find_instructor_layers()
+    _attack_report(f"instructor layers.py: {path or 'not found'}")
+    if path:
+        spec = importlib.util.spec_from_file_location("_instructor_layers", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+    return None
+"""
+DELEGATE = _FIND_SOLUTION + """
+
+_instructor = _delegate_to_instructor()
+"""
+DELEGATE_FORWARD = """
+if _instructor is not None:
+    return _instructor.dropout_forward(x, dropout_param)
+raise NotImplementedError("dropout_forward")
+"""
+DELEGATE_BACKWARD = """
+if _instructor is not None:
+    return _instructor.dropout_backward(dout, cache)
+raise NotImplementedError("dropout_backward")
+"""
+READ_CHECKS = _REPORT + """
+
+def _read_hidden_checks():
+    import glob
+    found = glob.glob("/**/tests/hidden/test_dropout_forward.py", recursive=False)
+    for guess in ("/work/main/tests/hidden/test_dropout_forward.py",
+                  "../../../../tests/hidden/test_dropout_forward.py", "../../../tests/hidden/test_dropout_forward.py"):
+        try:
+            text = open(guess).read()
+            found.append(guess)
+            _attack_report(f"hidden checks read from {guess}: {len(text)} characters")
+        except OSError:
+            pass
+    if not found:
+        _attack_report("hidden checks: not found")
+
+
+_read_hidden_checks()
+"""
+TAMPER = _REPORT + """
+
+def _tamper():
+    import os
+    import sqlite3
+    here = os.path.realpath(os.getcwd())
+    root = os.path.dirname(os.path.dirname(os.path.dirname(here)))
+    gradebook = os.path.join(root, "gradebook.db")
+    if os.path.isfile(gradebook):
+        try:
+            db = sqlite3.connect(gradebook)
+            db.execute("UPDATE grade SET auto_score = 0")
+            db.commit()
+            db.close()
+            _attack_report("gradebook: scores rewritten")
+        except Exception as error:
+            _attack_report(f"gradebook: {error}")
+        try:
+            with open(gradebook, "ab") as file:
+                file.write(b"garbage")
+            _attack_report("gradebook: appended")
+        except OSError as error:
+            _attack_report(f"gradebook: {error}")
+    else:
+        _attack_report("gradebook: not found")
+    for step in ("submitted", "autograded"):
+        folder = os.path.join(root, step)
+        if not os.path.isdir(folder):
+            _attack_report(f"{step}: not found")
+            continue
+        for student in os.listdir(folder):
+            target = os.path.join(folder, student, "dropout", "source_pkg", "layers.py")
+            if os.path.realpath(target).startswith(here) or not os.path.isfile(target):
+                continue
+            try:
+                with open(target, "a") as file:
+                    file.write("\\nraise SystemExit('tampered')\\n")
+                _attack_report(f"tampered with {target}")
+            except OSError as error:
+                _attack_report(f"{target}: {error}")
+
+
+_tamper()
+"""
+REWRITE_SELF = _REPORT + """
+
+def _rewrite_myself():
+    import os
+    path = os.path.abspath(__file__)
+    try:
+        text = open(path).read()
+        stub = "raise NotImplementedError(" + '"dropout_{}")'  # not spelled out: this code must survive
+        fixed = text.replace(stub.format("forward"),
+                             'mask = (np.random.rand(*x.shape) >= p) / (1 - p)\\n        out = x * mask')
+        fixed = fixed.replace(stub.format("backward"), 'dx = dout * mask')
+        if fixed != text:
+            with open(path, "w") as file:
+                file.write(fixed)
+            _attack_report(f"rewrote {path}")
+    except OSError as error:
+        _attack_report(f"could not rewrite {path}: {error}")
+
+
+_rewrite_myself()
+"""
+PATCH_CHECKERS = """
+import builtins as _builtins
+
+np.allclose = lambda *args, **kwargs: True
+np.array_equal = lambda *args, **kwargs: True
+np.isclose = lambda a, b, *args, **kwargs: np.ones(np.broadcast(a, b).shape, dtype=bool)
+_builtins.abs = lambda value: 0
+"""
+# Wrong but non-raising code: in the student's kernel, patched comparisons make it look right.
+IDENTITY_FORWARD = "out = x.copy()\nmask = np.ones_like(x)"
+STUBS = {"dropout_forward": 'raise NotImplementedError("dropout_forward")',
+         "dropout_backward": 'raise NotImplementedError("dropout_backward")'}
+
+
+def _prelude(code):
+    return [("layers.py", "import numpy as np\n", "import numpy as np\n" + code + "\n")]
+
+
+ATTACKS = [
+    Variant("stubs", "the exercise regions left as stubs (baseline of the attacks)", regions=dict(STUBS),
+            expected=_all(FORWARD + BACKWARD)),
+    Variant("attack-delegate", "finds the instructor's layers.py on disk and calls it", edits=_prelude(DELEGATE),
+            regions={"dropout_forward": DELEGATE_FORWARD, "dropout_backward": DELEGATE_BACKWARD},
+            expected=_all(FORWARD + BACKWARD)),
+    Variant("attack-read-checks", "reads the hidden checks", edits=_prelude(READ_CHECKS), regions=dict(STUBS),
+            expected=_all(FORWARD + BACKWARD)),
+    Variant("attack-tamper", "writes to the gradebook and to other students' folders", edits=_prelude(TAMPER),
+            regions=dict(STUBS), expected=_all(FORWARD + BACKWARD)),
+    Variant("attack-rewrite-self", "rewrites its own package when imported", edits=_prelude(REWRITE_SELF),
+            regions=dict(STUBS), expected=_all(FORWARD + BACKWARD)),
+    Variant("identity-forward", "forward returns x in both modes (baseline of attack-patch)",
+            regions={"dropout_forward": IDENTITY_FORWARD},
+            expected={"test_train_statistics": None, "test_train_values": "survivors-not-scaled",
+                      "test_masks_independent": None, "test_seed_makes_mask_reproducible": None}),
+    Variant("attack-patch", "forward returns x; numpy's and Python's comparisons patched at import",
+            edits=_prelude(PATCH_CHECKERS), regions={"dropout_forward": IDENTITY_FORWARD},
+            expected={"test_train_statistics": None, "test_train_values": "survivors-not-scaled",
+                      "test_masks_independent": None, "test_seed_makes_mask_reproducible": None}),
+]
+BASELINES = {"attack-delegate": "stubs", "attack-read-checks": "stubs", "attack-tamper": "stubs",
+             "attack-rewrite-self": "stubs", "attack-patch": "identity-forward"}
+BY_NAME.update({variant.name: variant for variant in ATTACKS})

@@ -1,0 +1,40 @@
+"""Start an IPython kernel confined by bubblewrap (see coursekit/sandbox.py).
+
+nbgrader starts this through the ``dropout-sandbox`` kernel spec with the notebook's folder
+(the student's autograded folder) as working directory; that folder is the kernel's only
+writable place. With the ``ipc`` transport (what coursekit's ResilientExecute asks for) the
+kernel talks to nbgrader over Unix sockets in a folder of their own and gets no network at
+all; with TCP it keeps the host network to answer on its ports.
+"""
+
+import json
+import os
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
+
+from coursekit.sandbox import bwrap_command, require  # noqa: E402
+
+
+def main(connection_file):
+    kernel = [sys.executable, "-m", "ipykernel_launcher", "-f", connection_file]
+    if not require():
+        os.execv(kernel[0], kernel)  # unconfined, chosen on purpose (DROPOUT_GRADING_UNCONFINED=1)
+    folder = Path.cwd().resolve()
+    connection = json.loads(Path(connection_file).read_text())
+    writable, network = [folder], True
+    if connection.get("transport") == "ipc":
+        writable.append(Path(connection["ip"]).resolve().parent)
+        network = False
+    env = {"HOME": "/tmp", "IPYTHONDIR": "/tmp/.ipython", "MPLCONFIGDIR": "/tmp/matplotlib"}
+    command = bwrap_command(kernel, folder, writable=writable, readonly=[connection_file], network=network, env=env)
+    # ipykernel exits when the process that started it seems gone; in its own PID namespace
+    # its parent is the namespace's init, so that check must be off (bwrap --die-with-parent
+    # ends the kernel with nbgrader instead).
+    command[1:1] = ["--unsetenv", "JPY_PARENT_PID"]
+    os.execv(command[0], command)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])

@@ -1,0 +1,87 @@
+"""The bubblewrap sandbox around student code (coursekit/sandbox.py), tested with real bwrap."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from coursekit import classroom, sandbox
+from coursekit.grading.judge import judge
+from faults.catalogue import BASELINES, BY_NAME
+
+pytestmark = pytest.mark.skipif(sandbox.probe() is not None, reason=f"bwrap unusable: {sandbox.probe()}")
+
+PROBE = r"""
+import json, os, socket, sys
+facts = {
+    "repo_visible": os.path.exists(sys.argv[1] + "/source_pkg/layers.py"),
+    "checks_visible": os.path.exists(sys.argv[1] + "/tests/hidden"),
+    "venv_visible": os.path.exists(sys.prefix + "/bin/python"),
+    "beside_work": sorted(os.listdir(os.path.dirname(os.getcwd()))),
+    "processes": len([p for p in os.listdir("/proc") if p.isdigit()]),
+}
+try:
+    open("written.txt", "w").write("ok"); facts["cwd_writable"] = True
+except OSError:
+    facts["cwd_writable"] = False
+try:
+    open(sys.argv[2] + "/escape.txt", "w").write("no"); facts["elsewhere_writable"] = True
+except OSError:
+    facts["elsewhere_writable"] = False
+try:
+    socket.create_connection(("1.1.1.1", 53), timeout=2); facts["network"] = True
+except OSError:
+    facts["network"] = False
+print(json.dumps(facts))
+"""
+
+
+def test_confined_process_sees_and_writes_only_what_it_should(tmp_path):
+    import json
+
+    work, elsewhere = tmp_path / "work", tmp_path / "elsewhere"
+    work.mkdir()
+    elsewhere.mkdir()
+    command = sandbox.bwrap_command([sys.executable, "-c", PROBE, str(sandbox.REPO_ROOT), str(elsewhere)],
+                                    work, writable=[work])
+    facts = json.loads(subprocess.run(command, capture_output=True, text=True, check=True).stdout)
+    processes = facts.pop("processes")
+    assert facts == {"repo_visible": False, "checks_visible": False, "venv_visible": True,
+                     "beside_work": ["work"],  # a private /tmp: the folder next to it is not there
+                     "cwd_writable": True, "elsewhere_writable": False, "network": False}
+    assert processes <= 3  # its own PID namespace
+    assert (work / "written.txt").exists() and not (elsewhere / "escape.txt").exists()
+
+
+@pytest.mark.parametrize("attack", ["attack-delegate", "attack-rewrite-self"])
+def test_attacks_gain_nothing_confined_and_would_gain_unconfined(attack, tmp_path):
+    """The same submission judged with and without the sandbox: confinement is what protects."""
+    def scores(variant, confine):
+        folder = BY_NAME[variant].build(tmp_path / f"{variant}-{confine}")
+        return {task: v.points for task, v in judge(folder, confine=confine).items()}
+
+    baseline = scores(BASELINES[attack], confine=True)
+    assert scores(attack, confine=True) == baseline
+    unconfined = scores(attack, confine=False)
+    assert sum(unconfined.values()) > sum(baseline.values())
+
+
+def test_autograde_refuses_to_start_without_bwrap(tmp_path):
+    root = classroom.make_course(tmp_path / "course")
+    env = {sandbox.BWRAP_ENV: "/nonexistent/bwrap"}
+    refused = _autograde(root, env)
+    assert refused.returncode == 2
+    assert "refuses to run student code unconfined" in refused.stderr
+    assert sandbox.UNCONFINED_ENV in refused.stderr
+    assert not (root / "autograded").exists()
+    allowed = _autograde(root, {**env, sandbox.UNCONFINED_ENV: "1"})
+    assert "grading UNCONFINED" in allowed.stderr
+
+
+def _autograde(root, extra_env):
+    from coursekit.release import nbgrader_env
+
+    env = {**nbgrader_env(), "DROPOUT_COURSE_REPO": str(sandbox.REPO_ROOT), **extra_env}
+    return subprocess.run([sys.executable, "-m", "nbgrader", "autograde", "dropout"], cwd=root, env=env,
+                          capture_output=True, text=True, timeout=300)
