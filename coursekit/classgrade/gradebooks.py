@@ -1,0 +1,181 @@
+"""Scratch gradebooks for the workers, and the merge of one graded submission into the real one.
+
+Each worker's nbgrader writes to a SQLite copy of the course's gradebook (its own file, so
+concurrent workers never wait on each other's locks). When a worker reports a submission
+graded, the coordinator copies what ``nbgrader autograde`` writes for that submission into
+the course's gradebook (``CourseDirectory.db_url``: SQLite or a server such as PostgreSQL) in
+one transaction. That gradebook therefore only ever holds complete gradings: a submission
+interrupted half-way exists in a scratch copy only.
+
+What autograde writes, and so what is merged (nbgrader 0.9): the student (created if new), the
+submission and its timestamp, per notebook the late-submission penalty, per grade the
+``auto_score`` and ``needs_manual_grade``, per comment the ``auto_comment``. Manual scores,
+manual comments, extra credit, flags and extensions are the graders' and are kept.
+"""
+
+import sqlite3
+from pathlib import Path
+
+from nbgrader.api import (Base, Comment, Grade, Gradebook, MissingEntry, Student, SubmittedAssignment,
+                          SubmittedNotebook)
+from sqlalchemy import create_engine, insert, select, text
+
+
+class GradebookError(RuntimeError):
+    """The course's gradebook cannot be used for this run (missing, wrong assignment, ...)."""
+
+
+def sqlite_url(path):
+    return f"sqlite:///{Path(path).resolve()}"
+
+
+def is_sqlite(db_url):
+    return db_url.startswith("sqlite")
+
+
+def check_gradebook(db_url, course_id, assignment):
+    """The assignment's notebook names, after checking that the gradebook knows the assignment."""
+    try:
+        engine = create_engine(db_url)
+    except Exception as error:  # e.g. the database driver is not installed
+        raise GradebookError(f"cannot open the gradebook at {_safe(db_url)}: {error}") from error
+    try:
+        if "assignment" not in set(_table_names(engine)):
+            raise GradebookError(f"the gradebook at {_safe(db_url)} holds no nbgrader tables: "
+                                 f"run `nbgrader generate_assignment {assignment}` first")
+        with engine.connect() as connection:
+            rows = connection.execute(text(
+                "SELECT n.name FROM notebook n JOIN assignment a ON n.assignment_id = a.id "
+                "WHERE a.name = :name ORDER BY n.name"), {"name": assignment}).scalars().all()
+    except GradebookError:
+        raise
+    except Exception as error:  # a server not answering, a wrong password, ...
+        raise GradebookError(f"cannot open the gradebook at {_safe(db_url)}: {error}") from error
+    finally:
+        engine.dispose()
+    if not rows:
+        raise GradebookError(f"the gradebook at {_safe(db_url)} has no assignment '{assignment}' with "
+                             f"notebooks: run `nbgrader generate_assignment {assignment}` first")
+    return list(rows)
+
+
+def _table_names(engine):
+    from sqlalchemy import inspect
+
+    return inspect(engine).get_table_names()
+
+
+def _safe(db_url):
+    """The URL without its password, for messages."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(db_url).render_as_string(hide_password=True)
+    except Exception:
+        return "<db_url>"
+
+
+def copy_gradebook(db_url, path):
+    """Write a SQLite copy of the gradebook at ``db_url`` (any backend) to ``path``.
+
+    Every table of nbgrader's schema is copied row by row, and the alembic version with it, so
+    nbgrader sees an up-to-date gradebook and runs no migration.
+    """
+    path = Path(path)
+    if path.exists():
+        path.unlink()
+    source = create_engine(db_url)
+    target = create_engine(sqlite_url(path))
+    try:
+        Base.metadata.create_all(bind=target)
+        with source.connect() as reader, target.begin() as writer:
+            for table in Base.metadata.sorted_tables:
+                rows = [dict(row) for row in reader.execute(select(table)).mappings()]
+                if rows:
+                    writer.execute(insert(table), rows)
+            version = reader.execute(text("SELECT version_num FROM alembic_version")).scalar()
+            writer.execute(text("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)"))
+            writer.execute(text("INSERT INTO alembic_version (version_num) VALUES (:v)"), {"v": version})
+    finally:
+        source.dispose()
+        target.dispose()
+    # Write-ahead logging: the coordinator reads a copy while its worker writes the next grade.
+    connection = sqlite3.connect(path)
+    try:
+        connection.execute("PRAGMA journal_mode=WAL")
+    finally:
+        connection.close()
+    return path
+
+
+def merge_submission(source_url, target, course_id, assignment, student):
+    """Copy ``student``'s autograded submission of ``assignment`` from the gradebook at
+    ``source_url`` into the open Gradebook ``target``, in one transaction."""
+    with Gradebook(source_url, course_id) as source:
+        graded = source.find_submission(assignment, student)
+        db = target.db
+        try:
+            try:
+                target_student = target.find_student(student)
+            except MissingEntry:
+                origin = graded.student
+                target_student = Student(id=student, first_name=origin.first_name, last_name=origin.last_name,
+                                         email=origin.email, lms_user_id=origin.lms_user_id)
+                db.add(target_student)
+            try:
+                submission = target.find_submission(assignment, student)
+            except MissingEntry:
+                submission = _new_submission(target, target.find_assignment(assignment), target_student)
+            submission.timestamp = graded.timestamp
+            notebooks = {notebook.name: notebook for notebook in submission.notebooks}
+            for graded_notebook in graded.notebooks:
+                notebook = notebooks[graded_notebook.name]
+                notebook.late_submission_penalty = graded_notebook.late_submission_penalty
+                grades = {grade.name: grade for grade in notebook.grades}
+                for graded_grade in graded_notebook.grades:
+                    grade = grades[graded_grade.name]
+                    grade.auto_score = graded_grade.auto_score
+                    # A manual score given in the real gradebook while the copy was grading
+                    # still asks for a review, as nbgrader's SaveAutoGrades would.
+                    grade.needs_manual_grade = bool(graded_grade.needs_manual_grade or (
+                        grade.manual_score is not None and graded_grade.manual_score is None
+                        and graded_grade.auto_score is not None))
+                comments = {comment.name: comment for comment in notebook.comments}
+                for graded_comment in graded_notebook.comments:
+                    comments[graded_comment.name].auto_comment = graded_comment.auto_comment
+            db.commit()
+        except BaseException:
+            db.rollback()
+            raise
+
+
+def _new_submission(gradebook, assignment, student):
+    """A submission with the whole structure of the assignment, as nbgrader's add_submission
+    builds it, not yet committed."""
+    # Built whole, then added: the session takes the notebooks, grades and comments along with
+    # the submission (SQLAlchemy 2 does not cascade along back-references).
+    with gradebook.db.no_autoflush:
+        submission = SubmittedAssignment(assignment=assignment, student=student)
+        for notebook in assignment.notebooks:
+            submitted = SubmittedNotebook(notebook=notebook, assignment=submission)
+            for cell in notebook.grade_cells:
+                Grade(cell=cell, notebook=submitted)
+            for cell in notebook.solution_cells:
+                Comment(cell=cell, notebook=submitted)
+            for cell in notebook.task_cells:
+                Comment(cell=cell, notebook=submitted)
+                Grade(cell=cell, notebook=submitted)
+        gradebook.db.add(submission)
+    return submission
+
+
+def submission_scores(db_url, course_id, assignment):
+    """{student: (score, max_score, needs_manual_grade)} of every submission of ``assignment``."""
+    with Gradebook(db_url, course_id) as gradebook:
+        try:
+            found = gradebook.find_assignment(assignment)
+        except MissingEntry:
+            return {}
+        return {submission.student_id: (float(submission.score), float(submission.max_score),
+                                        bool(submission.needs_manual_grade))
+                for submission in found.submissions}

@@ -1,0 +1,169 @@
+"""The class report: a PNG an instructor can take in at a glance, and the same figures as CSV.
+
+- ``scores.csv``: one row per submission: student, status (graded / crashed / timed out /
+  missing files / failed / interrupted / not graded), score and max score (empty, never 0,
+  when the gradebook holds no grade of that submission), what this run did, and why.
+- ``score_histogram.csv``: the histogram of the PNG, one column per status.
+- ``checks.csv``: per hidden check, how many graded submissions passed it, how many failed
+  it and how (student code raised, crashed, timed out, was not run), the pass rate, and the
+  mistake the failures named most often.
+- ``class_report.png``: the score histogram (stacked by status) and the pass rate of every
+  hidden check, worst first, labelled with the mistake named most often.
+"""
+
+import csv
+from collections import Counter
+from pathlib import Path
+
+from ..mistakes import MISTAKES
+from .submissions import CRASHED, GRADED, MISSING, TIMED_OUT
+
+HISTOGRAM_STATUSES = (GRADED, CRASHED, TIMED_OUT, MISSING)
+COLOURS = {GRADED: "#4C72B0", CRASHED: "#C44E52", TIMED_OUT: "#DD8452", MISSING: "#8C8C8C"}
+# Submissions whose checks count in the pass rates: missing files say nothing about mistakes.
+CHECKED_STATUSES = (GRADED, CRASHED, TIMED_OUT)
+
+
+def check_rows(outcomes, records):
+    """One row per hidden check, in the order the checks run."""
+    rows = {}
+    for outcome in outcomes:
+        if not outcome.graded or outcome.status not in CHECKED_STATUSES:
+            continue
+        for notebook, record in sorted(records.get(outcome.student, {}).items()):
+            for task, verdict in record.get("tasks", {}).items():
+                for check in verdict.get("checks", []):
+                    key = (task, check["check"])
+                    row = rows.setdefault(key, {"task": task, "check": check["check"], "points": check["points"],
+                                                "submissions": 0, "passed": 0, "failed": 0, "raised": 0,
+                                                "crashed": 0, "timed_out": 0, "not_run": 0, "_mistakes": Counter()})
+                    row["submissions"] += 1
+                    if check.get("passed"):
+                        row["passed"] += 1
+                        continue
+                    row["failed"] += 1
+                    code = check.get("student_code")
+                    column = {"error": "raised", "crashed": "crashed", "timeout": "timed_out",
+                              "not-run": "not_run"}.get(code)
+                    if column:
+                        row[column] += 1
+                    if check.get("mistake"):
+                        row["_mistakes"][check["mistake"]] += 1
+    result = []
+    for row in rows.values():
+        mistakes = row.pop("_mistakes")
+        mistake, count = mistakes.most_common(1)[0] if mistakes else ("", 0)
+        row["pass_rate"] = round(row["passed"] / row["submissions"], 4) if row["submissions"] else ""
+        row["most_named_mistake"] = mistake
+        row["mistake_title"] = MISTAKES.get(mistake, "")
+        row["times_named"] = count
+        result.append(row)
+    return result
+
+
+def histogram(outcomes):
+    """(bin edges, {status: counts}) of the scores held by the gradebook."""
+    scored = [o for o in outcomes if o.score is not None and o.status in HISTOGRAM_STATUSES]
+    top = max([o.max_score or 0 for o in scored] + [1])
+    bins = int(top) if float(top).is_integer() and top <= 50 else 50
+    width = top / bins
+    edges = [round(i * width, 6) for i in range(bins + 1)]
+    counts = {status: [0] * bins for status in HISTOGRAM_STATUSES}
+    for o in scored:
+        index = min(int(o.score / width), bins - 1) if o.score > 0 else 0
+        counts[o.status][index] += 1
+    return edges, counts
+
+
+def _write_csv(path, fields, rows):
+    with open(path, "w", newline="") as file:
+        writer = csv.DictWriter(file, fieldnames=fields, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def write_report(outcomes, records, report_dir, assignment):
+    """Write the CSV files and the PNG into ``report_dir``; returns their paths."""
+    report_dir = Path(report_dir)
+    report_dir.mkdir(parents=True, exist_ok=True)
+    paths = {"scores": report_dir / "scores.csv", "histogram": report_dir / "score_histogram.csv",
+             "checks": report_dir / "checks.csv", "png": report_dir / "class_report.png"}
+
+    _write_csv(paths["scores"], ["student", "status", "score", "max_score", "this_run", "detail"],
+               [{"student": o.student, "status": o.status,
+                 "score": "" if o.score is None else f"{o.score:g}",
+                 "max_score": "" if o.max_score is None else f"{o.max_score:g}",
+                 "this_run": o.run, "detail": o.detail} for o in outcomes])
+
+    edges, counts = histogram(outcomes)
+    _write_csv(paths["histogram"], ["bin_start", "bin_end", *HISTOGRAM_STATUSES],
+               [{"bin_start": f"{edges[i]:g}", "bin_end": f"{edges[i + 1]:g}",
+                 **{status: counts[status][i] for status in HISTOGRAM_STATUSES}} for i in range(len(edges) - 1)])
+
+    checks = check_rows(outcomes, records)
+    _write_csv(paths["checks"], ["task", "check", "points", "submissions", "passed", "failed", "raised", "crashed",
+                                 "timed_out", "not_run", "pass_rate", "most_named_mistake", "mistake_title",
+                                 "times_named"], checks)
+    _plot(paths["png"], outcomes, edges, counts, checks, assignment)
+    return paths
+
+
+def _plot(path, outcomes, edges, counts, checks, assignment):
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    statuses = Counter(o.status for o in outcomes)
+    scored = [o.score for o in outcomes if o.score is not None]
+    height = max(5.0, 0.42 * len(checks) + 2.0)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(15, height), gridspec_kw={"width_ratios": [1, 1.35]})
+
+    bottom = [0] * (len(edges) - 1)
+    widths = [edges[i + 1] - edges[i] for i in range(len(edges) - 1)]
+    for status in HISTOGRAM_STATUSES:
+        if any(counts[status]):
+            left.bar(edges[:-1], counts[status], width=widths, bottom=bottom, align="edge", color=COLOURS[status],
+                     edgecolor="white", label=f"{status} ({sum(counts[status])})")
+            bottom = [b + c for b, c in zip(bottom, counts[status])]
+    left.set_xlim(edges[0], edges[-1])
+    left.set_xlabel(f"score (of {edges[-1]:g}; hand-graded parts count 0 until graded)")
+    left.set_ylabel("submissions")
+    mean = f", mean {sum(scored) / len(scored):.1f}" if scored else ""
+    left.set_title(f"Scores: {len(scored)} submission(s) with a grade{mean}")
+    left.yaxis.get_major_locator().set_params(integer=True)
+    if any(bottom):
+        left.legend(loc="upper left")
+    unscored = Counter(o.status for o in outcomes if o.score is None)
+    if unscored:
+        left.text(0.99, 0.98, "without a grade:\n" + "\n".join(f"{n} {s}" for s, n in sorted(unscored.items())),
+                  transform=left.transAxes, ha="right", va="top", fontsize=9,
+                  bbox={"facecolor": "white", "edgecolor": "#bbbbbb"})
+
+    ordered = sorted(checks, key=lambda r: (r["pass_rate"] if r["pass_rate"] != "" else 1.0, r["task"], r["check"]),
+                     reverse=True)
+    labels = [f"{r['task']}: {r['check'].removeprefix('test_').replace('_', ' ')}" for r in ordered]
+    rates = [100 * (r["pass_rate"] or 0) for r in ordered]
+    colours = ["#55A868" if rate >= 80 else "#DD8452" if rate >= 50 else "#C44E52" for rate in rates]
+    positions = range(len(ordered))
+    right.barh(list(positions), rates, color=colours)
+    right.set_yticks(list(positions), labels, fontsize=9)
+    right.set_xlim(0, 100)
+    right.set_xlabel("submissions passing the check (%)")
+    checked = max([r["submissions"] for r in ordered] + [0])
+    right.set_title(f"Hidden checks, hardest first ({checked} checked submission(s))")
+    for y, row, rate in zip(positions, ordered, rates):
+        note = f"{rate:.0f}%"
+        if row["mistake_title"]:
+            note += f"  {row['mistake_title']} ({row['times_named']})"
+        inside = rate > 55
+        right.text(rate - 1 if inside else rate + 1, y, note, va="center", ha="right" if inside else "left",
+                   fontsize=8, color="white" if inside else "black")
+    if not ordered:
+        right.text(0.5, 0.5, "no check records yet", transform=right.transAxes, ha="center")
+
+    fig.suptitle(f"{assignment}: {len(outcomes)} submission(s) — "
+                 + ", ".join(f"{n} {s}" for s, n in sorted(statuses.items())), fontsize=13)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
