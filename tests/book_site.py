@@ -1,0 +1,165 @@
+"""Helpers for the tests of the built book (tests/test_book_*.py); not a test module itself.
+
+The tests read the site that `make book` builds into _build/html; they never build it.
+"""
+
+import html
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SITE = REPO_ROOT / "_build" / "html"
+SCREENSHOTS = REPO_ROOT / "_build" / "screenshots"
+
+# The pages the table of contents promises, relative to the site's root.
+BOOK_PAGES = [f"book/{name}.html" for name in (
+    "intro", "why-dropout", "inverted-dropout", "backward-pass", "fc-net",
+    "regularization-experiment", "in-practice", "mistakes", "assignment", "references",
+)]
+
+
+def require_site(site=SITE):
+    """The built site's folder; fails (not skips) the test when the book has not been built."""
+    missing = [page for page in ["index.html", "search.html", *BOOK_PAGES] if not (site / page).is_file()]
+    if missing:
+        pytest.fail(f"the book is not built ({site} lacks {', '.join(missing)}): run `make book` first")
+    return site
+
+
+def html_pages(site):
+    return sorted(site.rglob("*.html"))
+
+
+# --- solution lines -------------------------------------------------------------------------
+
+_TAG = re.compile(r"<[^>]*>")
+_WHITESPACE = re.compile(r"\s+")
+_JS_ESCAPE = re.compile(r"\\(u[0-9a-fA-F]{4}|x[0-9a-fA-F]{2}|.)", re.DOTALL)
+_SIMPLE_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "b": "", "f": "", "v": "", "0": ""}
+
+
+def _js_unescape(text):
+    """Undo JSON/JavaScript string escapes (\\" \\n \\u003c ...) without failing on odd input."""
+    def replace(match):
+        code = match.group(1)
+        if code[0] in "ux" and len(code) > 1:
+            return chr(int(code[1:], 16))
+        return _SIMPLE_ESCAPES.get(code, code)
+    return _JS_ESCAPE.sub(replace, text)
+
+
+def text_views(raw):
+    """Ways the same code can be spelled in a built file, all with whitespace removed.
+
+    - the raw text (a .txt or .py source, a download),
+    - the text of HTML with tags removed and entities decoded (a highlighted code cell, where
+      every token sits in its own <span> and ``<`` is ``&lt;``),
+    - the raw text with JSON/JavaScript string escapes undone (an .ipynb, the search index),
+      also with tags removed (HTML output stored inside a notebook's JSON).
+    Removing all whitespace also catches code that was reformatted (``out=x*mask``).
+    """
+    unescaped = _js_unescape(raw)
+    views = {raw, html.unescape(_TAG.sub("", raw)), html.unescape(raw), unescaped,
+             html.unescape(_TAG.sub("", unescaped))}
+    return [_WHITESPACE.sub("", view) for view in views]
+
+
+def normalize_line(line):
+    return _WHITESPACE.sub("", line)
+
+
+def solution_hits(site, lines):
+    """(file, line) for every solution line found in any file under ``site``."""
+    needles = {line: normalize_line(line) for line in lines}
+    hits = []
+    for path in sorted(p for p in site.rglob("*") if p.is_file()):
+        raw = path.read_bytes().decode("utf-8", errors="ignore")
+        views = text_views(raw)
+        for line, needle in needles.items():
+            if any(needle in view for view in views):
+                hits.append((str(path.relative_to(site)), line))
+    return hits
+
+
+# --- HTML structure -------------------------------------------------------------------------
+
+class _Collector(HTMLParser):
+    """Collects element ids, and the attributes of asset-loading and link elements."""
+
+    ASSET_ATTRIBUTES = {
+        "script": ["src"], "img": ["src", "srcset"], "iframe": ["src"], "source": ["src", "srcset"],
+        "video": ["src", "poster"], "audio": ["src"], "embed": ["src"], "object": ["data"],
+        "input": ["src"], "track": ["src"],
+    }
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.ids = set()
+        self.assets = []  # (tag, attribute, value)
+        self.links = []  # href of <a>
+        self._heading = None
+        self.headings = []  # (ids of the heading and its enclosing section chain, text)
+        self._open_ids = []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        for key in ("id", "name") if tag == "a" else ("id",):
+            if attrs.get(key):
+                self.ids.add(attrs[key])
+        for attribute in self.ASSET_ATTRIBUTES.get(tag, []):
+            if attrs.get(attribute):
+                self.assets.append((tag, attribute, attrs[attribute]))
+        if tag == "link" and attrs.get("href"):
+            rel = (attrs.get("rel") or "").lower()
+            # Navigation relations (next, prev, index, search, canonical) are links, not assets.
+            if any(word in rel.split() for word in ("stylesheet", "icon", "preload", "modulepreload",
+                                                    "prefetch", "manifest", "apple-touch-icon")):
+                self.assets.append((tag, "href", attrs["href"]))
+        if tag == "a" and attrs.get("href") is not None:
+            self.links.append(attrs["href"])
+        if tag in ("h1", "h2", "h3", "h4"):
+            self._heading = []
+
+    def handle_endtag(self, tag):
+        if tag in ("h1", "h2", "h3", "h4") and self._heading is not None:
+            self.headings.append(" ".join("".join(self._heading).split()))
+            self._heading = None
+
+    def handle_data(self, data):
+        if self._heading is not None:
+            self._heading.append(data)
+
+
+def parse_html(text):
+    collector = _Collector()
+    collector.feed(text)
+    return collector
+
+
+def is_external(url):
+    """True for a URL that leaves the site: http(s), protocol-relative, or any other host."""
+    parts = urlsplit(url.strip())
+    if parts.scheme in ("data", "blob", "about", "javascript", "mailto"):
+        return False
+    return bool(parts.netloc) or parts.scheme not in ("",)
+
+
+def external_assets(text):
+    """Asset references (scripts, styles, images, fonts...) in an HTML page that leave the site."""
+    refs = []
+    for tag, attribute, value in parse_html(text).assets:
+        candidates = [part.strip().split(" ")[0] for part in value.split(",")] if attribute == "srcset" else [value]
+        refs.extend(f"<{tag} {attribute}={candidate}>" for candidate in candidates if is_external(candidate))
+    return refs
+
+
+_CSS_URL = re.compile(r"""url\(\s*['"]?([^'")]+)['"]?\s*\)|@import\s+['"]([^'"]+)['"]""")
+
+
+def external_css_refs(text):
+    """url(...) and @import targets in a stylesheet that leave the site."""
+    return [url for match in _CSS_URL.finditer(text) for url in match.groups() if url and is_external(url)]
