@@ -175,9 +175,6 @@ class ClassGrader:
         self.target = Gradebook(self.course.db_url, self.course.course_id)
         previous = {signum: signal.signal(signum, self._on_signal) for signum in (signal.SIGINT, signal.SIGTERM)}
         try:
-            recovered = self.recover()
-            if recovered:
-                self.log(f"merged {len(recovered)} grade(s) left by an interrupted run: {', '.join(recovered)}")
             if students:
                 self._run(students)
         finally:
@@ -389,37 +386,50 @@ class ClassGrader:
 
     # -- recovery ------------------------------------------------------------------------------
     def recover(self):
-        """Merge the submissions that a run which died without cleaning up had finished."""
+        """Merge the submissions that a run which died without cleaning up had finished;
+        returns their students."""
+        from nbgrader.api import Gradebook
+
         recovered = []
-        for run_dir in sorted(self.work_root.glob("run-*")):
-            lock_path = run_dir / "lock"
-            try:
-                lock = open(lock_path, "a")
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
-                continue  # a run still going on
-            try:
-                self.everyone = set(self.course.students())
-                for events in sorted(run_dir.glob("w*-b*.events")):
-                    slot = events.name.split("-")[0][1:]
-                    database = run_dir / f"w{slot}.db"
-                    for line in events.read_text(encoding="utf-8").splitlines():
-                        try:
-                            event = json.loads(line)
-                        except ValueError:
-                            continue
-                        student = self._student_of(event.get("notebooks", []))
-                        if event.get("event") != "finished" or student is None or not database.exists():
-                            continue
-                        if not submissions.records(self.course, student):
-                            continue
-                        gradebooks.merge_submission(gradebooks.sqlite_url(database), self.target,
-                                                    self.course.course_id, self.course.assignment, student)
-                        recovered.append(student)
-            finally:
-                lock.close()
-            shutil.rmtree(run_dir, ignore_errors=True)
+        run_dirs = sorted(self.work_root.glob("run-*"))
+        if not run_dirs:
+            return recovered
+        self.target = Gradebook(self.course.db_url, self.course.course_id)
+        try:
+            for run_dir in run_dirs:
+                recovered.extend(self._recover(run_dir))
+        finally:
+            self.target.close()
+            self.target = None
         return sorted(set(recovered))
+
+    def _recover(self, run_dir):
+        try:
+            lock = open(run_dir / "lock", "a")
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return []  # a run still going on
+        recovered = []
+        try:
+            self.everyone = set(self.course.students())
+            for events in sorted(run_dir.glob("w*-b*.events")):
+                database = run_dir / f"{events.name.split('-')[0]}.db"
+                for line in events.read_text(encoding="utf-8").splitlines():
+                    try:
+                        event = json.loads(line)
+                    except ValueError:
+                        continue
+                    student = self._student_of(event.get("notebooks", []))
+                    if (event.get("event") != "finished" or student is None or not database.exists()
+                            or not submissions.records(self.course, student)):
+                        continue
+                    gradebooks.merge_submission(gradebooks.sqlite_url(database), self.target,
+                                                self.course.course_id, self.course.assignment, student)
+                    recovered.append(student)
+        finally:
+            lock.close()
+        shutil.rmtree(run_dir, ignore_errors=True)
+        return recovered
 
 
 def _error_line(log_path, submitted_folder):
@@ -448,6 +458,11 @@ def grade_class(course_root, assignment, workers=None, pattern="*", force=False,
     report_dir = Path(report_dir or course.root / "reports" / assignment).resolve()
     workers = workers or worker_count()
     students = course.students(pattern)
+    grader = ClassGrader(course, workers, batch_size=batch_size, timeout=timeout, progress=progress,
+                         work_root=report_dir / ".work", log=log)
+    recovered = grader.recover()
+    if recovered:
+        log(f"merged {len(recovered)} grade(s) left by an interrupted run: {', '.join(recovered)}")
     in_gradebook = gradebooks.submission_scores(course.db_url, course.course_id, assignment)
 
     outcomes, to_grade = {}, []
@@ -468,8 +483,6 @@ def grade_class(course_root, assignment, workers=None, pattern="*", force=False,
     log(f"{assignment}: {len(students)} submission(s) in {course.root}; {len(to_grade)} to grade with "
         f"{min(workers, max(1, len(to_grade)))} worker(s), {len(students) - len(to_grade)} up to date or "
         f"without a notebook; gradebook {gradebooks._safe(course.db_url)}")
-    grader = ClassGrader(course, workers, batch_size=batch_size, timeout=timeout, progress=progress,
-                         work_root=report_dir / ".work", log=log)
     started = time.monotonic()
     outcomes.update(grader.run(to_grade))
     seconds = time.monotonic() - started
