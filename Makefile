@@ -43,3 +43,10 @@ student-edition: $(INSTALLED)
 
 clean:
 	rm -rf _build assignments/release assignments/submitted assignments/autograded assignments/feedback assignments/gradebook.db
+
+# Autograde every submission of the class in parallel (each worker runs nbgrader autograde),
+# then a score table and a class report in assignments/reports/dropout/.
+# WORKERS=N sets the number of workers (default: the number of cores).
+.PHONY: autograde
+autograde: $(INSTALLED)
+	$(PYTHON) -m coursekit.classgrade dropout --course-root assignments $(if $(WORKERS),--workers $(WORKERS))

@@ -290,6 +290,19 @@ def _nbgrader_env(base):
     return nbgrader_env(base)
 
 
+def test_a_submission_over_the_time_limit_is_stopped_and_the_rest_of_its_batch_graded(tmp_path):
+    root = make_class(tmp_path / "class", {"hang": "forward-hangs", "ok": "reference"})
+    done = classgrade(root, "--workers", "1", "--batch-size", "2", "--timeout", "6")
+    assert done.returncode == 1, done.stdout + done.stderr[-3000:]  # one submission holds no grade
+    rows = scores_csv(root)
+    assert rows["hang"]["status"] == "timed out" and rows["hang"]["score"] == ""
+    assert "grading stopped after 6 s" in rows["hang"]["detail"]
+    assert rows["ok"]["status"] == "graded" and rows["ok"]["score"] == "25"
+    assert submission_counts(root) == {"ok": 1}
+    assert not (root / "autograded" / "hang" / "dropout").exists()  # graded again next time
+    assert _our_processes(str(root / "reports")) == []
+
+
 # -- pieces, without nbgrader ----------------------------------------------------------------------
 
 def _check(name, passed, code="ok", mistake=None):

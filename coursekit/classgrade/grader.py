@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..release import nbgrader_env
+from ..sandbox import HIDE_ENV
 from . import gradebooks, hooks, report, submissions
 from .submissions import FAILED, GRADED, INTERRUPTED, MISSING, NOT_GRADED, TIMED_OUT
 
@@ -243,6 +244,9 @@ class ClassGrader:
             command.append(f"--CourseDirectory.student_id_exclude={','.join(others)}")
         env = nbgrader_env()
         env[hooks.EVENTS_ENV] = str(batch.events)
+        # The grading sandbox hides the course root; hide the report folder too (scratch
+        # gradebooks, other students' scores) wherever --report-dir puts it.
+        env[HIDE_ENV] = os.pathsep.join(filter(None, [env.get(HIDE_ENV, ""), str(self.work_root.parent)]))
         with open(batch.log, "w") as log:
             log.write(f"# {' '.join(command[:6])} ... ({', '.join(students)})\n")
             log.flush()
