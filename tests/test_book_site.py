@@ -167,7 +167,7 @@ def test_footer_names_title_author_and_copyright(site):
     for name in ["book/intro.html", "book/mistakes.html"]:
         text = " ".join(html.unescape(re.sub(r"<[^>]*>", " ", (site / name).read_text())).split())
         assert "Dropout, from scratch" in text
-        assert "By The Dropout from Scratch course team" in text
+        assert "By the Dropout from Scratch course team" in text
         assert "© Copyright 2026" in text
 
 
