@@ -24,8 +24,14 @@ $(SYSTEM_DEPS): .ci/system-packages.txt
 	bash .ci/install-system-packages .ci/system-packages.txt
 	mkdir -p $(VENV) && touch $@
 
-book: $(INSTALLED)
+book: $(INSTALLED) _build/.source_pkg.stamp
 	$(BOOK_ENV) jupyter-book build . -W -n --keep-going
+
+# The execution cache notices changed pages only; the pages also run source_pkg, so a change
+# there drops the cache and every page runs again.
+_build/.source_pkg.stamp: $(wildcard source_pkg/*.py)
+	rm -rf _build/.jupyter_cache
+	mkdir -p _build && touch $@
 
 test: setup book
 	$(PYTHON) -m pytest
