@@ -2,16 +2,21 @@
 
 Two kinds of process run student code: the notebook's kernel (started by nbgrader through the
 ``dropout-sandbox`` kernel spec in ``coursekit/kernels``) and the hidden checks' runner
-(started by ``coursekit.grading.client``). Both see the whole system read-only, except:
+(started by ``coursekit.grading.client``). Of the file system they see only:
 
-- hidden (an empty tmpfs over them): the repository (instructor ``source_pkg``, ``tests/``,
-  ``coursekit/``, ``assignments/``), the course root (every student's folders, the gradebook)
-  and any other path named in ``DROPOUT_SANDBOX_HIDE``;
-- visible again, read-only: the virtual environment (and, for the runner, ``runner.py``);
+- read-only: the system's programs, libraries and configuration (SYSTEM_PATHS), the Python
+  installation and the virtual environment (and, for the runner, ``runner.py`` and the
+  submission's snapshot);
 - writable: only the process's own folder (the kernel: the student's autograded folder; the
-  runner: its job folder), plus a private, empty ``/tmp``;
-- their own PID namespace (no view of other processes, so no way into other folders through
-  ``/proc/<pid>/cwd``); the runner also gets no network at all.
+  runner: its job folder), plus a private, empty ``/tmp``.
+
+So no copy of the repository (instructor ``source_pkg``, ``tests/``, ``coursekit/``), no
+course root (other students' folders, the gradebook) and no home folder is visible. Where a
+visible folder lies inside one of those (the virtual environment inside the repository), the
+repository and the paths named in ``DROPOUT_SANDBOX_HIDE`` are covered by an empty tmpfs first.
+They also get their own PID namespace (no view of other processes, so no way into other
+folders through ``/proc/<pid>/cwd``) and no network (the kernel reaches nbgrader over Unix
+sockets).
 
 Where bwrap cannot run, grading refuses to start unless ``DROPOUT_GRADING_UNCONFINED=1`` is set
 on purpose.
@@ -92,19 +97,39 @@ def _existing_unique(paths):
     return out
 
 
+# What a confined process sees of the system, read-only: programs, libraries, configuration.
+SYSTEM_PATHS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc")
+
+
+def _system_binds():
+    args = []
+    for name in SYSTEM_PATHS:
+        path = Path(name)
+        if path.is_symlink():
+            args += ["--symlink", os.readlink(path), name]
+        elif path.is_dir():
+            args += ["--ro-bind", name, name]
+    return args
+
+
 def bwrap_command(command, cwd, writable=(), readonly=(), hide=(), network=False, env=None):
-    """The bwrap command line that runs ``command`` confined as described in this module."""
-    args = [_bwrap() or "bwrap", "--die-with-parent", "--unshare-pid",
-            "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
+    """The bwrap command line that runs ``command`` confined as described in this module.
+
+    Nothing of the file system is visible but SYSTEM_PATHS, the Python installation and the
+    virtual environment (read-only), ``readonly``, ``writable`` and a private /tmp. Hidden
+    paths that lie inside those (the repository around the virtual environment, say) are
+    covered again by an empty tmpfs.
+    """
+    args = [_bwrap() or "bwrap", "--die-with-parent", "--unshare-pid", *_system_binds(),
+            "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
     if not network:
         args.append("--unshare-net")
+    python = [Path(sys.base_prefix).resolve(), Path(sys.prefix).resolve()]
+    visible = _existing_unique([*python, *readonly, *writable])
     for path in hidden_paths(hide):
-        if path.is_dir():
-            args += ["--tmpfs", str(path)]
-        else:
-            args += ["--ro-bind", "/dev/null", str(path)]
-    venv = Path(sys.prefix).resolve()
-    for path in _existing_unique([venv, *readonly]):
+        if any(_inside(other, path) for other in visible):  # e.g. the repository around the venv
+            args += ["--tmpfs", str(path)] if path.is_dir() else ["--ro-bind", "/dev/null", str(path)]
+    for path in _existing_unique([*python, *readonly]):
         args += ["--ro-bind", str(path), str(path)]
     for path in _existing_unique(writable):
         args += ["--bind", str(path), str(path)]
@@ -112,3 +137,7 @@ def bwrap_command(command, cwd, writable=(), readonly=(), hide=(), network=False
         args += ["--setenv", key, value]
     args += ["--chdir", str(Path(cwd).resolve()), "--"]
     return args + list(command)
+
+
+def _inside(path, folder):
+    return Path(path).is_relative_to(folder) and Path(path) != Path(folder)

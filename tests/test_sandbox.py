@@ -54,6 +54,25 @@ def test_confined_process_sees_and_writes_only_what_it_should(tmp_path):
     assert (work / "written.txt").exists() and not (elsewhere / "escape.txt").exists()
 
 
+def test_nothing_but_system_python_and_own_folder_is_visible(tmp_path):
+    """No other checkout of the course, home folder or course root anywhere on the machine."""
+    work = tmp_path / "work"
+    work.mkdir()
+    script = r"""
+import os, sys
+skip = {"/proc", "/sys", "/dev", "/usr", "/etc", os.path.realpath(sys.prefix), os.path.realpath(sys.base_prefix)}
+seen = []
+for folder, subfolders, files in os.walk("/"):
+    subfolders[:] = [d for d in subfolders if os.path.join(folder, d) not in skip and not os.path.islink(os.path.join(folder, d))]
+    seen += [os.path.join(folder, f) for f in files]
+print("\n".join(seen))
+"""
+    command = sandbox.bwrap_command([sys.executable, "-c", script], work, writable=[work])
+    (work / "mine.txt").write_text("mine")
+    seen = subprocess.run(command, capture_output=True, text=True, check=True).stdout.split()
+    assert seen == [str(work / "mine.txt")]
+
+
 @pytest.mark.parametrize("attack", ["attack-delegate", "attack-rewrite-self"])
 def test_attacks_gain_nothing_confined_and_would_gain_unconfined(attack, tmp_path):
     """The same submission judged with and without the sandbox: confinement is what protects."""
