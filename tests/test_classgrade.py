@@ -62,8 +62,8 @@ def auto_scores(root, student):
     return {cell: score for cell, (score, _) in classroom.cell_scores(root, student).items() if cell in AUTO}
 
 
-def make_class(root, students):
-    classroom.make_course(root, **LIMITS)
+def make_class(root, students, **limits):
+    classroom.make_course(root, **{**LIMITS, **limits})
     classroom.release_course(root)
     for student, variant in students.items():
         classroom.submit(root, student, CATALOGUE.BY_NAME[variant])
@@ -290,13 +290,20 @@ def _nbgrader_env(base):
     return nbgrader_env(base)
 
 
-def test_a_submission_over_the_time_limit_is_stopped_and_the_rest_of_its_batch_graded(tmp_path):
-    root = make_class(tmp_path / "class", {"hang": "forward-hangs", "ok": "reference"})
-    done = classgrade(root, "--workers", "1", "--batch-size", "2", "--timeout", "6")
-    assert done.returncode == 1, done.stdout + done.stderr[-3000:]  # one submission holds no grade
+def test_time_limit_and_nbgrader_errors_are_reported_and_the_rest_of_the_batch_graded(tmp_path):
+    # A cell may hang for a minute; the whole submission gets 20 s (a correct one needs about 8).
+    root = make_class(tmp_path / "class", {"bad": "reference", "hang": "forward-hangs", "ok": "reference"},
+                      cell_timeout=60)
+    (root / "submitted" / "bad" / "dropout" / "dropout.ipynb").write_text("{ not a notebook")
+    # One nbgrader for the three: bad fails, hang is stopped, ok goes to a new batch.
+    done = classgrade(root, "--workers", "1", "--batch-size", "3", "--timeout", "20")
+    assert done.returncode == 1, done.stdout + done.stderr[-3000:]  # two submissions hold no grade
     rows = scores_csv(root)
     assert rows["hang"]["status"] == "timed out" and rows["hang"]["score"] == ""
-    assert "grading stopped after 6 s" in rows["hang"]["detail"]
+    assert "grading stopped after 20 s" in rows["hang"]["detail"]
+    assert rows["bad"]["status"] == "failed" and rows["bad"]["score"] == ""
+    assert "nbgrader could not grade it" in rows["bad"]["detail"]
+    assert str(root / "reports" / "dropout" / "logs" / "batch-0001.log") in rows["bad"]["detail"]
     assert rows["ok"]["status"] == "graded" and rows["ok"]["score"] == "25"
     assert submission_counts(root) == {"ok": 1}
     assert not (root / "autograded" / "hang" / "dropout").exists()  # graded again next time

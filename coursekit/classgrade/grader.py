@@ -190,9 +190,11 @@ class ClassGrader:
         self.lock = open(self.run_dir / "lock", "w")
         fcntl.flock(self.lock, fcntl.LOCK_EX)
         self.template = gradebooks.copy_gradebook(self.course.db_url, self.run_dir / "template.db")
-        size = self.batch_size or auto_batch_size(len(students), self.workers)
-        queue = deque(students[i:i + size] for i in range(0, len(students), size))
         self.everyone = set(self.course.students())
+        size = self.batch_size or auto_batch_size(len(students), self.workers)
+        if any("," in student for student in self.everyone):
+            size = 1  # nbgrader's student_id_exclude is a comma-separated list
+        queue = deque(students[i:i + size] for i in range(0, len(students), size))
         self.progress = Progress(len(students), self.progress_mode)
         number = 0
         try:
