@@ -1,14 +1,16 @@
 """The hidden checks judge every catalogued submission right (tests/faults/catalogue.py).
 
 Each variant is written out as a real submission and judged exactly as the grader does
-(a pytest process running tests/hidden, student code only in runner processes): correct
+(pytest running tests/hidden in a child of the checks server, student code only in runner
+processes; the other tests here start a new pytest process per submission): correct
 alternatives pass every check; each fault fails exactly the checks it should, naming the
 expected mistake; broken submissions score 0 only on the parts they break.
 """
 
 import pytest
 
-from coursekit.grading.judge import judge
+from coursekit.grading.checks_server import ChecksServer
+from coursekit.grading.judge import checks_environment, judge
 from coursekit.mistakes import MISTAKES
 from faults.catalogue import ALL, BY_NAME, CORRECT, FAULTS
 
@@ -16,9 +18,16 @@ from faults.catalogue import ALL, BY_NAME, CORRECT, FAULTS
 LIMITS = {"op_timeout": 2.0, "budget": 30.0}
 
 
+@pytest.fixture(scope="module")
+def server():
+    server = ChecksServer(checks_environment())
+    yield server
+    server.close()
+
+
 @pytest.mark.parametrize("variant", ALL, ids=[v.name for v in ALL])
-def test_variant_fails_exactly_the_expected_checks(variant, tmp_path):
-    verdicts = judge(variant.build(tmp_path / variant.name), **LIMITS)
+def test_variant_fails_exactly_the_expected_checks(variant, server, tmp_path):
+    verdicts = judge(variant.build(tmp_path / variant.name), server=server, **LIMITS)
     failed = {check["check"]: check["mistake"] for v in verdicts.values() for check in v.failed}
     assert failed == variant.expected
     for verdict in verdicts.values():

@@ -27,6 +27,16 @@ TASK_TITLES = {
 OVERHEAD_SECONDS = 60
 
 
+def checks_environment():
+    """Environment of the checks' pytest process."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTEST_ADDOPTS")}
+    env["PYTHONPATH"] = str(REPO_ROOT)  # the judge's own code and the reference, never the submission
+    # The checks need only the course's plugin (tests/conftest.py); scanning every installed
+    # package for pytest plugins costs about 0.25 s per submission.
+    env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+    return env
+
+
 class JudgeError(RuntimeError):
     """The hidden checks could not run at all (not a verdict on the submission)."""
 
@@ -75,10 +85,13 @@ class TaskVerdict:
         return "\n".join(lines)
 
 
-def judge(submission, tasks=TASKS, op_timeout=10.0, budget=60.0, python=None, confine=False):
+def judge(submission, tasks=TASKS, op_timeout=10.0, budget=60.0, python=None, confine=False, server=None):
     """Run the hidden checks of ``tasks`` on the ``source_pkg`` in ``submission``.
 
-    Returns {task: TaskVerdict}. Raises JudgeError if the checks themselves could not run.
+    The checks run in a new pytest process, or in a child forked by ``server`` (a
+    ``checks_server.ChecksServer``, which must then fail with ChecksServerError to be
+    replaced by the caller). Returns {task: TaskVerdict}. Raises JudgeError if the checks
+    themselves could not run.
     """
     submission = Path(submission).resolve()
     unknown = [t for t in tasks if t not in TASKS]
@@ -86,21 +99,27 @@ def judge(submission, tasks=TASKS, op_timeout=10.0, budget=60.0, python=None, co
         raise ValueError(f"unknown task(s) {unknown}; known: {', '.join(TASKS)}")
     with tempfile.TemporaryDirectory(prefix="dropout-judge-") as tmp:
         verdict_file = Path(tmp) / "verdict.json"
-        command = [python or sys.executable, "-m", "pytest", *(str(HIDDEN_DIR / f"test_{t}.py") for t in tasks),
-                   "-q", "-p", "no:cacheprovider", "--no-header", "-o", "addopts=",
-                   "--rootdir", str(REPO_ROOT), "--submission", str(submission),
-                   "--verdict-json", str(verdict_file),
-                   "--op-timeout", str(op_timeout), "--budget", str(budget)] + (["--confine"] if confine else [])
-        env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTEST_ADDOPTS")}
-        env["PYTHONPATH"] = str(REPO_ROOT)  # the judge's own code and the reference, never the submission
+        args = [*(str(HIDDEN_DIR / f"test_{t}.py") for t in tasks),
+                "-q", "-p", "no:cacheprovider", "--no-header", "-o", "addopts=",
+                "--rootdir", str(REPO_ROOT), "--submission", str(submission),
+                "--verdict-json", str(verdict_file),
+                "--op-timeout", str(op_timeout), "--budget", str(budget)] + (["--confine"] if confine else [])
+        env = checks_environment()
+        timeout = len(tasks) * (budget + OVERHEAD_SECONDS)
         try:
-            completed = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True,
-                                       timeout=len(tasks) * (budget + OVERHEAD_SECONDS))
+            if server is not None and python is None:
+                output_file = Path(tmp) / "output.txt"
+                returncode = server.run(args, env, REPO_ROOT, output_file, timeout)
+                output = output_file.read_text(errors="replace") if output_file.exists() else ""
+            else:
+                completed = subprocess.run([python or sys.executable, "-m", "pytest", *args], cwd=REPO_ROOT,
+                                           env=env, capture_output=True, text=True, timeout=timeout)
+                returncode, output = completed.returncode, f"{completed.stdout[-3000:]}\n{completed.stderr}"
         except subprocess.TimeoutExpired as exc:
             raise JudgeError(f"the hidden checks did not finish within {exc.timeout:g} s") from exc
-        if completed.returncode not in (0, 1) or not verdict_file.exists():
-            raise JudgeError(f"the hidden checks could not run (pytest exit code {completed.returncode}):\n"
-                             f"{completed.stdout[-3000:]}\n{completed.stderr[-3000:]}")
+        if returncode not in (0, 1) or not verdict_file.exists():
+            raise JudgeError(f"the hidden checks could not run (pytest exit code {returncode}):\n"
+                             f"{output[-6000:]}")
         records = json.loads(verdict_file.read_text())
     internal = [r for r in records if r.get("internal_error")]
     if internal:

@@ -1,0 +1,182 @@
+"""A pytest process that imports the hidden checks once and forks a fresh copy for each submission.
+
+Starting Python and pytest and importing numpy and the checks costs about 0.4 CPU-seconds, a
+third of checking one submission. A ``ChecksServer`` pays it once per grading process: it
+collects the checks at start-up, then runs each request in a child forked from itself, so every
+submission is still checked by a process of its own that starts from the same state and
+shares nothing with the submission before. Student code runs, as always, only in the runner
+processes those children start.
+
+Protocol (JSON lines): the server prints ``{"ready": true}``; each request
+``{"args": [...], "env": {...}, "cwd": ..., "output": FILE}`` is answered by ``{"pid": N}``
+when the child starts and ``{"returncode": N}`` when it ends; pytest's output goes to FILE.
+"""
+
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import time
+import traceback
+from pathlib import Path
+
+from .pytest_plugin import HIDDEN_DIR, REPO_ROOT, TASKS
+
+# The children fork from a process that has imported numpy: no BLAS thread pools, whose
+# threads would not survive the fork.
+SINGLE_THREADED = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+START_TIMEOUT_SECONDS = 60
+
+
+class ChecksServerError(RuntimeError):
+    """The server could not start or stopped answering (not a verdict on any submission)."""
+
+
+class ChecksServer:
+    """Client side: start the server, run pytest requests on it, stop it."""
+
+    def __init__(self, env):
+        self.process = subprocess.Popen([sys.executable, "-m", "coursekit.grading.checks_server"],
+                                        cwd=REPO_ROOT, env={**env, **SINGLE_THREADED}, stdin=subprocess.PIPE,
+                                        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        self._buffer = b""
+        reply = self._reply(time.monotonic() + START_TIMEOUT_SECONDS)
+        if reply is None or not reply.get("ready"):
+            self.close()
+            raise ChecksServerError(f"the checks server did not start within {START_TIMEOUT_SECONDS} s")
+
+    def alive(self):
+        return self.process.poll() is None
+
+    def run(self, args, env, cwd, output, timeout):
+        """Run ``pytest args`` in a fresh child; returns its exit code. Raises
+        subprocess.TimeoutExpired after ``timeout`` s (the child is killed) and ChecksServerError
+        when the server itself fails."""
+        request = {"args": [str(a) for a in args], "env": dict(env), "cwd": str(cwd), "output": str(output)}
+        try:
+            self.process.stdin.write((json.dumps(request) + "\n").encode())
+            self.process.stdin.flush()
+        except (BrokenPipeError, OSError) as exc:
+            raise ChecksServerError(f"the checks server is gone ({exc})") from exc
+        deadline = time.monotonic() + timeout
+        started = self._reply(deadline)
+        if started is None or "pid" not in started:
+            raise ChecksServerError("the checks server did not start the checks")
+        ended = self._reply(deadline)
+        if ended is None and self.alive():
+            try:
+                os.kill(started["pid"], signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self._reply(time.monotonic() + 10)  # the server reports the killed child
+            raise subprocess.TimeoutExpired(args, timeout)
+        if ended is None or "returncode" not in ended:
+            raise ChecksServerError("the checks server stopped while checking")
+        return ended["returncode"]
+
+    def _reply(self, deadline):
+        """The next JSON line from the server, or None if none came before ``deadline`` or it exited."""
+        stream = self.process.stdout
+        while b"\n" not in self._buffer:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([stream], [], [], left)[0]:
+                return None
+            chunk = os.read(stream.fileno(), 65536)
+            if not chunk:
+                return None
+            self._buffer += chunk
+        line, self._buffer = self._buffer.split(b"\n", 1)
+        try:
+            return json.loads(line)
+        except ValueError:
+            return None
+
+    def close(self):
+        try:
+            self.process.stdin.close()
+            self.process.wait(timeout=10)
+        except (OSError, subprocess.TimeoutExpired):
+            self.process.kill()
+            self.process.wait()
+        self.process.stdout.close()
+
+
+# -- the server process ----------------------------------------------------------------------
+
+def _send(message):
+    sys.__stdout__.write(json.dumps(message) + "\n")
+    sys.__stdout__.flush()
+
+
+def _redirect(path, fds):
+    target = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    for fd in fds:
+        os.dup2(target, fd)
+    os.close(target)
+
+
+def _warm_up():
+    """Import pytest, the course's plugin and every check module, as a real run would."""
+    import pytest
+
+    saved = [os.dup(1), os.dup(2)]
+    _redirect(os.devnull, (1, 2))
+    try:
+        pytest.main([*(str(HIDDEN_DIR / f"test_{task}.py") for task in TASKS), "--collect-only", "-q",
+                     "-p", "no:cacheprovider", "-o", "addopts=", "--rootdir", str(REPO_ROOT)])
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        for fd, copy in zip((1, 2), saved):
+            os.dup2(copy, fd)
+            os.close(copy)
+
+
+def _child(request):
+    code = 3
+    try:
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)
+        os.close(null)
+        _redirect(request["output"], (1, 2))
+        os.environ.clear()
+        os.environ.update(request["env"])
+        os.chdir(request["cwd"])
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        import pytest
+
+        code = int(pytest.main(request["args"]))
+    except BaseException:
+        traceback.print_exc()
+    finally:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os._exit(code)
+
+
+def serve():
+    # Interrupting the grading process (Ctrl-C in its terminal) must not end the server first.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _warm_up()
+    # Protocol output only on the real stdout; anything else printed goes to stderr.
+    sys.stdout = sys.stderr
+    _send({"ready": True})
+    for line in sys.stdin.buffer:
+        try:
+            request = json.loads(line)
+        except ValueError:
+            continue
+        pid = os.fork()
+        if pid == 0:
+            _child(request)
+        _send({"pid": pid})
+        _, status = os.waitpid(pid, 0)
+        _send({"returncode": os.waitstatus_to_exitcode(status)})
+
+
+if __name__ == "__main__":
+    serve()

@@ -1,0 +1,83 @@
+"""The checks server: one pytest process that imports the checks once and forks a child per
+submission gives the same verdicts as a new pytest process, keeps nothing from one
+submission to the next, and survives children that hang or crash."""
+
+import subprocess
+import textwrap
+
+import pytest
+
+from coursekit.grading.checks_server import ChecksServer, ChecksServerError
+from coursekit.grading.judge import checks_environment, judge
+from faults.catalogue import BY_NAME
+
+LIMITS = {"op_timeout": 2.0, "budget": 30.0}
+# Correct code, a wrong answer, code that kills its process, code that raises, no package at all.
+VARIANTS = ["reference", "keep-drop-swapped", "backward-crashes", "backward-raises", "missing-package"]
+
+
+@pytest.fixture
+def server():
+    server = ChecksServer(checks_environment())
+    yield server
+    server.close()
+
+
+def _records(verdicts):
+    return {task: verdict.checks for task, verdict in verdicts.items()}
+
+
+def test_same_verdicts_as_a_new_pytest_process_in_any_order(server, tmp_path):
+    submissions = {name: BY_NAME[name].build(tmp_path / name) for name in VARIANTS}
+    fresh = {name: _records(judge(folder, **LIMITS)) for name, folder in submissions.items()}
+    for name in [*VARIANTS, *reversed(VARIANTS)]:  # each one after a different neighbour
+        assert _records(judge(submissions[name], server=server, **LIMITS)) == fresh[name], name
+    assert all(check["passed"] for checks in fresh["reference"].values() for check in checks)
+
+
+def _pytest_file(tmp_path, body):
+    path = tmp_path / "test_probe.py"
+    path.write_text(textwrap.dedent(body))
+    return path
+
+
+def test_a_child_that_hangs_is_killed_and_the_server_goes_on(server, tmp_path):
+    hangs = _pytest_file(tmp_path, """
+        import time
+
+        def test_hangs():
+            time.sleep(600)
+    """)
+    output = tmp_path / "output.txt"
+    with pytest.raises(subprocess.TimeoutExpired):
+        server.run([hangs, "-p", "no:cacheprovider"], checks_environment(), tmp_path, output, timeout=5)
+    verdicts = judge(BY_NAME["reference"].build(tmp_path / "ok"), server=server, **LIMITS)
+    assert sum(v.points for v in verdicts.values()) == 25
+
+
+def test_what_a_child_prints_or_how_it_ends_does_not_reach_the_protocol(server, tmp_path):
+    noisy = _pytest_file(tmp_path, """
+        import os
+        import sys
+
+        def test_prints():
+            print('{"returncode": 0}')
+            os.write(1, b'{"pid": 1}\\n')
+            sys.__stdout__.write('{"ready": true}\\n')
+
+        def test_ends_the_process():
+            os._exit(7)
+    """)
+    output = tmp_path / "output.txt"
+    code = server.run([noisy, "-p", "no:cacheprovider", "-s"], checks_environment(), tmp_path, output, timeout=60)
+    assert code == 7
+    assert '{"pid": 1}' in output.read_text()
+    assert server.run([noisy, "-p", "no:cacheprovider", "-k", "prints"], checks_environment(), tmp_path,
+                      output, timeout=60) == 0
+
+
+def test_a_dead_server_is_reported_not_a_verdict(server, tmp_path):
+    server.process.kill()
+    server.process.wait()
+    with pytest.raises(ChecksServerError):
+        judge(BY_NAME["reference"].build(tmp_path / "ok"), server=server, **LIMITS)
