@@ -20,6 +20,7 @@ import pytest
 from coursekit import classroom
 from coursekit.classgrade import hooks, report, submissions
 from coursekit.classgrade.grader import Outcome, auto_batch_size
+from coursekit.grading.nbgrader_plugin import NOT_RUN_NOTE
 
 REPO = Path(__file__).resolve().parent.parent
 CATALOGUE = classroom.load_catalogue()
@@ -107,13 +108,28 @@ def test_crashes_and_timeouts_are_named_never_a_silent_zero(graded):
     status = {student: row["status"] for student, row in rows.items()}
     assert status == {"ana": "graded", "bo": "graded", "cy": "timed out", "dee": "crashed",
                       "eve": "missing files", "fay": "graded", NO_NOTEBOOK: "missing files"}
-    assert rows["dee"]["score"] == "19" and "kernel died" in rows["dee"]["detail"]
-    assert rows["cy"]["score"] == "9" and "ran out of time" in rows["cy"]["detail"]
+    assert rows["dee"]["score"] == "19"
+    assert rows["dee"]["detail"] == "dropout_backward: student code crashed in 3 check(s)"
+    assert rows["cy"]["score"] == "9" and "dropout_forward: student code timed out" in rows["cy"]["detail"]
     assert rows["eve"]["detail"] == "missing: source_pkg/"
     assert rows[NO_NOTEBOOK]["score"] == "" and "dropout.ipynb" in rows[NO_NOTEBOOK]["detail"]
     table = {line.split()[0]: line for line in done.stdout.splitlines() if line.split()}
     assert "crashed" in table["dee"] and "timed out" in table["cy"] and "25/35" in table["ana"]
     assert " - " in table[NO_NOTEBOOK] and "missing files" in table[NO_NOTEBOOK]
+
+
+def test_notebook_cells_are_not_run_unless_asked(graded):
+    """The grades come from the hidden checks; by default no kernel runs the notebooks."""
+    root, done, _ = graded
+    assert "notebook cells not run" in done.stderr
+    for student in CLASS:
+        assert hidden_record(root, student)["kernel"] == "not run"
+        notebook = json.loads((root / "autograded" / student / "dropout" / "dropout.ipynb").read_text())
+        code = [cell for cell in notebook["cells"] if cell["cell_type"] == "code"]
+        assert ["".join(o["text"]) for o in code[0]["outputs"]] == [NOT_RUN_NOTE]
+        graded_cells = [c for c in code if c["metadata"].get("nbgrader", {}).get("grade_id") in AUTO]
+        assert all("from the hidden checks" in "".join(c["outputs"][0]["data"]["text/plain"]) for c in graded_cells)
+        assert all(not c["outputs"] for c in code[1:] if c not in graded_cells)
 
 
 def test_progress_counts_done_failures_and_time_left(graded):
@@ -290,22 +306,31 @@ def _nbgrader_env(base):
     return nbgrader_env(base)
 
 
-def test_time_limit_and_nbgrader_errors_are_reported_and_the_rest_of_the_batch_graded(tmp_path):
+def test_notebooks_run_on_request_time_limit_and_nbgrader_errors(tmp_path):
+    """--run-notebooks: each notebook runs in its kernel, as with plain nbgrader; a kernel that
+    dies is named, a submission over the time limit is stopped, a broken notebook is reported,
+    and the rest of the batch is graded."""
     # A cell may hang for a minute; the whole submission gets 20 s (a correct one needs about 8).
-    root = make_class(tmp_path / "class", {"bad": "reference", "hang": "forward-hangs", "ok": "reference"},
-                      cell_timeout=60)
+    root = make_class(tmp_path / "class", {"bad": "reference", "dee": "backward-crashes", "hang": "forward-hangs",
+                                           "ok": "reference"}, cell_timeout=60)
     (root / "submitted" / "bad" / "dropout" / "dropout.ipynb").write_text("{ not a notebook")
-    # One nbgrader for the three: bad fails, hang is stopped, ok goes to a new batch.
-    done = classgrade(root, "--workers", "1", "--batch-size", "3", "--timeout", "20")
+    # One nbgrader for bad, dee and hang: bad fails, dee is graded, hang is stopped, ok goes to
+    # a new batch.
+    done = classgrade(root, "--workers", "1", "--batch-size", "3", "--timeout", "20", "--run-notebooks")
     assert done.returncode == 1, done.stdout + done.stderr[-3000:]  # two submissions hold no grade
+    assert "notebook cells run" in done.stderr
     rows = scores_csv(root)
+    assert rows["dee"]["status"] == "crashed" and rows["dee"]["score"] == "19"
+    assert "dropout: the notebook's kernel died" in rows["dee"]["detail"]
+    assert hidden_record(root, "dee")["kernel"] == "died"
+    assert hidden_record(root, "ok")["kernel"] == "ok"
     assert rows["hang"]["status"] == "timed out" and rows["hang"]["score"] == ""
     assert "grading stopped after 20 s" in rows["hang"]["detail"]
     assert rows["bad"]["status"] == "failed" and rows["bad"]["score"] == ""
     assert "nbgrader could not grade it" in rows["bad"]["detail"]
     assert str(root / "reports" / "dropout" / "logs" / "batch-0001.log") in rows["bad"]["detail"]
     assert rows["ok"]["status"] == "graded" and rows["ok"]["score"] == "25"
-    assert submission_counts(root) == {"ok": 1}
+    assert submission_counts(root) == {"dee": 1, "ok": 1}
     assert not (root / "autograded" / "hang" / "dropout").exists()  # graded again next time
     assert _our_processes(str(root / "reports")) == []
 

@@ -10,6 +10,7 @@ Score encoding follows nbgrader's ``determine_grade``: full marks = no error out
 credit = an ``execute_result`` holding the points; zero = an error output.
 """
 
+import atexit
 import json
 import os
 import shutil
@@ -23,13 +24,18 @@ from nbgrader.preprocessors.execute import UnresponsiveKernelError
 from traitlets import Bool, Dict, Float, Unicode
 
 from .. import sandbox
-from .judge import JudgeError, judge
+from .checks_server import ChecksServer, ChecksServerError
+from .judge import JudgeError, checks_environment, judge
 from .pytest_plugin import REPO_ROOT
 
 PACKAGE = "source_pkg"
 SNAPSHOT_KEY = "dropout_snapshot"
 # <notebook>.hidden_checks.json beside each autograded notebook: the checks' records.
 HIDDEN_CHECKS_SUFFIX = "hidden_checks.json"
+NOTEBOOK_RUN_KEY = "dropout_notebook_run"
+NOT_RUN_NOTE = ("This notebook was graded without running its cells: the points come from the hidden checks "
+                "of the course, reported in the autograded cells below. Run the notebook yourself to see "
+                "its outputs.\n")
 
 
 def _notebook_folder(resources):
@@ -71,8 +77,18 @@ class ResilientExecute(Execute):
     no network)."""
 
     ipc_transport = Bool(True, help="connect to the kernel over Unix sockets instead of TCP").tag(config=True)
+    run_notebook = Bool(True, help="run the notebook's cells in its kernel. The grades come from the hidden "
+                                   "checks either way; False leaves the cells without outputs (and says so in "
+                                   "the first code cell) and saves the kernel's start-up and the cells' time"
+                        ).tag(config=True)
 
     def preprocess(self, nb, resources, km=None):
+        if not self.run_notebook:
+            resources[NOTEBOOK_RUN_KEY] = False
+            first_code = next((cell for cell in nb.cells if cell.cell_type == "code"), None)
+            if first_code is not None:
+                first_code.outputs.append(new_output("stream", name="stdout", text=NOT_RUN_NOTE))
+            return nb, resources
         self._kernel_gone = None
         self._ipc_dir = tempfile.mkdtemp(prefix="dropout-kernel-") if self.ipc_transport else None
         try:
@@ -125,6 +141,9 @@ class JudgeCells(NbGraderPreprocessor):
     op_timeout = Float(10.0, help="seconds one call of student code may take").tag(config=True)
     budget = Float(60.0, help="seconds all calls of one task may take").tag(config=True)
     confine = Bool(True, help="run student code in a bubblewrap sandbox (coursekit/sandbox.py)").tag(config=True)
+    checks_server = Bool(True, help="check each submission in a child of one pytest process that imported "
+                                    "the checks once (checks_server.py), instead of a new pytest process"
+                         ).tag(config=True)
 
     def preprocess(self, nb, resources):
         snapshot = resources.pop(SNAPSHOT_KEY, None)
@@ -138,7 +157,7 @@ class JudgeCells(NbGraderPreprocessor):
             if not tasks:
                 return nb, resources
             confine = self.confine and sandbox.require()
-            verdicts = judge(snapshot, tasks, op_timeout=self.op_timeout, budget=self.budget, confine=confine)
+            verdicts = self._judge(snapshot, tasks, confine)
             for cell in cells:
                 self._fill(cell, verdicts[self.task_cells[cell.metadata.nbgrader.grade_id]])
             self._save_records(nb, resources, verdicts)
@@ -146,9 +165,21 @@ class JudgeCells(NbGraderPreprocessor):
             shutil.rmtree(snapshot, ignore_errors=True)
         return nb, resources
 
+    def _judge(self, snapshot, tasks, confine):
+        limits = dict(op_timeout=self.op_timeout, budget=self.budget, confine=confine)
+        server = _checks_server(self.log) if self.checks_server else None
+        if server is None:
+            return judge(snapshot, tasks, **limits)
+        try:
+            return judge(snapshot, tasks, server=server, **limits)
+        except ChecksServerError as error:
+            self.log.warning("the checks server failed (%s); checking this submission in a new process", error)
+            _stop_checks_server()
+            return judge(snapshot, tasks, **limits)
+
     def _save_records(self, nb, resources, verdicts):
         """Write the checks' records beside the graded notebook, for class reports."""
-        kernel = "ok"
+        kernel = "ok" if resources.get(NOTEBOOK_RUN_KEY, True) else "not run"
         for cell in nb.cells:
             for output in cell.get("outputs", []):
                 if output.get("output_type") == "error" and output.get("ename") == "KernelDied":
@@ -177,6 +208,31 @@ class JudgeCells(NbGraderPreprocessor):
         elif verdict.points < max_points:
             cell.outputs.append(new_output("execute_result", data={"text/plain": f"{verdict.points:g}"},
                                            execution_count=cell.get("execution_count")))
+
+
+_server = None
+
+
+def _checks_server(log):
+    """The grading process's checks server, started on first use; None if it cannot start."""
+    global _server
+    if _server is not None and not _server.alive():
+        _stop_checks_server()
+    if _server is None:
+        try:
+            _server = ChecksServer(checks_environment())
+        except (ChecksServerError, OSError) as error:
+            log.warning("no checks server (%s); each submission is checked in a new process", error)
+            return None
+        atexit.register(_stop_checks_server)
+    return _server
+
+
+def _stop_checks_server():
+    global _server
+    if _server is not None:
+        _server.close()
+        _server = None
 
 
 def _html(report):
