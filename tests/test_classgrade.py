@@ -380,8 +380,31 @@ def test_report_rows_count_each_way_a_check_fails(tmp_path):
         assert {row["student"]: row["score"] for row in csv.DictReader(file)} == {"a": "3", "b": "1", "c": "0", "d": ""}
 
 
+def _batches(n, workers):
+    sizes = []
+    while n:
+        sizes.append(auto_batch_size(n, workers))
+        n -= sizes[-1]
+    return sizes
+
+
 def test_batch_sizes_amortise_start_up_and_keep_workers_busy():
-    assert auto_batch_size(1, 2) == 1
-    assert auto_batch_size(6, 2) == 1
-    assert auto_batch_size(200, 2) == 8
-    assert auto_batch_size(30, 4) == 3
+    assert _batches(1, 2) == [1]
+    assert _batches(6, 2) == [4, 2]
+    sizes = _batches(200, 2)
+    assert sum(sizes) == 200 and sizes[0] == 32
+    assert len(sizes) <= 15  # nbgrader starts 14 times for 200 submissions
+    assert sizes == sorted(sizes, reverse=True) and max(sizes[-4:]) <= 4  # the workers end together
+
+def test_workers_start_nbgrader_without_the_iri_grammars():
+    from coursekit.classgrade.worker import NBGRADER_MAIN
+
+    same = [subprocess.run(command, capture_output=True, text=True, timeout=120)
+            for command in ([sys.executable, "-c", NBGRADER_MAIN, "--version"],
+                            [sys.executable, "-m", "nbgrader", "--version"])]
+    assert same[0].returncode == 0 and same[0].stdout == same[1].stdout
+    probe = subprocess.run([sys.executable, "-c", "from coursekit.classgrade.worker import skip_iri_syntax_checks\n"
+                            "skip_iri_syntax_checks()\nimport sys, nbgrader.apps, nbformat\n"
+                            "print(sys.modules['rfc3987_syntax'] is None, 'lark' in sys.modules)"],
+                           cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert probe.stdout.split() == ["True", "False"], probe.stderr
