@@ -52,7 +52,9 @@ clean:
 
 # Autograde every submission of the class in parallel (each worker runs nbgrader autograde),
 # then a score table and a class report in assignments/reports/dropout/.
-# WORKERS=N sets the number of workers (default: the number of cores).
+# WORKERS=N sets the number of workers (default: the number of cores); RUN_NOTEBOOKS=1 also runs
+# the notebooks' cells, so the feedback shows their outputs (same grades, about five times slower).
 .PHONY: autograde
 autograde: $(INSTALLED)
-	$(PYTHON) -m coursekit.classgrade dropout --course-root assignments $(if $(WORKERS),--workers $(WORKERS))
+	$(PYTHON) -m coursekit.classgrade dropout --course-root assignments $(if $(WORKERS),--workers $(WORKERS)) \
+		$(if $(RUN_NOTEBOOKS),--run-notebooks)

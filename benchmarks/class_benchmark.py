@@ -68,7 +68,7 @@ def main(argv=None):
     base = args.keep.resolve() if args.keep else Path(tempfile.mkdtemp(prefix="class-benchmark-"))
     n = args.students
     try:
-        print(f"building {n} submissions in {1 + len(args.workers)} course roots under {base} "
+        print(f"building {n} submissions in {1 + len(args.workers) * len(args.modes)} course roots under {base} "
               f"(variants in turn: {', '.join(MIX)}) ...", flush=True)
         serial_root = build(base / "serial", n)
         parallel_roots = {(mode, workers): build(base / f"parallel-{mode}-{workers}", n)

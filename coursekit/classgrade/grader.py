@@ -559,7 +559,7 @@ def main(argv=None):
     parser.add_argument("--run-notebooks", action="store_true",
                         help="also run each notebook's cells in its sandboxed kernel, as plain nbgrader "
                              "autograde does, so the feedback shows the student's outputs (same grades; "
-                             "about four times slower)")
+                             "about five times slower)")
     parser.add_argument("--progress", choices=("auto", "bar", "lines", "none"), default="auto",
                         help="a progress bar on a terminal, one line per submission otherwise (default: auto)")
     args = parser.parse_args(argv)
