@@ -44,8 +44,8 @@ from pathlib import Path
 from ..release import nbgrader_env
 from ..sandbox import HIDE_ENV
 from . import gradebooks, hooks, report, submissions
-from .worker import NBGRADER_MAIN
 from .submissions import FAILED, GRADED, INTERRUPTED, MISSING, NOT_GRADED, TIMED_OUT
+from .worker import NBGRADER_MAIN
 
 POLL_SECONDS = 0.2
 STOP_GRACE_SECONDS = 10.0
