@@ -81,3 +81,20 @@ def test_a_dead_server_is_reported_not_a_verdict(server, tmp_path):
     server.process.wait()
     with pytest.raises(ChecksServerError):
         judge(BY_NAME["reference"].build(tmp_path / "ok"), server=server, **LIMITS)
+
+
+def test_the_grading_process_replaces_a_dead_server():
+    import logging
+
+    from coursekit.grading import nbgrader_plugin
+
+    log = logging.getLogger("checks-server-test")
+    first = nbgrader_plugin._checks_server(log)
+    try:
+        assert first.alive() and nbgrader_plugin._checks_server(log) is first
+        first.process.kill()
+        first.process.wait()
+        second = nbgrader_plugin._checks_server(log)
+        assert second is not first and second.alive()
+    finally:
+        nbgrader_plugin._stop_checks_server()
