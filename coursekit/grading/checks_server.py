@@ -20,9 +20,9 @@ import subprocess
 import sys
 import time
 import traceback
-from pathlib import Path
 
-from .pytest_plugin import HIDDEN_DIR, REPO_ROOT, TASKS
+from .judge import checks_arguments
+from .pytest_plugin import REPO_ROOT
 
 # The children fork from a process that has imported numpy: no BLAS thread pools, whose
 # threads would not survive the fork.
@@ -124,8 +124,7 @@ def _warm_up():
     saved = [os.dup(1), os.dup(2)]
     _redirect(os.devnull, (1, 2))
     try:
-        pytest.main([*(str(HIDDEN_DIR / f"test_{task}.py") for task in TASKS), "--collect-only", "-q",
-                     "-p", "no:cacheprovider", "-o", "addopts=", "--rootdir", str(REPO_ROOT)])
+        pytest.main([*checks_arguments(), "--collect-only"])
     finally:
         sys.stdout.flush()
         sys.stderr.flush()

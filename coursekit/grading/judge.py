@@ -37,6 +37,12 @@ def checks_environment():
     return env
 
 
+def checks_arguments(tasks=TASKS):
+    """pytest's arguments for the hidden checks of ``tasks``, before the submission's options."""
+    return [*(str(HIDDEN_DIR / f"test_{t}.py") for t in tasks), "-q", "-p", "no:cacheprovider", "--no-header",
+            "-o", "addopts=", "--rootdir", str(REPO_ROOT)]
+
+
 class JudgeError(RuntimeError):
     """The hidden checks could not run at all (not a verdict on the submission)."""
 
@@ -99,10 +105,7 @@ def judge(submission, tasks=TASKS, op_timeout=10.0, budget=60.0, python=None, co
         raise ValueError(f"unknown task(s) {unknown}; known: {', '.join(TASKS)}")
     with tempfile.TemporaryDirectory(prefix="dropout-judge-") as tmp:
         verdict_file = Path(tmp) / "verdict.json"
-        args = [*(str(HIDDEN_DIR / f"test_{t}.py") for t in tasks),
-                "-q", "-p", "no:cacheprovider", "--no-header", "-o", "addopts=",
-                "--rootdir", str(REPO_ROOT), "--submission", str(submission),
-                "--verdict-json", str(verdict_file),
+        args = [*checks_arguments(tasks), "--submission", str(submission), "--verdict-json", str(verdict_file),
                 "--op-timeout", str(op_timeout), "--budget", str(budget)] + (["--confine"] if confine else [])
         env = checks_environment()
         timeout = len(tasks) * (budget + OVERHEAD_SECONDS)

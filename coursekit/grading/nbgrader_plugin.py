@@ -212,20 +212,20 @@ class JudgeCells(NbGraderPreprocessor):
 
 
 _server = None
+_server_unavailable = False  # it failed to start once: not tried again for every submission
 
 
 def _checks_server(log):
     """The grading process's checks server, started on first use; None if it cannot start."""
-    global _server
+    global _server, _server_unavailable
     if _server is not None and not _server.alive():
         _stop_checks_server()
-    if _server is None:
+    if _server is None and not _server_unavailable:
         try:
             _server = ChecksServer(checks_environment())
         except (ChecksServerError, OSError) as error:
+            _server_unavailable = True
             log.warning("no checks server (%s); each submission is checked in a new process", error)
-            return None
-        atexit.register(_stop_checks_server)
     return _server
 
 
@@ -234,6 +234,9 @@ def _stop_checks_server():
     if _server is not None:
         _server.close()
         _server = None
+
+
+atexit.register(_stop_checks_server)
 
 
 def _html(report):
