@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from . import classroom
-from .mistakes import MISTAKES
+from .manifest import COURSE
 from .release import REPO_ROOT
 
 DEMO_ROOT = REPO_ROOT / "_build" / "demo"
@@ -54,7 +54,7 @@ def run(root=DEMO_ROOT, log=print):
         parts = [f"{cells[c][0]:g}/{cells[c][1]:g}" for c in AUTO_CELLS]
         named = sorted({m for m in variant.expected.values() if m})
         log(f"{student:8} {variant_name:24} {parts[0]:>8} {parts[1]:>9} {parts[2]:>5} "
-            f"{float(grades[student]['raw_score']):>6g}  {', '.join(MISTAKES[m] for m in named) or '-'}")
+            f"{float(grades[student]['raw_score']):>6g}  {', '.join(COURSE.mistakes[m] for m in named) or '-'}")
     log(f"\nautograde: exit code {autograde.returncode}, {seconds:.0f} s for {len(CLASS)} submissions "
         f"({seconds / len(CLASS):.1f} s each; the hanging one waits out its time limits)")
     log(f"grades: {root / 'grades.csv'}  (the two hand-graded questions, 10 points, are not graded here)")

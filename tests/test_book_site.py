@@ -17,7 +17,7 @@ import pytest
 from book_site import (BOOK_PAGES, external_assets, external_css_refs, html_pages, parse_html,
                        require_site, solution_hits)
 from coursekit.editions import solution_lines
-from coursekit.mistakes import MISTAKES, MISTAKES_PAGE
+from coursekit.manifest import COURSE
 
 
 @pytest.fixture(scope="module")
@@ -99,15 +99,15 @@ def mistake_anchor_problems(page_html, mistakes):
 
 
 def test_every_mistake_has_its_anchor(site):
-    page = (site / MISTAKES_PAGE).read_text()
-    assert mistake_anchor_problems(page, MISTAKES) == []
+    page = (site / f"{COURSE.mistakes_page}.html").read_text()
+    assert mistake_anchor_problems(page, COURSE.mistakes) == []
 
 
 def test_anchor_check_reports_a_missing_anchor(site):
-    page = (site / MISTAKES_PAGE).read_text()
+    page = (site / f"{COURSE.mistakes_page}.html").read_text()
     broken = page.replace('id="seed-ignored"', 'id="seed-ignored-typo"')
-    assert mistake_anchor_problems(broken, MISTAKES) == ["no element with id 'seed-ignored'"]
-    renamed = dict(MISTAKES, **{"dtype-changed": "Some other title"})
+    assert mistake_anchor_problems(broken, COURSE.mistakes) == ["no element with id 'seed-ignored'"]
+    renamed = dict(COURSE.mistakes, **{"dtype-changed": "Some other title"})
     assert len(mistake_anchor_problems(page, renamed)) == 1
 
 

@@ -277,7 +277,7 @@ def test_grades_left_by_a_run_that_died_are_merged_by_the_next(tmp_path):
     run_dir = root / "reports" / "dropout" / ".work" / "run-1-1"
     run_dir.mkdir(parents=True)
     (run_dir / "lock").touch()
-    from coursekit.classgrade import gradebooks
+    from coursekit import gradebook as gradebooks
 
     scratch = gradebooks.copy_gradebook(f"sqlite:///{root / 'gradebook.db'}", run_dir / "w0.db")
     events = run_dir / "w0-b0001.events"

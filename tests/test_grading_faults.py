@@ -11,7 +11,7 @@ import pytest
 
 from coursekit.grading.checks_server import ChecksServer
 from coursekit.grading.judge import checks_environment, judge
-from coursekit.mistakes import MISTAKES
+from coursekit.manifest import COURSE
 from faults.catalogue import ALL, BY_NAME, CORRECT, FAULTS
 
 # Short limits keep the hanging variant quick; correct code needs a fraction of them.
@@ -44,7 +44,7 @@ def test_correct_variants_score_full_marks(tmp_path):
 
 def test_every_mistake_the_grader_names_has_a_fault():
     named = {mistake for variant in FAULTS for mistake in variant.expected.values() if mistake}
-    assert named == set(MISTAKES)
+    assert named == set(COURSE.mistakes)
 
 
 def test_a_fault_costs_points_only_in_its_own_task(tmp_path):

@@ -11,7 +11,7 @@ import time
 import pytest
 
 from coursekit import classroom
-from coursekit.mistakes import MISTAKES
+from coursekit.manifest import COURSE
 
 CATALOGUE = classroom.load_catalogue()
 AUTO = ("dropout_forward_checks", "dropout_backward_checks", "fc_net_checks")
@@ -70,7 +70,7 @@ def test_faults_lose_points_and_feedback_names_the_mistake(graded, student):
     assert sum(got.values()) < sum(FULL.values())
     text = feedback_text(root, student)
     for mistake in {m for m in variant.expected.values() if m}:
-        assert MISTAKES[mistake] in text
+        assert COURSE.mistakes[mistake] in text
         assert f"book/mistakes.html#{mistake}" in text
 
 

@@ -43,7 +43,8 @@ from pathlib import Path
 
 from ..release import nbgrader_env
 from ..sandbox import HIDE_ENV
-from . import gradebooks, hooks, report, submissions
+from .. import gradebook as gradebooks
+from . import hooks, report, submissions
 from .submissions import FAILED, GRADED, INTERRUPTED, MISSING, NOT_GRADED, TIMED_OUT
 from .worker import NBGRADER_MAIN
 

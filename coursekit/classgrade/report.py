@@ -15,7 +15,7 @@ import csv
 from collections import Counter
 from pathlib import Path
 
-from ..mistakes import MISTAKES
+from ..manifest import COURSE
 from .submissions import CRASHED, GRADED, MISSING, TIMED_OUT
 
 HISTOGRAM_STATUSES = (GRADED, CRASHED, TIMED_OUT, MISSING)
@@ -55,7 +55,7 @@ def check_rows(outcomes, records):
         mistake, count = mistakes.most_common(1)[0] if mistakes else ("", 0)
         row["pass_rate"] = round(row["passed"] / row["submissions"], 4) if row["submissions"] else ""
         row["most_named_mistake"] = mistake
-        row["mistake_title"] = MISTAKES.get(mistake, "")
+        row["mistake_title"] = COURSE.mistakes.get(mistake, "")
         row["times_named"] = count
         result.append(row)
     return result

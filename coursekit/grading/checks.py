@@ -15,7 +15,7 @@ import math
 import numpy as np
 import pytest
 
-from ..mistakes import MISTAKES
+from ..manifest import COURSE
 
 DELTA = 1e-9
 
@@ -24,7 +24,7 @@ class CheckFailure(AssertionError):
     """A hidden check failed; ``mistake`` is the id of the diagnosed mistake, or None."""
 
     def __init__(self, message, mistake=None):
-        if mistake is not None and mistake not in MISTAKES:
+        if mistake is not None and mistake not in COURSE.mistakes:
             raise ValueError(f"unknown mistake id {mistake!r}")
         super().__init__(message)
         self.mistake = mistake

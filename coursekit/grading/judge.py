@@ -15,7 +15,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..mistakes import MISTAKES, mistake_link
+from ..manifest import COURSE
 from .pytest_plugin import HIDDEN_DIR, REPO_ROOT, TASKS
 
 TASK_TITLES = {
@@ -86,8 +86,8 @@ class TaskVerdict:
             said[check["message"]] = name
             lines.append(f"✗ {name}: {check['message']}")
             if check["mistake"]:
-                lines.append(f"  Likely mistake: {MISTAKES[check['mistake']]}. "
-                             f"Read: {mistake_link(check['mistake'], book_url)}")
+                lines.append(f"  Likely mistake: {COURSE.mistakes[check['mistake']]}. "
+                             f"Read: {COURSE.mistake_link(check['mistake'], book_url)}")
         return "\n".join(lines)
 
 
