@@ -38,10 +38,10 @@ def check_gradebook(db_url, course_id, assignment):
     try:
         engine = create_engine(db_url)
     except Exception as error:  # e.g. the database driver is not installed
-        raise GradebookError(f"cannot open the gradebook at {_safe(db_url)}: {error}") from error
+        raise GradebookError(f"cannot open the gradebook at {safe_url(db_url)}: {error}") from error
     try:
         if "assignment" not in set(_table_names(engine)):
-            raise GradebookError(f"the gradebook at {_safe(db_url)} holds no nbgrader tables: "
+            raise GradebookError(f"the gradebook at {safe_url(db_url)} holds no nbgrader tables: "
                                  f"run `nbgrader generate_assignment {assignment}` first")
         with engine.connect() as connection:
             rows = connection.execute(text(
@@ -50,11 +50,11 @@ def check_gradebook(db_url, course_id, assignment):
     except GradebookError:
         raise
     except Exception as error:  # a server not answering, a wrong password, ...
-        raise GradebookError(f"cannot open the gradebook at {_safe(db_url)}: {error}") from error
+        raise GradebookError(f"cannot open the gradebook at {safe_url(db_url)}: {error}") from error
     finally:
         engine.dispose()
     if not rows:
-        raise GradebookError(f"the gradebook at {_safe(db_url)} has no assignment '{assignment}' with "
+        raise GradebookError(f"the gradebook at {safe_url(db_url)} has no assignment '{assignment}' with "
                              f"notebooks: run `nbgrader generate_assignment {assignment}` first")
     return list(rows)
 
@@ -65,7 +65,7 @@ def _table_names(engine):
     return inspect(engine).get_table_names()
 
 
-def _safe(db_url):
+def safe_url(db_url: str) -> str:
     """The URL without its password, for messages."""
     from sqlalchemy.engine import make_url
 

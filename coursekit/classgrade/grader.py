@@ -506,7 +506,7 @@ def grade_class(course_root, assignment, workers=None, pattern="*", force=False,
 
     log(f"{assignment}: {len(students)} submission(s) in {course.root}; {len(to_grade)} to grade with "
         f"{min(workers, max(1, len(to_grade)))} worker(s), {len(students) - len(to_grade)} up to date or "
-        f"without a notebook; gradebook {gradebooks._safe(course.db_url)}; notebook cells "
+        f"without a notebook; gradebook {gradebooks.safe_url(course.db_url)}; notebook cells "
         f"{'run' if run_notebooks else 'not run (the hidden checks grade; --run-notebooks runs them)'}")
     started = time.monotonic()
     outcomes.update(grader.run(to_grade))
