@@ -4,27 +4,26 @@ import os
 import sys
 from pathlib import Path
 
-# coursekit (grading support) lives at the repository root; it is imported by nbgrader only.
+# coursekit (grading support) lives in the course's repository; it is imported by nbgrader only.
 # Nothing here puts the instructor's source_pkg on the path of a student's kernel.
 # A course root kept elsewhere names the repository in DROPOUT_COURSE_REPO.
-REPO_ROOT = Path(os.environ.get("DROPOUT_COURSE_REPO") or Path(__file__).resolve().parent.parent)
-if not (REPO_ROOT / "coursekit" / "grading").is_dir():
-    raise RuntimeError(f"{__file__}: no coursekit/grading in {REPO_ROOT}; set DROPOUT_COURSE_REPO to the "
+COURSE_REPO = Path(os.environ.get("DROPOUT_COURSE_REPO") or Path(__file__).resolve().parent.parent)
+if not (COURSE_REPO / "coursekit" / "grading").is_dir():
+    raise RuntimeError(f"{__file__}: no coursekit/grading in {COURSE_REPO}; set DROPOUT_COURSE_REPO to the "
                        "repository of the course")
-if str(REPO_ROOT) not in sys.path:
-    sys.path.insert(0, str(REPO_ROOT))
+if str(COURSE_REPO) not in sys.path:
+    sys.path.insert(0, str(COURSE_REPO))
+
+from coursekit.manifest import COURSE  # noqa: E402 (the course manifest, coursekit/course.toml)
 
 c = get_config()  # noqa: F821 (provided by traitlets when nbgrader loads this file)
 
-c.CourseDirectory.course_id = "dropout-from-scratch"
+c.CourseDirectory.course_id = COURSE.course_id
 c.CourseDirectory.root = str(Path(__file__).resolve().parent)
 
-# Students edit the package next to the notebook. Without this list autograde would copy
-# the source folder's files over the submission's (none today, but never silently).
-STUDENT_FILES = [f"source_pkg/{name}" for name in (
-    "__init__.py", "layers.py", "fc_net.py", "optim.py", "solver.py", "gradient_check.py", "data.py",
-)]
-c.Autograde.exclude_overwriting = {"dropout": STUDENT_FILES}
+# Students edit the package next to the notebook: every module of it is theirs. Without this
+# list autograde would copy the source folder's files over the submission's (never silently).
+c.Autograde.exclude_overwriting = {COURSE.assignment: COURSE.student_files()}
 
 c.ExecutePreprocessor.kernel_name = "python3"
 # Per cell; a hanging cell is interrupted, scores nothing, and grading goes on.

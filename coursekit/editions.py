@@ -3,7 +3,8 @@
 Exercise code sits between ``### BEGIN SOLUTION`` and ``### END SOLUTION`` lines, right
 below a ``# Task: ...`` comment that says what to implement. In the student edition each
 region becomes ``# YOUR CODE HERE`` and a ``raise NotImplementedError`` whose message names
-the enclosing function and repeats the task; every other line is kept byte for byte.
+the enclosing function, repeats the task and gives the task's id from the course manifest
+(the id of its hidden checks and its pytest marker); every other line is kept byte for byte.
 
 Usage: ``python -m coursekit.editions OUT_DIR`` writes OUT_DIR/source_pkg.
 """
@@ -15,9 +16,10 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-INSTRUCTOR_PACKAGE = REPO_ROOT / "source_pkg"
-PACKAGE_NAME = "source_pkg"
+from .manifest import COURSE
+from .paths import INSTRUCTOR_PACKAGE
+
+PACKAGE_NAME = COURSE.package
 
 BEGIN = re.compile(r"^(?P<indent>[ \t]*)### BEGIN SOLUTION[ \t]*\r?\n?$")
 END = re.compile(r"^[ \t]*### END SOLUTION[ \t]*\r?\n?$")
@@ -66,7 +68,7 @@ def _task_above(lines, index, path):
     raise EditionError(f"{path}:{index + 1}: a solution region needs a '# Task: ...' comment right above it")
 
 
-def find_regions(path):
+def find_regions(path: Path) -> list[SolutionRegion]:
     """All solution regions of one file, in order."""
     lines = Path(path).read_text().splitlines(keepends=True)
     regions, begin = [], None
@@ -88,12 +90,23 @@ def find_regions(path):
     return regions
 
 
-def stub_region(region, indent):
-    message = f"{region.function}: {region.task}"
+def task_of_region(region: SolutionRegion) -> str:
+    """The manifest task a solution region belongs to; EditionError if none claims it."""
+    task = COURSE.task_of_stub(region.path.name, region.function)
+    if task is None:
+        raise EditionError(f"{region.path}:{region.begin + 1}: the solution region of {region.function} belongs "
+                           f"to no task: add '{region.path.name}:{region.function}' to a task's stubs in "
+                           "coursekit/course.toml")
+    return task
+
+
+def stub_region(region: SolutionRegion, indent: str) -> list[str]:
+    """The two lines that replace a solution region in the student edition."""
+    message = f"{region.function}: {region.task} [task {task_of_region(region)}]"
     return [f"{indent}# YOUR CODE HERE\n", f"{indent}raise NotImplementedError({message!r})\n"]
 
 
-def student_source(path):
+def student_source(path: Path) -> str:
     """The student edition of one file's text."""
     lines = Path(path).read_text().splitlines(keepends=True)
     out, position = [], 0
@@ -105,7 +118,7 @@ def student_source(path):
     return "".join(out)
 
 
-def write_student_edition(out_dir, package=INSTRUCTOR_PACKAGE):
+def write_student_edition(out_dir: Path, package: Path = INSTRUCTOR_PACKAGE) -> Path:
     """Write the student edition of ``package`` to ``out_dir/source_pkg`` and return that path.
 
     Only the package's ``.py`` files are written; an existing ``out_dir/source_pkg`` is replaced.
@@ -122,7 +135,7 @@ def write_student_edition(out_dir, package=INSTRUCTOR_PACKAGE):
     return target
 
 
-def solution_lines(package=INSTRUCTOR_PACKAGE):
+def solution_lines(package: Path = INSTRUCTOR_PACKAGE) -> set[str]:
     """The stripped, non-blank lines that appear only inside solution regions of ``package``.
 
     A line that the given code also contains (``if self.use_dropout:``) reveals nothing.
@@ -139,7 +152,7 @@ def solution_lines(package=INSTRUCTOR_PACKAGE):
     return {line for line in inside - outside if line and not line.startswith("### ")}
 
 
-def main(argv=None):
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out_dir", type=Path, help="folder that receives source_pkg/")
     args = parser.parse_args(argv)

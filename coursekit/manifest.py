@@ -98,6 +98,10 @@ class Course:
         path = Path(path).resolve()
         return next((task.id for task in self.tasks if task.checks_path.resolve() == path), None)
 
+    def task_of_stub(self, file: str, function: str) -> str | None:
+        """The task whose stubs include ``function`` of ``file`` (relative to the package), or None."""
+        return next((task.id for task in self.tasks if f"{file}:{function}" in task.stubs), None)
+
     def student_files(self, package_dir: Path = INSTRUCTOR_PACKAGE) -> list[str]:
         """The files students hand in, relative to the assignment folder: the package's modules."""
         return sorted(f"{self.package}/{path.relative_to(package_dir).as_posix()}"

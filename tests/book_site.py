@@ -10,16 +10,24 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+import yaml
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-SITE = REPO_ROOT / "_build" / "html"
-SCREENSHOTS = REPO_ROOT / "_build" / "screenshots"
+from coursekit.paths import BUILD_DIR, SITE_DIR, TOC_FILE
 
-# The pages the table of contents promises, relative to the site's root.
-BOOK_PAGES = [f"book/{name}.html" for name in (
-    "intro", "why-dropout", "inverted-dropout", "backward-pass", "fc-net",
-    "regularization-experiment", "in-practice", "mistakes", "assignment", "references",
-)]
+SITE = SITE_DIR
+SCREENSHOTS = BUILD_DIR / "screenshots"
+
+
+def toc_pages(toc_file=TOC_FILE):
+    """The pages the table of contents promises, relative to the site's root, in reading order."""
+    toc = yaml.safe_load(Path(toc_file).read_text())
+    files = [toc["root"]]
+    for part in toc.get("parts", []):
+        files.extend(chapter["file"] for chapter in part.get("chapters", []))
+    return [f"{name}.html" for name in files]
+
+
+BOOK_PAGES = toc_pages()
 
 
 def require_site(site=SITE):

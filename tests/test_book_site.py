@@ -103,6 +103,14 @@ def test_every_mistake_has_its_anchor(site):
     assert mistake_anchor_problems(page, COURSE.mistakes) == []
 
 
+@pytest.mark.parametrize("task", COURSE.tasks, ids=COURSE.task_ids)
+def test_every_task_links_a_section_of_the_book(site, task):
+    """The feedback links each task to its teaching section: that page and anchor must exist."""
+    page, _, anchor = task.book_link().partition("#")
+    assert (site / page).is_file(), f"{task.id}: the manifest's book = {task.book!r}, but {page} is not built"
+    assert f'id="{anchor}"' in (site / page).read_text(), f"{task.id}: {page} has no element with id {anchor!r}"
+
+
 def test_anchor_check_reports_a_missing_anchor(site):
     page = (site / f"{COURSE.mistakes_page}.html").read_text()
     broken = page.replace('id="seed-ignored"', 'id="seed-ignored-typo"')

@@ -10,6 +10,8 @@ import pytest
 
 from coursekit import editions
 from coursekit.editions import EditionError, find_regions, solution_lines, write_student_edition
+from coursekit.manifest import COURSE
+from coursekit.paths import REPO_ROOT
 
 
 @pytest.fixture(scope="module")
@@ -25,10 +27,17 @@ def run_in(folder, code):
                           capture_output=True, text=True, timeout=120)
 
 
-def test_every_exercise_has_a_region():
+def test_solution_regions_are_exactly_the_manifests_stubs():
     regions = [r for path in sorted(editions.INSTRUCTOR_PACKAGE.glob("*.py")) for r in find_regions(path)]
-    assert {r.function for r in regions} == {"dropout_forward", "dropout_backward", "FullyConnectedNet.loss"}
+    assert {f"{r.path.name}:{r.function}" for r in regions} == {s for task in COURSE.tasks for s in task.stubs}
     assert all(r.task for r in regions)
+
+
+def test_a_region_no_task_claims_is_refused(tmp_path):
+    path = tmp_path / "layers.py"
+    path.write_text("def extra():\n    # Task: x\n    ### BEGIN SOLUTION\n    pass\n    ### END SOLUTION\n")
+    with pytest.raises(EditionError, match=r"layers\.py:3: .*extra belongs to no task.*course\.toml"):
+        editions.student_source(path)
 
 
 def test_student_edition_holds_no_solution_line(student_dir):
@@ -65,6 +74,8 @@ def test_stubs_raise_not_implemented_naming_the_function(student_dir, function):
     result = run_in(student_dir, "import numpy as np\n" + STUB_CALLS[function])
     assert "NotImplementedError" in result.stderr
     assert f"{function}:" in result.stderr
+    task = COURSE.task_of_stub("fc_net.py" if "." in function else "layers.py", function)
+    assert f"[task {task}]" in result.stderr
 
 
 def test_student_edition_imports_and_given_functions_behave_identically(student_dir, tmp_path):
@@ -93,7 +104,7 @@ def test_student_edition_imports_and_given_functions_behave_identically(student_
         np.savez(sys.argv[1] if len(sys.argv) > 1 else "out.npz", **{f"{k}_{i}": np.asarray(v) for k, vs in out.items() for i, v in enumerate(vs)})
     """)
     results = {}
-    for name, folder in (("student", student_dir), ("instructor", editions.REPO_ROOT)):
+    for name, folder in (("student", student_dir), ("instructor", REPO_ROOT)):
         target = tmp_path / f"given-{name}.npz"
         result = run_in(folder, code.replace('"out.npz"', repr(str(target))))
         assert result.returncode == 0, result.stderr
@@ -120,7 +131,7 @@ def test_malformed_regions_are_reported_with_file_and_line(tmp_path, text, probl
 
 def test_generator_command_writes_the_package(tmp_path):
     result = subprocess.run([sys.executable, "-m", "coursekit.editions", str(tmp_path)],
-                            capture_output=True, text=True, cwd=editions.REPO_ROOT)
+                            capture_output=True, text=True, cwd=REPO_ROOT)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "source_pkg" / "layers.py").is_file()
     assert "NotImplementedError" in (tmp_path / "source_pkg" / "layers.py").read_text()
