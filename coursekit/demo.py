@@ -14,9 +14,9 @@ from pathlib import Path
 
 from . import classroom
 from .manifest import COURSE
-from .release import REPO_ROOT
+from .paths import BUILD_DIR
 
-DEMO_ROOT = REPO_ROOT / "_build" / "demo"
+DEMO_ROOT = BUILD_DIR / "demo"
 CLASS = {
     "ana": "default-rng",
     "bo": "keep-drop-swapped",
@@ -27,10 +27,10 @@ CLASS = {
     "gia": "backward-crashes",
     "hob": "missing-package",
 }
-AUTO_CELLS = ("dropout_forward_checks", "dropout_backward_checks", "fc_net_checks")
 
 
-def run(root=DEMO_ROOT, log=print):
+def run(root: Path = DEMO_ROOT, log=print) -> int:
+    """Build the demo class in ``root``, grade it with nbgrader and print a table; nbgrader's exit code."""
     catalogue = classroom.load_catalogue()
     if root.exists():
         shutil.rmtree(root)
@@ -47,22 +47,27 @@ def run(root=DEMO_ROOT, log=print):
     classroom.nbgrader(root, "export")
     grades = classroom.read_grades(root)
 
-    log(f"\n{'student':8} {'submission':24} {'forward':>8} {'backward':>9} {'net':>5} {'total':>6}  mistakes named")
+    widths = [max(len(task.id), 7) for task in COURSE.tasks]
+    header = " ".join(f"{task.id:>{w}}" for task, w in zip(COURSE.tasks, widths))
+    log(f"\n{'student':8} {'submission':24} {header} {'total':>6}  mistakes named")
     for student, variant_name in CLASS.items():
         variant = catalogue.BY_NAME[variant_name]
         cells = classroom.cell_scores(root, student)
-        parts = [f"{cells[c][0]:g}/{cells[c][1]:g}" for c in AUTO_CELLS]
+        parts = " ".join(f"{cells[t.grade_cell][0]:g}/{cells[t.grade_cell][1]:g}".rjust(w)
+                         for t, w in zip(COURSE.tasks, widths))
         named = sorted({m for m in variant.expected.values() if m})
-        log(f"{student:8} {variant_name:24} {parts[0]:>8} {parts[1]:>9} {parts[2]:>5} "
-            f"{float(grades[student]['raw_score']):>6g}  {', '.join(COURSE.mistakes[m] for m in named) or '-'}")
+        log(f"{student:8} {variant_name:24} {parts} {float(grades[student]['raw_score']):>6g}  "
+            f"{', '.join(COURSE.mistakes[m] for m in named) or '-'}")
     log(f"\nautograde: exit code {autograde.returncode}, {seconds:.0f} s for {len(CLASS)} submissions "
         f"({seconds / len(CLASS):.1f} s each; the hanging one waits out its time limits)")
-    log(f"grades: {root / 'grades.csv'}  (the two hand-graded questions, 10 points, are not graded here)")
+    manual = sum(part.points for part in COURSE.manual)
+    log(f"grades: {root / 'grades.csv'}  (the {len(COURSE.manual)} hand-graded parts, {manual:g} points, "
+        "are not graded here)")
     log(f"feedback: {root / 'feedback'}/<student>/dropout/dropout.html")
     return autograde.returncode
 
 
-def main(argv=None):
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--root", type=Path, default=DEMO_ROOT, help=f"course root to build (default {DEMO_ROOT})")
     args = parser.parse_args(argv)

@@ -1,0 +1,109 @@
+"""The course manifest (coursekit/course.toml): read strictly, and consistent with what it names."""
+
+import ast
+import re
+
+import pytest
+
+from coursekit.manifest import COURSE, ManifestError, load
+from coursekit.paths import MANIFEST_FILE
+
+
+def manifest_text():
+    return MANIFEST_FILE.read_text()
+
+
+def first_task_block(text):
+    """(start, end) of the first [[task]] table (a line of its own, not a comment)."""
+    start = text.index("\n[[task]]\n") + 1
+    return start, text.index("\n[[task]]\n", start) + 1
+
+
+def with_first_task(text, old, new):
+    """The manifest with ``old`` replaced by ``new`` inside the first [[task]] only."""
+    start, end = first_task_block(text)
+    block = text[start:end]
+    assert old in block, old
+    return text[:start] + block.replace(old, new, 1) + text[end:]
+
+
+@pytest.mark.parametrize("task", COURSE.tasks, ids=COURSE.task_ids)
+def test_a_tasks_hidden_checks_add_up_to_its_points(task):
+    tree = ast.parse(task.checks_path.read_text())
+    total = 0.0
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef) and node.name.startswith("test_"):
+            marks = [d for d in node.decorator_list
+                     if isinstance(d, ast.Call) and getattr(d.func, "id", "") == "points"]
+            assert len(marks) == 1, f"{task.checks}::{node.name} needs exactly one @points(n)"
+            total += float(ast.literal_eval(marks[0].args[0]))
+    assert total == task.points
+
+
+@pytest.mark.parametrize("task", COURSE.tasks, ids=COURSE.task_ids)
+def test_a_tasks_book_section_is_a_label_of_its_page(task):
+    page, _, label = task.book.partition("#")
+    source = (MANIFEST_FILE.parents[1] / f"{page}.md").read_text()
+    assert f"({label})=" in source, f"{page}.md has no MyST label ({label})="
+
+
+def test_every_mistake_belongs_to_a_task():
+    claimed = {mistake for task in COURSE.tasks for mistake in task.mistakes}
+    assert claimed == set(COURSE.mistakes)
+
+
+def test_derived_tables():
+    assert COURSE.cell_tasks == {task.grade_cell: task.id for task in COURSE.tasks}
+    assert COURSE.total_points == COURSE.auto_points + sum(part.points for part in COURSE.manual)
+    assert f"{COURSE.package}/layers.py" in COURSE.student_files()
+    assert COURSE.mistake_link("seed-ignored", "https://book.example/") == \
+        f"https://book.example/{COURSE.mistakes_page}.html#seed-ignored"
+    with pytest.raises(KeyError, match="unknown mistake"):
+        COURSE.mistake_link("no-such-mistake")
+    with pytest.raises(KeyError, match="unknown task"):
+        COURSE.task("no_such_task")
+
+
+BROKEN = [
+    # (what is changed in the first task, words the error must hold)
+    (("points = 10", "points = -1"), [r"\[\[task\]\] #1\.points = -1", "positive number"]),
+    (("points = 10", 'points = "ten"'), [r"\[\[task\]\] #1\.points = 'ten'", "positive number"]),
+    (('id = "dropout_forward"', 'id = "Dropout Forward"'), [r"#1\.id = 'Dropout Forward'", "must match"]),
+    (('checks = "tests/hidden/test_dropout_forward.py"', 'checks = "tests/hidden/nope.py"'),
+     [r"#1\.checks = 'tests/hidden/nope\.py'", "no such file"]),
+    (('mistakes = ["keep-drop-swapped",', 'mistakes = ["keep-drop-swaped",'),
+     [r"#1\.mistakes", "'keep-drop-swaped' is not in \\[mistakes\\]"]),
+    (('grade_cell = "dropout_forward_checks"', 'grade_cell = "fc_net_checks"'),
+     ["grade_cell 'fc_net_checks' appears twice"]),
+    (('stubs = ["layers.py:dropout_forward"]', 'stubs = ["dropout_forward"]'),
+     [r"#1\.stubs", "'dropout_forward' is not 'file.py:function'"]),
+    (('title = "dropout_forward"', 'title = "dropout_forward"\npoint = 3'), [r"#1 has unknown key\(s\) point"]),
+    (('title = "dropout_forward"', "title = "), ["not valid TOML"]),
+]
+
+
+@pytest.mark.parametrize("change, words", BROKEN, ids=[c[0][1][:24] for c in BROKEN])
+def test_a_broken_manifest_is_refused_naming_file_key_and_value(tmp_path, change, words):
+    path = tmp_path / "course.toml"
+    path.write_text(with_first_task(manifest_text(), *change))
+    with pytest.raises(ManifestError) as error:
+        load(path)
+    message = str(error.value)
+    assert str(path) in message
+    for pattern in words:
+        assert re.search(pattern, message), (pattern, message)
+
+
+def test_a_manifest_without_tasks_or_file_is_refused(tmp_path):
+    text = manifest_text()
+    start, _ = first_task_block(text)
+    path = tmp_path / "course.toml"
+    path.write_text(text[:start] + text[text.index("\n[[manual]]\n"):])
+    with pytest.raises(ManifestError, match="no \\[\\[task\\]\\]"):
+        load(path)
+    with pytest.raises(ManifestError, match="cannot read the course manifest"):
+        load(tmp_path / "missing.toml")
+
+
+def test_the_shipped_manifest_loads_as_is():
+    assert load(MANIFEST_FILE) == COURSE
