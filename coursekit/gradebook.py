@@ -1,81 +1,148 @@
-"""Scratch gradebooks for the workers, and the merge of one graded submission into the real one.
+"""The course's gradebook, read and written through nbgrader's ``Gradebook`` API only.
 
-Each worker's nbgrader writes to a SQLite copy of the course's gradebook (its own file, so
-concurrent workers never wait on each other's locks). When a worker reports a submission
-graded, the coordinator copies what ``nbgrader autograde`` writes for that submission into
-the course's gradebook (``CourseDirectory.db_url``: SQLite or a server such as PostgreSQL) in
-one transaction. That gradebook therefore only ever holds complete gradings: a submission
-interrupted half-way exists in a scratch copy only.
+Release, class grading, the demo and the reports all come here, so they work the same on any
+``CourseDirectory.db_url`` (SQLite or a server such as PostgreSQL). Reading never creates a
+gradebook: one that does not exist yet is an error, or "nothing released" for the release guard.
 
-What autograde writes, and so what is merged (nbgrader 0.9): the student (created if new), the
-submission and its timestamp, per notebook the late-submission penalty, per grade the
-``auto_score`` and ``needs_manual_grade``, per comment the ``auto_comment``. Manual scores,
-manual comments, extra credit, flags and extensions are the graders' and are kept.
+Class grading: each worker's nbgrader writes to a SQLite copy of the course's gradebook (its
+own file, so concurrent workers never wait on each other's locks). When a worker reports a
+submission graded, the coordinator copies what ``nbgrader autograde`` writes for that
+submission into the course's gradebook in one transaction, which therefore only ever holds
+complete gradings. What autograde writes, and so what is merged (nbgrader 0.9): the student
+(created if new), the submission and its timestamp, per notebook the late-submission penalty,
+per grade the ``auto_score`` and ``needs_manual_grade``, per comment the ``auto_comment``.
+Manual scores, manual comments, extra credit, flags and extensions are the graders' and are kept.
 """
 
+from __future__ import annotations
+
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from nbgrader.api import (Base, Comment, Grade, Gradebook, MissingEntry, Student, SubmittedAssignment,
+from nbgrader.api import (Assignment, Base, Comment, Grade, Gradebook, MissingEntry, Student, SubmittedAssignment,
                           SubmittedNotebook)
-from sqlalchemy import create_engine, insert, select, text
+from sqlalchemy import create_engine, insert, inspect, select, text
+from sqlalchemy.engine import make_url
 
 
 class GradebookError(RuntimeError):
     """The course's gradebook cannot be used for this run (missing, wrong assignment, ...)."""
 
 
-def sqlite_url(path):
+def sqlite_url(path: Path | str) -> str:
+    """The db_url of the SQLite gradebook file at ``path``."""
     return f"sqlite:///{Path(path).resolve()}"
 
 
-def is_sqlite(db_url):
+def is_sqlite(db_url: str) -> bool:
     return db_url.startswith("sqlite")
-
-
-def check_gradebook(db_url, course_id, assignment):
-    """The assignment's notebook names, after checking that the gradebook knows the assignment."""
-    try:
-        engine = create_engine(db_url)
-    except Exception as error:  # e.g. the database driver is not installed
-        raise GradebookError(f"cannot open the gradebook at {safe_url(db_url)}: {error}") from error
-    try:
-        if "assignment" not in set(_table_names(engine)):
-            raise GradebookError(f"the gradebook at {safe_url(db_url)} holds no nbgrader tables: "
-                                 f"run `nbgrader generate_assignment {assignment}` first")
-        with engine.connect() as connection:
-            rows = connection.execute(text(
-                "SELECT n.name FROM notebook n JOIN assignment a ON n.assignment_id = a.id "
-                "WHERE a.name = :name ORDER BY n.name"), {"name": assignment}).scalars().all()
-    except GradebookError:
-        raise
-    except Exception as error:  # a server not answering, a wrong password, ...
-        raise GradebookError(f"cannot open the gradebook at {safe_url(db_url)}: {error}") from error
-    finally:
-        engine.dispose()
-    if not rows:
-        raise GradebookError(f"the gradebook at {safe_url(db_url)} has no assignment '{assignment}' with "
-                             f"notebooks: run `nbgrader generate_assignment {assignment}` first")
-    return list(rows)
-
-
-def _table_names(engine):
-    from sqlalchemy import inspect
-
-    return inspect(engine).get_table_names()
 
 
 def safe_url(db_url: str) -> str:
     """The URL without its password, for messages."""
-    from sqlalchemy.engine import make_url
-
     try:
         return make_url(db_url).render_as_string(hide_password=True)
     except Exception:
         return "<db_url>"
 
 
-def copy_gradebook(db_url, path):
+def sqlite_file(db_url: str) -> Path | None:
+    """The file of a SQLite ``db_url`` (None for other databases and in-memory SQLite)."""
+    if not is_sqlite(db_url):
+        return None
+    try:
+        database = make_url(db_url).database
+    except Exception as error:
+        raise GradebookError(f"db_url {db_url!r} is not a database URL: {error}") from error
+    return Path(database) if database and database != ":memory:" else None
+
+
+def gradebook_exists(db_url: str) -> bool:
+    """Whether ``db_url`` holds nbgrader's tables. Never creates a database or a file."""
+    path = sqlite_file(db_url)
+    if path is not None and not path.is_file():
+        return False
+    try:
+        engine = create_engine(db_url)
+    except Exception as error:  # e.g. the database driver is not installed
+        raise GradebookError(f"cannot open the gradebook at {safe_url(db_url)}: {error}") from error
+    try:
+        return "assignment" in inspect(engine).get_table_names()
+    except Exception as error:  # a server not answering, a wrong password, ...
+        raise GradebookError(f"cannot open the gradebook at {safe_url(db_url)}: {error}") from error
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def open_gradebook(db_url: str, course_id: str, assignment: str) -> Iterator[Gradebook]:
+    """nbgrader's Gradebook at ``db_url``; GradebookError if there is none yet.
+
+    ``assignment`` only names the command that creates the gradebook, for the message.
+    """
+    if not gradebook_exists(db_url):
+        path = sqlite_file(db_url)
+        where = f"there is no gradebook file {path}" if path else f"the gradebook at {safe_url(db_url)} holds no nbgrader tables"
+        raise GradebookError(f"{where}: run `nbgrader generate_assignment {assignment}` first")
+    with _opened(db_url, course_id) as gradebook:
+        yield gradebook
+
+
+@contextmanager
+def _opened(db_url: str, course_id: str) -> Iterator[Gradebook]:
+    try:
+        gradebook = Gradebook(db_url, course_id)
+    except Exception as error:
+        raise GradebookError(f"cannot open the gradebook at {safe_url(db_url)}: {error}") from error
+    with gradebook:
+        yield gradebook
+
+
+def check_gradebook(db_url: str, course_id: str, assignment: str) -> list[str]:
+    """The assignment's notebook names, after checking that the gradebook knows the assignment."""
+    with open_gradebook(db_url, course_id, assignment) as gradebook:
+        try:
+            names = sorted(notebook.name for notebook in gradebook.find_assignment(assignment).notebooks)
+        except MissingEntry:
+            names = []
+    if not names:
+        raise GradebookError(f"the gradebook at {safe_url(db_url)} has no assignment '{assignment}' with "
+                             f"notebooks: run `nbgrader generate_assignment {assignment}` first")
+    return names
+
+
+def release_state(db_url: str, course_id: str, assignment: str) -> tuple[int, dict[tuple[str, str], str]]:
+    """(number of submissions, {(notebook, grade_id): checksum} of the cells recorded at release).
+
+    No gradebook, or none that knows ``assignment``, is (0, {}): nothing was released yet.
+    """
+    if not gradebook_exists(db_url):
+        return 0, {}
+    with _opened(db_url, course_id) as gradebook:
+        try:
+            found = gradebook.find_assignment(assignment)
+        except MissingEntry:
+            return 0, {}
+        checksums = {(notebook.name, cell.name): cell.checksum
+                     for notebook in found.notebooks for cell in notebook.source_cells}
+        return len(found.submissions), checksums
+
+
+def cell_scores(db_url: str, course_id: str, assignment: str, notebook: str,
+                student: str) -> dict[str, tuple[float | None, float]]:
+    """{grade_id: (auto_score, max_score)} of one student's submitted ``notebook``."""
+    with open_gradebook(db_url, course_id, assignment) as gradebook:
+        try:
+            submitted = gradebook.find_submission_notebook(notebook, assignment, student)
+        except MissingEntry as error:
+            raise GradebookError(f"the gradebook at {safe_url(db_url)} has no submission of "
+                                 f"{assignment}/{notebook} by {student}") from error
+        return {grade.name: (grade.auto_score, grade.max_score) for grade in submitted.grades}
+
+
+def copy_gradebook(db_url: str, path: Path | str) -> Path:
     """Write a SQLite copy of the gradebook at ``db_url`` (any backend) to ``path``.
 
     Every table of nbgrader's schema is copied row by row, and the alembic version with it, so
@@ -108,7 +175,8 @@ def copy_gradebook(db_url, path):
     return path
 
 
-def merge_submission(source_url, target, course_id, assignment, student):
+def merge_submission(source_url: str, target: Gradebook, course_id: str, assignment: str,
+                     student: str) -> None:
     """Copy ``student``'s autograded submission of ``assignment`` from the gradebook at
     ``source_url`` into the open Gradebook ``target``, in one transaction."""
     with Gradebook(source_url, course_id) as source:
@@ -149,7 +217,7 @@ def merge_submission(source_url, target, course_id, assignment, student):
             raise
 
 
-def _new_submission(gradebook, assignment, student):
+def _new_submission(gradebook: Gradebook, assignment: Assignment, student: Student) -> SubmittedAssignment:
     """A submission with the whole structure of the assignment, as nbgrader's add_submission
     builds it, not yet committed."""
     # Built whole, then added: the session takes the notebooks, grades and comments along with
@@ -169,9 +237,11 @@ def _new_submission(gradebook, assignment, student):
     return submission
 
 
-def submission_scores(db_url, course_id, assignment):
+def submission_scores(db_url: str, course_id: str, assignment: str) -> dict[str, tuple[float, float, bool]]:
     """{student: (score, max_score, needs_manual_grade)} of every submission of ``assignment``."""
-    with Gradebook(db_url, course_id) as gradebook:
+    if not gradebook_exists(db_url):
+        return {}
+    with _opened(db_url, course_id) as gradebook:
         try:
             found = gradebook.find_assignment(assignment)
         except MissingEntry:
