@@ -55,7 +55,7 @@ def sqlite_file(db_url: str) -> Path | None:
     try:
         database = make_url(db_url).database
     except Exception as error:
-        raise GradebookError(f"db_url {db_url!r} is not a database URL: {error}") from error
+        raise GradebookError(f"the SQLite db_url {safe_url(db_url)} is not a database URL: {error}") from error
     return Path(database) if database and database != ":memory:" else None
 
 

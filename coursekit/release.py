@@ -4,8 +4,9 @@ Usage, from the repository root: ``python -m coursekit.release [--force] [--cour
 (``make release`` runs it). Three steps:
 
 1. ``nbgrader generate_assignment dropout --force`` in the course root (the folder holding
-   ``nbgrader_config.py``): it strips solutions and hidden tests from the notebook, records the
-   graded cells in ``gradebook.db`` and writes ``release/dropout/``. It runs with this Python's
+   ``nbgrader_config.py``): it strips solutions from the notebook, records the graded cells in
+   the gradebook (``CourseDirectory.db_url``: ``gradebook.db`` or a database server) and
+   writes ``release/dropout/``. It runs with this Python's
    ``bin/`` first on PATH (nbgrader starts ``alembic``) and without PYTHONPATH, so nothing from
    the repository is importable by accident.
 2. The student edition of ``source_pkg`` (solutions replaced by loud stubs) is written to
@@ -17,22 +18,27 @@ Re-releasing after students have submitted changes what autograde compares their
 with: the gradebook keeps every graded or locked cell as released. So when the gradebook holds
 submissions of the assignment and those cells differ from the source notebook's, the command
 stops and names the cells; ``--force`` releases anyway. Without submissions, or with the
-cells unchanged, releasing again is always allowed.
+cells unchanged, releasing again is always allowed. The gradebook is the one nbgrader uses:
+``db_url`` and ``course_id`` are read from the course root's settings as nbgrader reads them.
 """
+
+from __future__ import annotations
 
 import argparse
 import os
-import sqlite3
 import subprocess
 import sys
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
+from .course_settings import CourseSettings, read_settings
 from .editions import PACKAGE_NAME, EditionError, write_student_edition
+from .gradebook import GradebookError, release_state, safe_url
+from .manifest import COURSE
+from .paths import COURSE_ROOT, REPO_ROOT
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-COURSE_ROOT = REPO_ROOT / "assignments"
-ASSIGNMENT = "dropout"
-GRADEBOOK = "gradebook.db"
+ASSIGNMENT = COURSE.assignment
 # Names that must never reach students: the grading package, the hidden checks.
 FORBIDDEN_DIRS = ("tests", "coursekit")
 TAIL_LINES = 25
@@ -42,7 +48,7 @@ class ReleaseError(RuntimeError):
     """A release step failed; the message says which one and why."""
 
 
-def nbgrader_env(base=None):
+def nbgrader_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
     """The environment for nbgrader: this interpreter's bin/ first on PATH, no PYTHONPATH.
 
     Nothing of the repository is importable by accident: under autograde, a PYTHONPATH would
@@ -57,12 +63,12 @@ def nbgrader_env(base=None):
     return env
 
 
-def _tail(text, lines=TAIL_LINES):
+def _tail(text: str, lines: int = TAIL_LINES) -> str:
     kept = [line for line in text.strip().splitlines() if line.strip()]
     return "\n".join(kept[-lines:])
 
 
-def source_cell_checksums(source_dir):
+def source_cell_checksums(source_dir: Path) -> dict[tuple[str, str], str]:
     """{(notebook, grade_id): checksum} of the cells nbgrader records, as it records them.
 
     generate_assignment stores a cell's checksum after clearing solutions and before removing
@@ -82,28 +88,41 @@ def source_cell_checksums(source_dir):
     return checksums
 
 
-def gradebook_state(gradebook, assignment=ASSIGNMENT):
-    """(number of submissions, {(notebook, grade_id): checksum}) recorded for ``assignment``."""
-    if not Path(gradebook).is_file():
-        return 0, {}
-    db = sqlite3.connect(f"file:{gradebook}?mode=ro", uri=True)
+@contextmanager
+def _config_env() -> Iterator[None]:
+    """The environment nbgrader_env gives nbgrader, restored after the course's config has run here."""
+    before = dict(os.environ)
+    os.environ.setdefault("DROPOUT_COURSE_REPO", str(REPO_ROOT))
     try:
-        submissions = db.execute(
-            "SELECT COUNT(*) FROM submitted_assignment s JOIN assignment a ON s.assignment_id = a.id "
-            "WHERE a.name = ?", (assignment,)).fetchone()[0]
-        rows = db.execute(
-            "SELECT n.name, c.name, c.checksum FROM source_cell c JOIN notebook n ON c.notebook_id = n.id "
-            "JOIN assignment a ON n.assignment_id = a.id WHERE a.name = ?", (assignment,)).fetchall()
-    except sqlite3.Error as error:
-        raise ReleaseError(f"could not read {gradebook}: {error}") from error
+        yield
     finally:
-        db.close()
-    return submissions, {(notebook, cell): checksum for notebook, cell, checksum in rows}
+        os.environ.clear()
+        os.environ.update(before)
 
 
-def changed_cells(course_root, assignment=ASSIGNMENT):
+def course_settings(course_root: Path, assignment: str = ASSIGNMENT) -> CourseSettings:
+    """The course's nbgrader settings (db_url, course_id), read as nbgrader reads them."""
+    config = Path(course_root) / "nbgrader_config.py"
+    try:
+        with _config_env():
+            return read_settings(course_root, assignment)
+    except FileNotFoundError as error:
+        raise ReleaseError(str(error)) from error
+    except SystemExit as error:  # nbgrader logs the bad setting (key and value), then exits
+        raise ReleaseError(f"nbgrader rejected a setting of {config} (its message above names it)") from error
+    except Exception as error:
+        raise ReleaseError(f"could not read the nbgrader settings of {config}: {error}") from error
+
+
+def changed_cells(course_root: Path, assignment: str = ASSIGNMENT) -> tuple[int, list[str]]:
     """(submissions, sorted names of graded/locked cells a new release would change)."""
-    submissions, stored = gradebook_state(Path(course_root) / GRADEBOOK, assignment)
+    settings = course_settings(course_root, assignment)
+    try:
+        submissions, stored = release_state(settings.db_url, settings.course_id, assignment)
+    except GradebookError as error:
+        raise ReleaseError(
+            f"could not read the gradebook at {safe_url(settings.db_url)} (c.CourseDirectory.db_url of "
+            f"{settings.root}) to check for graded submissions before releasing: {error}") from error
     if not submissions:
         return 0, []
     current = source_cell_checksums(Path(course_root) / "source" / assignment)
@@ -111,7 +130,7 @@ def changed_cells(course_root, assignment=ASSIGNMENT):
     return submissions, sorted(f"{notebook}.ipynb:{cell}" for notebook, cell in changed)
 
 
-def generate_assignment(course_root, assignment=ASSIGNMENT):
+def generate_assignment(course_root: Path, assignment: str = ASSIGNMENT) -> subprocess.CompletedProcess:
     """Run ``nbgrader generate_assignment ASSIGNMENT --force`` in ``course_root``."""
     command = [sys.executable, "-m", "nbgrader", "generate_assignment", assignment, "--force"]
     try:
@@ -125,7 +144,7 @@ def generate_assignment(course_root, assignment=ASSIGNMENT):
     return done
 
 
-def grading_code_in(release_dir):
+def grading_code_in(release_dir: Path) -> list[str]:
     """Paths in ``release_dir`` that look like grading code, each with the reason."""
     release_dir = Path(release_dir)
     problems = []
@@ -140,7 +159,8 @@ def grading_code_in(release_dir):
     return problems
 
 
-def release(course_root=COURSE_ROOT, assignment=ASSIGNMENT, force=False, log=print):
+def release(course_root: Path = COURSE_ROOT, assignment: str = ASSIGNMENT, force: bool = False,
+            log: Callable[[str], object] = print) -> Path:
     """Release ``assignment`` of the course in ``course_root``; return the release folder."""
     course_root = Path(course_root).resolve()
     source_dir = course_root / "source" / assignment
@@ -173,13 +193,13 @@ def release(course_root=COURSE_ROOT, assignment=ASSIGNMENT, force=False, log=pri
 
     notebooks = ", ".join(path.name for path in sorted(release_dir.glob("*.ipynb")))
     log(f"Released '{assignment}' to {release_dir}:")
-    log(f"  {notebooks} (nbgrader: solutions and hidden tests removed)")
+    log(f"  {notebooks} (nbgrader: solutions removed)")
     log(f"  {package.relative_to(release_dir)}/ (student edition: every exercise a stub)")
     log("Students get the whole folder.")
     return release_dir
 
 
-def main(argv=None):
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--force", action="store_true",
                         help="release even if it changes graded cells of existing submissions")
