@@ -31,7 +31,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from coursekit import classroom  # noqa: E402
-from coursekit.classgrade.grader import worker_count  # noqa: E402
+from coursekit.classgrade.scheduler import worker_count  # noqa: E402
 
 MIX = ["reference", "bool-mask", "keep-drop-swapped", "default-rng", "survivors-not-scaled", "binomial",
        "vanilla-dropout", "new-mask-in-backward", "float32-prescaled", "dtype-changed", "net-not-in-test-mode",

@@ -18,9 +18,11 @@ from pathlib import Path
 import pytest
 
 from coursekit import classroom
-from coursekit.classgrade import hooks, report, submissions
-from coursekit.classgrade.grader import Outcome, auto_batch_size
+from coursekit.classgrade import hooks, report
+from coursekit.classgrade.scheduler import auto_batch_size
+from coursekit.classgrade.status import FINISHED, Attempt, Facts, Outcome, decide
 from coursekit.grading.nbgrader_plugin import NOT_RUN_NOTE
+from coursekit.grading.verdict import Verdict, verdict_path
 
 REPO = Path(__file__).resolve().parent.parent
 CATALOGUE = classroom.load_catalogue()
@@ -55,8 +57,8 @@ def scores_csv(root):
         return {row["student"]: row for row in csv.DictReader(file)}
 
 
-def hidden_record(root, student):
-    return json.loads((root / "autograded" / student / "dropout" / "dropout.hidden_checks.json").read_text())
+def verdict(root, student):
+    return Verdict.load(verdict_path(root / "autograded" / student / "dropout", "dropout"))
 
 
 def auto_scores(root, student):
@@ -94,9 +96,8 @@ def test_every_submission_with_a_notebook_is_graded_exactly_once(graded):
 def test_gradebook_holds_what_the_hidden_checks_found(graded):
     root, *_ = graded
     for student in CLASS:
-        record = hidden_record(root, student)
-        assert auto_scores(root, student) == {cell: float(record["tasks"][task]["points"])
-                                              for cell, task in AUTO.items()}, student
+        tasks = verdict(root, student).tasks
+        assert auto_scores(root, student) == {cell: tasks[task].points for cell, task in AUTO.items()}, student
     assert auto_scores(root, "ana") == {"dropout_forward_checks": 10.0, "dropout_backward_checks": 6.0,
                                         "fc_net_checks": 9.0}
     assert auto_scores(root, "dee")["dropout_backward_checks"] == 0.0
@@ -123,7 +124,7 @@ def test_notebook_cells_are_not_run_unless_asked(graded):
     root, done, _ = graded
     assert "notebook cells not run" in done.stderr
     for student in CLASS:
-        assert hidden_record(root, student)["kernel"] == "not run"
+        assert verdict(root, student).kernel == "not run"
         notebook = json.loads((root / "autograded" / student / "dropout" / "dropout.ipynb").read_text())
         code = [cell for cell in notebook["cells"] if cell["cell_type"] == "code"]
         assert ["".join(o["text"]) for o in code[0]["outputs"]] == [NOT_RUN_NOTE]
@@ -252,8 +253,8 @@ def test_ctrl_c_keeps_recorded_grades_and_the_gradebook_consistent(tmp_path):
     assert submission_counts(root) == dict.fromkeys(recorded, 1)
     before = {student: auto_scores(root, student) for student in recorded}
     for student in recorded:
-        record = hidden_record(root, student)
-        assert before[student] == {cell: float(record["tasks"][task]["points"]) for cell, task in AUTO.items()}
+        tasks = verdict(root, student).tasks
+        assert before[student] == {cell: tasks[task].points for cell, task in AUTO.items()}
     for student in stopped:
         assert not (root / "autograded" / student / "dropout" / "dropout.ipynb").exists()
     # No worker, kernel or checker left running, no scratch gradebook left behind.
@@ -322,8 +323,8 @@ def test_notebooks_run_on_request_time_limit_and_nbgrader_errors(tmp_path):
     rows = scores_csv(root)
     assert rows["dee"]["status"] == "crashed" and rows["dee"]["score"] == "19"
     assert "dropout: the notebook's kernel died" in rows["dee"]["detail"]
-    assert hidden_record(root, "dee")["kernel"] == "died"
-    assert hidden_record(root, "ok")["kernel"] == "ok"
+    assert verdict(root, "dee").kernel == "died"
+    assert verdict(root, "ok").kernel == "ok"
     assert rows["hang"]["status"] == "timed out" and rows["hang"]["score"] == ""
     assert "grading stopped after 20 s" in rows["hang"]["detail"]
     assert rows["bad"]["status"] == "failed" and rows["bad"]["score"] == ""
@@ -343,8 +344,7 @@ def _check(name, passed, code="ok", mistake=None):
 
 
 def _record(kernel="ok", *checks):
-    return {"nb": {"notebook": "nb", "kernel": kernel,
-                   "tasks": {"t": {"points": 0, "max_points": len(checks), "checks": list(checks)}}}}
+    return {"nb": Verdict.from_dict({"notebook": "nb", "kernel": kernel, "tasks": {"t": {"checks": list(checks)}}})}
 
 
 @pytest.mark.parametrize("record, missing, status", [
@@ -359,7 +359,8 @@ def _record(kernel="ok", *checks):
     ({}, (), "failed"),
 ])
 def test_classify(record, missing, status):
-    assert submissions.classify(record, missing)[0] == status
+    facts = Facts("s", Attempt(FINISHED), verdicts=record, missing=missing, grade=(1.0, 2.0))
+    assert decide(facts).status == status
 
 
 def test_report_rows_count_each_way_a_check_fails(tmp_path):

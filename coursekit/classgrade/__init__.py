@@ -4,7 +4,10 @@ Usage, from the course root (or with ``--course-root``)::
 
     python -m coursekit.classgrade dropout --workers 2
 
-See ``grader.py`` for how the work is split and how the grades reach the gradebook, and
-README.md, "Grading a large class". Nothing heavy is imported here: ``hooks`` is loaded by
-every nbgrader process the command starts.
+Modules: ``cli`` (options, table, exit code), ``grader`` (one class run, step by step),
+``submissions`` (the class's folders, what needs grading), ``scheduler`` (queue, batches,
+workers, merges), ``worker`` (how a worker starts), ``hooks`` (its events), ``recovery`` (grades
+left by a run that died), ``status`` (the one decision of a submission's status), ``progress``
+and ``report``. See also README.md, "Grading a large class". Nothing heavy is imported here:
+``hooks`` is loaded by every nbgrader process the command starts.
 """

@@ -2,53 +2,63 @@
 
 - ``scores.csv``: one row per submission: student, status (graded / crashed / timed out /
   missing files / failed / interrupted / not graded), score and max score (empty, never 0,
-  when the gradebook holds no grade of that submission), what this run did, and why.
+  when the gradebook holds no grade of that submission), one column per task of the course
+  manifest with that task's points from the verdicts, what this run did, and why.
 - ``score_histogram.csv``: the histogram of the PNG, one column per status.
 - ``checks.csv``: per hidden check, how many graded submissions passed it, how many failed
   it and how (student code raised, crashed, timed out, was not run), the pass rate, and the
   mistake the failures named most often.
 - ``class_report.png``: the score histogram (stacked by status) and the pass rate of every
   hidden check, worst first, labelled with the mistake named most often.
+
+Everything per task or per check comes from the submissions' ``Verdict`` objects; the task
+columns follow ``COURSE.tasks``.
 """
+
+from __future__ import annotations
 
 import csv
 from collections import Counter
 from pathlib import Path
+from typing import Mapping, Sequence
 
+from ..grading.verdict import Verdict
 from ..manifest import COURSE
-from .submissions import CRASHED, GRADED, MISSING, TIMED_OUT
+from .status import CRASHED, GRADED, MISSING, TIMED_OUT, Outcome
 
 HISTOGRAM_STATUSES = (GRADED, CRASHED, TIMED_OUT, MISSING)
 COLOURS = {GRADED: "#4C72B0", CRASHED: "#C44E52", TIMED_OUT: "#DD8452", MISSING: "#8C8C8C"}
 # Submissions whose checks count in the pass rates: missing files say nothing about mistakes.
 CHECKED_STATUSES = (GRADED, CRASHED, TIMED_OUT)
+# How a failed check's student code ended -> its column in checks.csv.
+FAILURE_COLUMNS = {"error": "raised", "crashed": "crashed", "timeout": "timed_out", "not-run": "not_run"}
+CHECK_FIELDS = ["task", "check", "points", "submissions", "passed", "failed", "raised", "crashed", "timed_out",
+                "not_run", "pass_rate", "most_named_mistake", "mistake_title", "times_named"]
+
+Verdicts = Mapping[str, Mapping[str, Verdict]]  # student -> notebook -> verdict
 
 
-def check_rows(outcomes, records):
-    """One row per hidden check, in the order the checks run."""
-    rows = {}
+def check_rows(outcomes: Sequence[Outcome], verdicts: Verdicts) -> list[dict]:
+    """One row per hidden check, in the order the checks run (``name``, the check in words, is
+    for the PNG; checks.csv leaves it out)."""
+    rows: dict[tuple[str, str], dict] = {}
     for outcome in outcomes:
         if not outcome.graded or outcome.status not in CHECKED_STATUSES:
             continue
-        for notebook, record in sorted(records.get(outcome.student, {}).items()):
-            for task, verdict in record.get("tasks", {}).items():
-                for check in verdict.get("checks", []):
-                    key = (task, check["check"])
-                    row = rows.setdefault(key, {"task": task, "check": check["check"], "points": check["points"],
-                                                "submissions": 0, "passed": 0, "failed": 0, "raised": 0,
-                                                "crashed": 0, "timed_out": 0, "not_run": 0, "_mistakes": Counter()})
-                    row["submissions"] += 1
-                    if check.get("passed"):
-                        row["passed"] += 1
-                        continue
-                    row["failed"] += 1
-                    code = check.get("student_code")
-                    column = {"error": "raised", "crashed": "crashed", "timeout": "timed_out",
-                              "not-run": "not_run"}.get(code)
-                    if column:
-                        row[column] += 1
-                    if check.get("mistake"):
-                        row["_mistakes"][check["mistake"]] += 1
+        for _, verdict in sorted(verdicts.get(outcome.student, {}).items()):
+            for check in verdict.checks:
+                row = rows.setdefault((check.task, check.check), {
+                    "task": check.task, "check": check.check, "name": check.name, "points": check.points, "submissions": 0,
+                    "passed": 0, "failed": 0, **dict.fromkeys(FAILURE_COLUMNS.values(), 0), "_mistakes": Counter()})
+                row["submissions"] += 1
+                if check.passed:
+                    row["passed"] += 1
+                    continue
+                row["failed"] += 1
+                if check.student_code in FAILURE_COLUMNS:
+                    row[FAILURE_COLUMNS[check.student_code]] += 1
+                if check.mistake:
+                    row["_mistakes"][check.mistake] += 1
     result = []
     for row in rows.values():
         mistakes = row.pop("_mistakes")
@@ -61,7 +71,32 @@ def check_rows(outcomes, records):
     return result
 
 
-def histogram(outcomes):
+def task_points(verdicts: Mapping[str, Verdict], tasks: Sequence[str]) -> dict[str, float | None]:
+    """{task: points} of one submission from its verdicts (None for a task no verdict holds)."""
+    found: dict[str, float | None] = dict.fromkeys(tasks)
+    for verdict in verdicts.values():
+        for task, task_verdict in verdict.tasks.items():
+            if task in found:
+                found[task] = (found[task] or 0.0) + task_verdict.points
+    return found
+
+
+def score_rows(outcomes: Sequence[Outcome], verdicts: Verdicts, tasks: Sequence[str]) -> list[dict]:
+    """One row per submission for scores.csv; task points only where the gradebook holds a grade."""
+    rows = []
+    for o in outcomes:
+        points = task_points(verdicts.get(o.student, {}), tasks) if o.score is not None else dict.fromkeys(tasks)
+        rows.append({"student": o.student, "status": o.status, "score": _number(o.score),
+                     "max_score": _number(o.max_score), **{task: _number(points[task]) for task in tasks},
+                     "this_run": o.run, "detail": o.detail})
+    return rows
+
+
+def _number(value: float | None) -> str:
+    return "" if value is None else f"{value:g}"
+
+
+def histogram(outcomes: Sequence[Outcome]) -> tuple[list[float], dict[str, list[int]]]:
     """(bin edges, {status: counts}) of the scores held by the gradebook."""
     scored = [o for o in outcomes if o.score is not None and o.status in HISTOGRAM_STATUSES]
     top = max([o.max_score or 0 for o in scored] + [1])
@@ -75,40 +110,40 @@ def histogram(outcomes):
     return edges, counts
 
 
-def _write_csv(path, fields, rows):
+def _write_csv(path: Path, fields: list[str], rows: list[dict]) -> None:
     with open(path, "w", newline="") as file:
         writer = csv.DictWriter(file, fieldnames=fields, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
 
 
-def write_report(outcomes, records, report_dir, assignment):
-    """Write the CSV files and the PNG into ``report_dir``; returns their paths."""
+def write_report(outcomes: Sequence[Outcome], verdicts: Verdicts, report_dir: Path, assignment: str,
+                 tasks: Sequence[str] = COURSE.task_ids) -> dict[str, Path]:
+    """Write the CSV files and the PNG into ``report_dir``; returns their paths.
+
+    ``verdicts``: {student: {notebook: Verdict}}; ``tasks``: the task columns of scores.csv.
+    """
     report_dir = Path(report_dir)
     report_dir.mkdir(parents=True, exist_ok=True)
     paths = {"scores": report_dir / "scores.csv", "histogram": report_dir / "score_histogram.csv",
              "checks": report_dir / "checks.csv", "png": report_dir / "class_report.png"}
 
-    _write_csv(paths["scores"], ["student", "status", "score", "max_score", "this_run", "detail"],
-               [{"student": o.student, "status": o.status,
-                 "score": "" if o.score is None else f"{o.score:g}",
-                 "max_score": "" if o.max_score is None else f"{o.max_score:g}",
-                 "this_run": o.run, "detail": o.detail} for o in outcomes])
+    _write_csv(paths["scores"], ["student", "status", "score", "max_score", *tasks, "this_run", "detail"],
+               score_rows(outcomes, verdicts, tasks))
 
     edges, counts = histogram(outcomes)
     _write_csv(paths["histogram"], ["bin_start", "bin_end", *HISTOGRAM_STATUSES],
                [{"bin_start": f"{edges[i]:g}", "bin_end": f"{edges[i + 1]:g}",
                  **{status: counts[status][i] for status in HISTOGRAM_STATUSES}} for i in range(len(edges) - 1)])
 
-    checks = check_rows(outcomes, records)
-    _write_csv(paths["checks"], ["task", "check", "points", "submissions", "passed", "failed", "raised", "crashed",
-                                 "timed_out", "not_run", "pass_rate", "most_named_mistake", "mistake_title",
-                                 "times_named"], checks)
+    checks = check_rows(outcomes, verdicts)
+    _write_csv(paths["checks"], CHECK_FIELDS, checks)
     _plot(paths["png"], outcomes, edges, counts, checks, assignment)
     return paths
 
 
-def _plot(path, outcomes, edges, counts, checks, assignment):
+def _plot(path: Path, outcomes: Sequence[Outcome], edges: list[float], counts: dict[str, list[int]],
+          checks: list[dict], assignment: str) -> None:
     import matplotlib
 
     matplotlib.use("Agg", force=True)
@@ -142,7 +177,7 @@ def _plot(path, outcomes, edges, counts, checks, assignment):
 
     ordered = sorted(checks, key=lambda r: (r["pass_rate"] if r["pass_rate"] != "" else 1.0, r["task"], r["check"]),
                      reverse=True)
-    labels = [f"{r['task']}: {r['check'].removeprefix('test_').replace('_', ' ')}" for r in ordered]
+    labels = [f"{r['task']}: {r['name']}" for r in ordered]
     rates = [100 * (r["pass_rate"] or 0) for r in ordered]
     colours = ["#55A868" if rate >= 80 else "#DD8452" if rate >= 50 else "#C44E52" for rate in rates]
     positions = range(len(ordered))
@@ -160,7 +195,7 @@ def _plot(path, outcomes, edges, counts, checks, assignment):
         right.text(rate - 1 if inside else rate + 1, y, note, va="center", ha="right" if inside else "left",
                    fontsize=8, color="white" if inside else "black")
     if not ordered:
-        right.text(0.5, 0.5, "no check records yet", transform=right.transAxes, ha="center")
+        right.text(0.5, 0.5, "no verdicts yet", transform=right.transAxes, ha="center")
 
     fig.suptitle(f"{assignment}: {len(outcomes)} submission(s) — "
                  + ", ".join(f"{n} {s}" for s, n in sorted(statuses.items())), fontsize=13)

@@ -1,4 +1,5 @@
-"""How a worker starts: nbgrader's own command line, without its slowest import.
+"""How a worker starts: nbgrader's own command line, without its slowest import, in a session
+of its own; and what its log says when it fails.
 
 Importing nbgrader imports jsonschema, which imports the optional ``rfc3987_syntax`` and with
 it compiles about 35 Earley parsers for IRI syntax: half of nbgrader's start-up, 1.5 of 3
@@ -7,7 +8,11 @@ the ``iri`` formats, so the workers and the coordinator leave that module out; e
 else is plain nbgrader.
 """
 
+import ctypes
+import os
+import signal
 import sys
+from pathlib import Path
 
 IRI_SYNTAX_MODULE = "rfc3987_syntax"
 
@@ -17,7 +22,70 @@ NBGRADER_MAIN = (f"import sys; sys.modules.setdefault({IRI_SYNTAX_MODULE!r}, Non
                  "from nbgrader.apps.nbgraderapp import main; sys.exit(main())")
 
 
-def skip_iri_syntax_checks():
+def skip_iri_syntax_checks() -> None:
     """Make ``import rfc3987_syntax`` fail, so jsonschema goes without the ``iri`` formats;
     effective only before jsonschema is first imported."""
     sys.modules.setdefault(IRI_SYNTAX_MODULE, None)
+
+
+HOOKS = ("--Autograde.pre_convert_hook=coursekit.classgrade.hooks.started",
+         "--Autograde.post_convert_hook=coursekit.classgrade.hooks.finished")
+# Grades come from the hidden checks, not from the notebook's kernel: by default the workers
+# leave the cells unrun, which takes about three quarters of the time off each submission.
+CHECKS_ONLY = "--ResilientExecute.run_notebook=False"
+
+
+def worker_command(assignment: str, db_url: str, students: list, everyone: set, run_notebooks: bool) -> list:
+    """``nbgrader autograde`` of ``students`` (of ``everyone``) into the gradebook at ``db_url``."""
+    command = [sys.executable, "-c", NBGRADER_MAIN, "autograde", assignment, "--force",
+               f"--CourseDirectory.db_url={db_url}", *HOOKS]
+    if not run_notebooks:
+        command.append(CHECKS_ONLY)
+    if len(students) == 1:
+        command.append(f"--CourseDirectory.student_id={students[0]}")
+    else:
+        command.append(f"--CourseDirectory.student_id_exclude={','.join(sorted(set(everyone) - set(students)))}")
+    return command
+
+
+def worker_env(events: Path, hide: Path) -> dict:
+    """nbgrader's environment (``release.nbgrader_env``), reporting to ``events``, with ``hide``
+    added to what the grading sandbox hides."""
+    from ..release import nbgrader_env
+    from ..sandbox import HIDE_ENV
+    from .hooks import EVENTS_ENV
+
+    env = nbgrader_env()
+    env[EVENTS_ENV] = str(events)
+    env[HIDE_ENV] = os.pathsep.join(filter(None, [env.get(HIDE_ENV, ""), str(hide)]))
+    return env
+
+
+def die_with_parent() -> None:
+    """In each nbgrader worker (``preexec_fn``): a session of its own (the terminal's Ctrl-C
+    reaches only the coordinator, which stops the workers itself), and SIGTERM when the
+    coordinator dies."""
+    os.setsid()
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (AttributeError, OSError):
+        pass
+
+
+def failure_reason(log_path: Path, submitted_folder: Path) -> str:
+    """The last error nbgrader logged for a submission it could not grade, in one line.
+
+    nbgrader calls no hook when a submission fails: its log is the only place the reason is.
+    """
+    try:
+        lines = Path(log_path).read_text(errors="replace").splitlines()
+    except OSError:
+        return "see the log"
+    marker = f"There was an error processing assignment: {submitted_folder}"
+    for index, line in enumerate(lines):
+        if marker in line:
+            tail = [l.strip() for l in lines[index + 1:index + 60] if l.strip() and not l.startswith("[")]
+            errors = [l for l in tail if "Error" in l or "Exception" in l]
+            return (errors[-1] if errors else "see the log")[:300]
+    errors = [l.strip() for l in lines if "ERROR" in l or "Error:" in l]
+    return (errors[-1] if errors else "see the log")[:300]
