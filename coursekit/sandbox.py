@@ -5,8 +5,8 @@ Two kinds of process run student code: the notebook's kernel (started by nbgrade
 (started by ``coursekit.grading.client``). Of the file system they see only:
 
 - read-only: the system's programs, libraries and configuration (SYSTEM_PATHS), the Python
-  installation and the virtual environment (and, for the runner, ``runner.py`` and the
-  submission's snapshot);
+  installation and the virtual environment (and, for the runner, ``runner.py``, the trusted
+  ``reference.py`` it loads and the submission's snapshot);
 - writable: only the process's own folder (the kernel: the student's autograded folder; the
   runner: its job folder), plus a private, empty ``/tmp``.
 
@@ -22,14 +22,18 @@ Where bwrap cannot run, grading refuses to start unless ``DROPOUT_GRADING_UNCONF
 on purpose.
 """
 
+from __future__ import annotations
+
 import os
 import shutil
 import subprocess
 import sys
 from functools import lru_cache
 from pathlib import Path
+from typing import Iterable, Sequence
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from .paths import REPO_ROOT
+
 KERNELS_DIR = REPO_ROOT / "coursekit" / "kernels"
 KERNEL_NAME = "dropout-sandbox"
 UNCONFINED_ENV = "DROPOUT_GRADING_UNCONFINED"
@@ -41,16 +45,17 @@ class SandboxUnavailable(RuntimeError):
     """bwrap cannot confine processes here; the message says why and how to opt out."""
 
 
-def _bwrap():
+def _bwrap() -> str | None:
     return shutil.which(os.environ.get(BWRAP_ENV) or "bwrap")
 
 
-def unconfined_on_purpose():
+def unconfined_on_purpose() -> bool:
+    """Whether unconfined grading was chosen on purpose (UNCONFINED_ENV=1)."""
     return os.environ.get(UNCONFINED_ENV, "") == "1"
 
 
 @lru_cache(maxsize=None)
-def _probe(bwrap):
+def _probe(bwrap: str | None) -> str | None:
     if bwrap is None:
         return f"bwrap is not installed (Debian package: bubblewrap), or {BWRAP_ENV} names no program"
     try:
@@ -64,13 +69,14 @@ def _probe(bwrap):
     return None
 
 
-def probe():
+def probe() -> str | None:
     """None if bwrap can confine a process here, else the reason it cannot."""
     return _probe(_bwrap())
 
 
-def require():
-    """Raise SandboxUnavailable unless bwrap works or unconfined grading was chosen on purpose."""
+def require() -> bool:
+    """Raise SandboxUnavailable unless bwrap works or unconfined grading was chosen on purpose;
+    True when bwrap works (False: unconfined on purpose)."""
     reason = probe()
     if reason and not unconfined_on_purpose():
         raise SandboxUnavailable(
@@ -80,14 +86,14 @@ def require():
     return reason is None
 
 
-def hidden_paths(extra=()):
+def hidden_paths(extra: Iterable[Path] = ()) -> list[Path]:
     """The folders student code must not see: the repository, plus HIDE_ENV's, plus ``extra``."""
     paths = [REPO_ROOT, *extra]
     paths += [Path(p) for p in os.environ.get(HIDE_ENV, "").split(os.pathsep) if p]
     return _existing_unique(paths)
 
 
-def _existing_unique(paths):
+def _existing_unique(paths: Iterable[Path | str]) -> list[Path]:
     seen, out = set(), []
     for path in paths:
         path = Path(path).resolve()
@@ -101,7 +107,7 @@ def _existing_unique(paths):
 SYSTEM_PATHS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc")
 
 
-def _system_binds():
+def _system_binds() -> list[str]:
     args = []
     for name in SYSTEM_PATHS:
         path = Path(name)
@@ -112,7 +118,9 @@ def _system_binds():
     return args
 
 
-def bwrap_command(command, cwd, writable=(), readonly=(), hide=(), network=False, env=None):
+def bwrap_command(command: Sequence[str], cwd: Path | str, writable: Iterable[Path | str] = (),
+                  readonly: Iterable[Path | str] = (), hide: Iterable[Path] = (), network: bool = False,
+                  env: dict[str, str] | None = None) -> list[str]:
     """The bwrap command line that runs ``command`` confined as described in this module.
 
     Nothing of the file system is visible but SYSTEM_PATHS, the Python installation and the
@@ -120,6 +128,7 @@ def bwrap_command(command, cwd, writable=(), readonly=(), hide=(), network=False
     paths that lie inside those (the repository around the virtual environment, say) are
     covered again by an empty tmpfs.
     """
+    readonly, writable = list(readonly), list(writable)
     args = [_bwrap() or "bwrap", "--die-with-parent", "--unshare-pid", *_system_binds(),
             "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
     if not network:
@@ -139,5 +148,5 @@ def bwrap_command(command, cwd, writable=(), readonly=(), hide=(), network=False
     return args + list(command)
 
 
-def _inside(path, folder):
+def _inside(path: Path, folder: Path) -> bool:
     return Path(path).is_relative_to(folder) and Path(path) != Path(folder)

@@ -20,9 +20,11 @@ import subprocess
 import sys
 import time
 import traceback
+from pathlib import Path
+from typing import Sequence
 
+from ..paths import REPO_ROOT
 from .judge import checks_arguments
-from .pytest_plugin import REPO_ROOT
 
 # The children fork from a process that has imported numpy: no BLAS thread pools, whose
 # threads would not survive the fork.
@@ -37,7 +39,7 @@ class ChecksServerError(RuntimeError):
 class ChecksServer:
     """Client side: start the server, run pytest requests on it, stop it."""
 
-    def __init__(self, env):
+    def __init__(self, env: dict[str, str]) -> None:
         self.process = subprocess.Popen([sys.executable, "-m", "coursekit.grading.checks_server"],
                                         cwd=REPO_ROOT, env={**env, **SINGLE_THREADED}, stdin=subprocess.PIPE,
                                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
@@ -47,10 +49,12 @@ class ChecksServer:
             self.close()
             raise ChecksServerError(f"the checks server did not start within {START_TIMEOUT_SECONDS} s")
 
-    def alive(self):
+    def alive(self) -> bool:
+        """Whether the server process is still running."""
         return self.process.poll() is None
 
-    def run(self, args, env, cwd, output, timeout):
+    def run(self, args: Sequence[str | Path], env: dict[str, str], cwd: Path, output: Path,
+            timeout: float) -> int:
         """Run ``pytest args`` in a fresh child; returns its exit code. Raises
         subprocess.TimeoutExpired after ``timeout`` s (the child is killed) and ChecksServerError
         when the server itself fails."""
@@ -76,7 +80,7 @@ class ChecksServer:
             raise ChecksServerError("the checks server stopped while checking")
         return ended["returncode"]
 
-    def _reply(self, deadline):
+    def _reply(self, deadline: float) -> dict | None:
         """The next JSON line from the server, or None if none came before ``deadline`` or it exited."""
         stream = self.process.stdout
         while b"\n" not in self._buffer:
@@ -93,7 +97,8 @@ class ChecksServer:
         except ValueError:
             return None
 
-    def close(self):
+    def close(self) -> None:
+        """Stop the server (it ends when its stdin closes)."""
         try:
             self.process.stdin.close()
             self.process.wait(timeout=10)
@@ -157,7 +162,8 @@ def _child(request):
             os._exit(code)
 
 
-def serve():
+def serve() -> None:
+    """The server process: warm up, then fork one child per request read from stdin."""
     # Interrupting the grading process (Ctrl-C in its terminal) must not end the server first.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _warm_up()

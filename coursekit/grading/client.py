@@ -17,10 +17,14 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-RUNNER = Path(__file__).with_name("runner.py")
+from ..manifest import COURSE
+
+RUNNER = Path(__file__).resolve().with_name("runner.py")
+REFERENCE = RUNNER.with_name("reference.py")  # trusted code the runner loads by path
 MEMORY_LIMIT_BYTES = 4 * 1024**3
 POLL_SECONDS = 0.01
 
@@ -31,26 +35,28 @@ class OpFailed(Exception):
     ``status`` is the operation's: error, timeout, crashed or not-run.
     """
 
-    def __init__(self, message, status="error"):
+    def __init__(self, message: str, status: str = "error") -> None:
         super().__init__(message)
         self.status = status
 
 
 @dataclass
 class OpResult:
+    """What one operation gave back: its status, raw arrays and small facts."""
+
     name: str
     description: str
     status: str  # ok, error, timeout, crashed, not-run
-    arrays: dict = field(default_factory=dict)
-    facts: dict = field(default_factory=dict)
-    error: dict | None = None
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)
+    facts: dict[str, Any] = field(default_factory=dict)
+    error: dict[str, str] | None = None
     detail: str = ""
 
     @property
-    def ok(self):
+    def ok(self) -> bool:
         return self.status == "ok"
 
-    def why(self):
+    def why(self) -> str:
         """One sentence on why this call gave no result (empty if it did)."""
         if self.status == "error":
             return f"{self.description} raised {self.error['type']}: {self.error['message']}"
@@ -62,7 +68,7 @@ class OpResult:
             return f"{self.description} was not run: {self.detail}"
         return ""
 
-    def __getitem__(self, key):
+    def __getitem__(self, key: str) -> np.ndarray:
         if not self.ok:
             raise OpFailed(self.why(), self.status)
         return self.arrays[key]
@@ -71,15 +77,20 @@ class OpResult:
 class Plan:
     """Operations on a submission, in order, with the input arrays they name."""
 
-    def __init__(self):
-        self.ops, self.names, self.descriptions, self.inputs = [], [], [], {}
-        self.add("import", {"op": "import"}, "importing source_pkg")
+    def __init__(self) -> None:
+        self.ops: list[dict] = []
+        self.names: list[str] = []
+        self.descriptions: list[str] = []
+        self.inputs: dict[str, np.ndarray] = {}
+        self.add("import", {"op": "import"}, f"importing {COURSE.package}")
 
-    def array(self, name, value):
+    def array(self, name: str, value: Any) -> str:
+        """Add an input array; returns its name, for the operations that use it."""
         self.inputs[name] = np.asarray(value)
         return name
 
-    def add(self, name, op, description):
+    def add(self, name: str, op: dict, description: str) -> str:
+        """Add an operation; ``description`` says in the student's terms what it calls."""
         if name in self.names:
             raise ValueError(f"operation name {name!r} used twice")
         self.ops.append(op)
@@ -112,7 +123,8 @@ def _exit_description(code):
     return f"exit code {code}"
 
 
-def run_plan(plan, submission, op_timeout=10.0, budget=60.0, python=None, confine=False):
+def run_plan(plan: Plan, submission: Path, op_timeout: float = 10.0, budget: float = 60.0,
+             python: str | None = None, confine: bool = False) -> dict[str, OpResult]:
     """Run every operation of ``plan`` on the package in ``submission``; returns {name: OpResult}.
 
     With ``confine`` the runner runs in a bubblewrap sandbox (coursekit/sandbox.py): it sees the
@@ -126,7 +138,7 @@ def run_plan(plan, submission, op_timeout=10.0, budget=60.0, python=None, confin
         if confine:
             from ..sandbox import bwrap_command
 
-            command = bwrap_command(command, job_dir, writable=[job_dir], readonly=[RUNNER, submission])
+            command = bwrap_command(command, job_dir, writable=[job_dir], readonly=[RUNNER, REFERENCE, submission])
         return _run(plan, submission, job_dir, op_timeout, budget, command)
     finally:
         shutil.rmtree(job_dir, ignore_errors=True)
@@ -138,7 +150,7 @@ def _run(plan, submission, job_dir, op_timeout, budget, command):
     start = 0
     while start < len(plan.ops):
         (job_dir / "request.json").write_text(json.dumps(
-            {"submission": str(submission), "ops": plan.ops, "start": start, "skip": sorted(skip)}))
+            {"submission": str(submission), "package": COURSE.package, "ops": plan.ops, "start": start, "skip": sorted(skip)}))
         log = job_dir / f"stderr-{start}.txt"
         with open(log, "wb") as stderr:
             process = subprocess.Popen(command, cwd=job_dir,
@@ -156,7 +168,7 @@ def _run(plan, submission, job_dir, op_timeout, budget, command):
         results[plan.names[stopped_at]] = OpResult(plan.names[stopped_at], plan.descriptions[stopped_at],
                                                    status, detail=detail)
         if stopped_at == 0 or status == "not-run":
-            reason = ("importing source_pkg " + ("hung" if status == "timeout" else "crashed")
+            reason = (f"importing {COURSE.package} " + ("hung" if status == "timeout" else "crashed")
                       if stopped_at == 0 else detail)
             for k in range(stopped_at + 1, len(plan.ops)):
                 results[plan.names[k]] = OpResult(plan.names[k], plan.descriptions[k], "not-run", detail=reason)
@@ -172,7 +184,7 @@ def _run(plan, submission, job_dir, op_timeout, budget, command):
         start = stopped_at + 1
     imported = results.get("import")
     if imported is not None and imported.status == "error":
-        reason = f"source_pkg could not be imported: {imported.error['type']}: {imported.error['message']}"
+        reason = f"{COURSE.package} could not be imported: {imported.error['type']}: {imported.error['message']}"
         for k, name in enumerate(plan.names[1:], start=1):
             results[name] = OpResult(name, plan.descriptions[k], "not-run", detail=reason)
     for k, name in enumerate(plan.names):

@@ -1,33 +1,35 @@
-"""Run the hidden checks on one submission and turn their records into scores and reports.
+"""Run the hidden checks on one submission and return their ``Verdict``.
 
-The checks run in a pytest process of their own (``tests/hidden`` with the plugin in
-``pytest_plugin``); student code runs only in the runner processes that pytest starts.
+The checks run in a pytest process of their own (the manifest's modules of hidden checks, with
+the plugin in ``pytest_plugin``); student code runs only in the runner processes that pytest
+starts.
 
 Usage: ``python -m coursekit.grading.judge SUBMISSION_DIR`` prints the report of every task.
 """
 
+from __future__ import annotations
+
 import argparse
-import json
 import os
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Sequence
 
 from ..manifest import COURSE
-from .pytest_plugin import HIDDEN_DIR, REPO_ROOT, TASKS
+from ..paths import REPO_ROOT
+from .task_report import task_report
+from .verdict import Verdict, VerdictError
 
-TASK_TITLES = {
-    "dropout_forward": "dropout_forward",
-    "dropout_backward": "dropout_backward",
-    "fc_net": "FullyConnectedNet with dropout",
-}
+if TYPE_CHECKING:
+    from .checks_server import ChecksServer
+
 # Seconds for pytest's own start-up and the reference computations, on top of the runners'.
 OVERHEAD_SECONDS = 60
 
 
-def checks_environment():
+def checks_environment() -> dict[str, str]:
     """Environment of the checks' pytest process."""
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTEST_ADDOPTS")}
     env["PYTHONPATH"] = str(REPO_ROOT)  # the judge's own code and the reference, never the submission
@@ -37,9 +39,9 @@ def checks_environment():
     return env
 
 
-def checks_arguments(tasks=TASKS):
+def checks_arguments(tasks: Sequence[str] = COURSE.task_ids) -> list[str]:
     """pytest's arguments for the hidden checks of ``tasks``, before the submission's options."""
-    return [*(str(HIDDEN_DIR / f"test_{t}.py") for t in tasks), "-q", "-p", "no:cacheprovider", "--no-header",
+    return [*(str(COURSE.task(t).checks_path) for t in tasks), "-q", "-p", "no:cacheprovider", "--no-header",
             "-o", "addopts=", "--rootdir", str(REPO_ROOT)]
 
 
@@ -47,62 +49,21 @@ class JudgeError(RuntimeError):
     """The hidden checks could not run at all (not a verdict on the submission)."""
 
 
-@dataclass
-class TaskVerdict:
-    task: str
-    checks: list = field(default_factory=list)
-
-    @property
-    def max_points(self):
-        return sum(c["points"] for c in self.checks)
-
-    @property
-    def points(self):
-        return sum(c["points"] for c in self.checks if c["passed"])
-
-    @property
-    def failed(self):
-        return [c for c in self.checks if not c["passed"]]
-
-    @property
-    def mistakes(self):
-        return sorted({c["mistake"] for c in self.checks if c["mistake"]})
-
-    def report(self, book_url=""):
-        """Plain-text report: one line per check, then what went wrong and where to read up."""
-        title = TASK_TITLES.get(self.task, self.task)
-        lines = [f"{title}: {self.points:g} / {self.max_points:g} points from the hidden checks"]
-        for check in self.checks:
-            mark = "✓" if check["passed"] else "✗"
-            lines.append(f"  {mark} {check['check'][len('test_'):].replace('_', ' ')} "
-                         f"({check['points']:g} point{'s' if check['points'] != 1 else ''})")
-        said = {}
-        for check in self.failed:
-            name = check['check'][len('test_'):].replace('_', ' ')
-            lines.append("")
-            if check["message"] in said:
-                lines.append(f"✗ {name}: for the same reason as '{said[check['message']]}'.")
-                continue
-            said[check["message"]] = name
-            lines.append(f"✗ {name}: {check['message']}")
-            if check["mistake"]:
-                lines.append(f"  Likely mistake: {COURSE.mistakes[check['mistake']]}. "
-                             f"Read: {COURSE.mistake_link(check['mistake'], book_url)}")
-        return "\n".join(lines)
-
-
-def judge(submission, tasks=TASKS, op_timeout=10.0, budget=60.0, python=None, confine=False, server=None):
-    """Run the hidden checks of ``tasks`` on the ``source_pkg`` in ``submission``.
+def judge(submission: Path, tasks: Sequence[str] = COURSE.task_ids, op_timeout: float = 10.0,
+          budget: float = 60.0, python: str | None = None, confine: bool = False,
+          server: ChecksServer | None = None) -> Verdict:
+    """Run the hidden checks of ``tasks`` on the package in ``submission``.
 
     The checks run in a new pytest process, or in a child forked by ``server`` (a
     ``checks_server.ChecksServer``, which must then fail with ChecksServerError to be
-    replaced by the caller). Returns {task: TaskVerdict}. Raises JudgeError if the checks
-    themselves could not run.
+    replaced by the caller). Returns the verdict, its tasks in the manifest's order. Raises
+    JudgeError if the checks themselves could not run.
     """
     submission = Path(submission).resolve()
-    unknown = [t for t in tasks if t not in TASKS]
+    unknown = [t for t in tasks if t not in COURSE.task_ids]
     if unknown:
-        raise ValueError(f"unknown task(s) {unknown}; known: {', '.join(TASKS)}")
+        raise ValueError(f"unknown task(s) {unknown}; known: {', '.join(COURSE.task_ids)}")
+    tasks = tuple(t for t in COURSE.task_ids if t in tasks)
     with tempfile.TemporaryDirectory(prefix="dropout-judge-") as tmp:
         verdict_file = Path(tmp) / "verdict.json"
         args = [*checks_arguments(tasks), "--submission", str(submission), "--verdict-json", str(verdict_file),
@@ -123,37 +84,38 @@ def judge(submission, tasks=TASKS, op_timeout=10.0, budget=60.0, python=None, co
         if returncode not in (0, 1) or not verdict_file.exists():
             raise JudgeError(f"the hidden checks could not run (pytest exit code {returncode}):\n"
                              f"{output[-6000:]}")
-        records = json.loads(verdict_file.read_text())
-    internal = [r for r in records if r.get("internal_error")]
+        try:
+            ran = Verdict.load(verdict_file)
+        except VerdictError as error:
+            raise JudgeError(f"the hidden checks wrote no readable verdict: {error}") from error
+    internal = [check for check in ran.checks if check.internal_error]
     if internal:
         raise JudgeError("a hidden check failed for a reason of its own: "
-                         + "; ".join(f"{r['nodeid']}: {r['message']}" for r in internal))
-    verdicts = {task: TaskVerdict(task) for task in tasks}
-    for record in records:
-        verdicts[record["task"]].checks.append(record)
-    empty = [t for t, v in verdicts.items() if not v.checks]
+                         + "; ".join(f"{c.task}::{c.check}: {c.message}" for c in internal))
+    verdict = Verdict.from_checks([c for c in ran.checks if c.task in tasks], tasks)
+    empty = [t for t, v in verdict.tasks.items() if not v.checks]
     if empty:
         raise JudgeError(f"no hidden check ran for task(s) {empty}")
-    return verdicts
+    return verdict
 
 
-def main(argv=None):
+def main(argv: Sequence[str] | None = None) -> int:
+    """The command line: judge one submission, print each task's report (or the verdict's JSON)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("submission", type=Path, help="folder holding source_pkg")
-    parser.add_argument("--task", action="append", choices=TASKS, help="check only this task (repeatable)")
-    parser.add_argument("--book-url", default="", help="root URL of the book, for links to the mistakes chapter")
-    parser.add_argument("--json", action="store_true", help="print the records as JSON")
+    parser.add_argument("submission", type=Path, help=f"folder holding {COURSE.package}")
+    parser.add_argument("--task", action="append", choices=COURSE.task_ids, help="check only this task (repeatable)")
+    parser.add_argument("--book-url", default="", help="root URL of the book, for links to its sections")
+    parser.add_argument("--json", action="store_true", help="print the verdict as JSON")
     parser.add_argument("--confine", action="store_true", help="run student code in a bubblewrap sandbox")
     args = parser.parse_args(argv)
     if not args.submission.is_dir():
         parser.error(f"{args.submission} is not a folder")
-    verdicts = judge(args.submission, tuple(args.task or TASKS), confine=args.confine)
+    verdict = judge(args.submission, tuple(args.task or COURSE.task_ids), confine=args.confine)
     if args.json:
-        print(json.dumps({t: v.checks for t, v in verdicts.items()}, indent=1))
+        print(verdict.to_json())
     else:
-        print("\n\n".join(v.report(args.book_url) for v in verdicts.values()))
-        total = sum(v.points for v in verdicts.values())
-        print(f"\nTotal: {total:g} / {sum(v.max_points for v in verdicts.values()):g}")
+        print("\n\n".join(task_report(v, args.book_url) for v in verdict.tasks.values()))
+        print(f"\nTotal: {verdict.points:g} / {verdict.max_points:g}")
     return 0
 
 

@@ -1,49 +1,53 @@
 """nbgrader preprocessors that grade with the hidden checks instead of the student's kernel.
 
-``SnapshotSubmission`` (before execution) copies the submitted ``source_pkg`` aside before any
+``SnapshotSubmission`` (before execution) copies the submitted package aside before any
 student code runs; ``ResilientExecute`` is nbgrader's Execute that goes on when the kernel dies
 (or, with ``run_notebook = False``, runs nothing); ``JudgeCells`` (after execution) runs the
 judge on the snapshot and replaces the outputs of the autograded cells with its report and
-score, so nothing the notebook's kernel did (assertions silenced, numpy patched, the package
+score and saves the ``Verdict`` beside the graded notebook (``<notebook>.verdict.json``), so
+nothing the notebook's kernel did (assertions silenced, numpy patched, the package
 rewritten) can change a verdict.
 
 Score encoding follows nbgrader's ``determine_grade``: full marks = no error output; partial
 credit = an ``execute_result`` holding the points; zero = an error output.
 """
 
+from __future__ import annotations
+
 import atexit
-import json
 import os
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from nbclient.exceptions import DeadKernelError
+from nbformat import NotebookNode
 from nbformat.v4 import new_output
 from nbgrader.preprocessors import Execute, NbGraderPreprocessor
 from nbgrader.preprocessors.execute import UnresponsiveKernelError
 from traitlets import Bool, Dict, Float, Unicode
 
 from .. import sandbox
+from ..manifest import COURSE
+from ..paths import SITE_DIR
 from .checks_server import ChecksServer, ChecksServerError
 from .judge import JudgeError, checks_environment, judge
-from .pytest_plugin import REPO_ROOT
+from .task_report import task_report
+from .verdict import TaskVerdict, Verdict, verdict_path
 
-PACKAGE = "source_pkg"
 SNAPSHOT_KEY = "dropout_snapshot"
-# <notebook>.hidden_checks.json beside each autograded notebook: the checks' records.
-HIDDEN_CHECKS_SUFFIX = "hidden_checks.json"
 NOTEBOOK_RUN_KEY = "dropout_notebook_run"
 NOT_RUN_NOTE = ("This notebook was graded without running its cells: the points come from the hidden checks "
                 "of the course, reported in the autograded cells below. Run the notebook yourself to see "
                 "its outputs.\n")
 
 
-def _notebook_folder(resources):
+def _notebook_folder(resources: dict) -> Path:
     return Path(resources.get("metadata", {}).get("path") or ".").resolve()
 
 
-def _hide_course(resources):
+def _hide_course(resources: dict) -> None:
     """Add the course root and a SQLite gradebook to what the sandboxes hide (HIDE_ENV)."""
     folder = _notebook_folder(resources)
     hide = []
@@ -60,12 +64,13 @@ def _hide_course(resources):
 class SnapshotSubmission(NbGraderPreprocessor):
     """Copy the submission's package aside before the notebook runs any of its code."""
 
-    def preprocess(self, nb, resources):
+    def preprocess(self, nb: NotebookNode, resources: dict) -> tuple[NotebookNode, dict]:
+        """Snapshot the package; hide the course root from the sandboxes."""
         _hide_course(resources)
         snapshot = Path(tempfile.mkdtemp(prefix="dropout-submission-"))
-        package = _notebook_folder(resources) / PACKAGE
+        package = _notebook_folder(resources) / COURSE.package
         if package.is_dir():
-            shutil.copytree(package, snapshot / PACKAGE, symlinks=False,
+            shutil.copytree(package, snapshot / COURSE.package, symlinks=False,
                             ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
         resources[SNAPSHOT_KEY] = str(snapshot)
         return nb, resources
@@ -83,7 +88,8 @@ class ResilientExecute(Execute):
                                    "the first code cell) and saves the kernel's start-up and the cells' time"
                         ).tag(config=True)
 
-    def preprocess(self, nb, resources, km=None):
+    def preprocess(self, nb: NotebookNode, resources: dict, km: Any = None) -> tuple[NotebookNode, dict]:
+        """Run the notebook (or, with ``run_notebook = False``, only note that it was not run)."""
         if not self.run_notebook:
             resources[NOTEBOOK_RUN_KEY] = False
             first_code = next((cell for cell in nb.cells if cell.cell_type == "code"), None)
@@ -98,7 +104,8 @@ class ResilientExecute(Execute):
             if self._ipc_dir:
                 shutil.rmtree(self._ipc_dir, ignore_errors=True)
 
-    def create_kernel_manager(self):
+    def create_kernel_manager(self) -> Any:
+        """nbgrader's kernel manager, on Unix sockets when ``ipc_transport``."""
         km = super().create_kernel_manager()
         if self._ipc_dir:
             km.transport = "ipc"
@@ -108,7 +115,8 @@ class ResilientExecute(Execute):
     stop_after_timeout = Bool(True, help="after a cell times out, run no further cells: grading does not "
                                          "depend on them, and each would wait out its own timeout").tag(config=True)
 
-    def preprocess_cell(self, cell, resources, index):
+    def preprocess_cell(self, cell: NotebookNode, resources: dict, index: int) -> tuple[NotebookNode, dict]:
+        """Run one cell; after the kernel died or a cell timed out, leave the rest unrun."""
         if self._kernel_gone:
             return cell, resources
         try:
@@ -133,12 +141,10 @@ class ResilientExecute(Execute):
 class JudgeCells(NbGraderPreprocessor):
     """Put the hidden checks' verdict into the autograded cells."""
 
-    task_cells = Dict({"dropout_forward_checks": "dropout_forward",
-                       "dropout_backward_checks": "dropout_backward",
-                       "fc_net_checks": "fc_net"},
+    task_cells = Dict(COURSE.cell_tasks,
                       help="grade_id of an autograded cell -> the task whose hidden checks grade it").tag(config=True)
-    book_url = Unicode((REPO_ROOT / "_build" / "html").as_uri(),
-                       help="root of the published book; feedback links to its mistakes chapter").tag(config=True)
+    book_url = Unicode(SITE_DIR.as_uri(),
+                       help="root of the published book; feedback links to its sections").tag(config=True)
     op_timeout = Float(10.0, help="seconds one call of student code may take").tag(config=True)
     budget = Float(60.0, help="seconds all calls of one task may take").tag(config=True)
     confine = Bool(True, help="run student code in a bubblewrap sandbox (coursekit/sandbox.py)").tag(config=True)
@@ -146,7 +152,8 @@ class JudgeCells(NbGraderPreprocessor):
                                     "the checks once (checks_server.py), instead of a new pytest process"
                          ).tag(config=True)
 
-    def preprocess(self, nb, resources):
+    def preprocess(self, nb: NotebookNode, resources: dict) -> tuple[NotebookNode, dict]:
+        """Judge the snapshot, fill the autograded cells, save the verdict."""
         snapshot = resources.pop(SNAPSHOT_KEY, None)
         if snapshot is None:
             raise JudgeError("JudgeCells needs SnapshotSubmission before Execute in "
@@ -158,15 +165,15 @@ class JudgeCells(NbGraderPreprocessor):
             if not tasks:
                 return nb, resources
             confine = self.confine and sandbox.require()
-            verdicts = self._judge(snapshot, tasks, confine)
+            verdict = self._judge(snapshot, tasks, confine)
             for cell in cells:
-                self._fill(cell, verdicts[self.task_cells[cell.metadata.nbgrader.grade_id]])
-            self._save_records(nb, resources, verdicts)
+                self._fill(cell, verdict.tasks[self.task_cells[cell.metadata.nbgrader.grade_id]])
+            self._save_verdict(nb, resources, verdict)
         finally:
             shutil.rmtree(snapshot, ignore_errors=True)
         return nb, resources
 
-    def _judge(self, snapshot, tasks, confine):
+    def _judge(self, snapshot: str, tasks: tuple[str, ...], confine: bool) -> Verdict:
         limits = dict(op_timeout=self.op_timeout, budget=self.budget, confine=confine)
         server = _checks_server(self.log) if self.checks_server else None
         if server is None:
@@ -178,8 +185,8 @@ class JudgeCells(NbGraderPreprocessor):
             _stop_checks_server()
             return judge(snapshot, tasks, **limits)
 
-    def _save_records(self, nb, resources, verdicts):
-        """Write the checks' records beside the graded notebook, for class reports."""
+    def _save_verdict(self, nb: NotebookNode, resources: dict, verdict: Verdict) -> Path:
+        """Write the verdict, with how the notebook's kernel fared, beside the graded notebook."""
         kernel = "ok" if resources.get(NOTEBOOK_RUN_KEY, True) else "not run"
         for cell in nb.cells:
             for output in cell.get("outputs", []):
@@ -189,18 +196,15 @@ class JudgeCells(NbGraderPreprocessor):
                         and kernel == "ok":
                     kernel = "cell-timeout"
         notebook = resources.get("nbgrader", {}).get("notebook", "notebook")
-        record = {"notebook": notebook, "kernel": kernel,
-                  "tasks": {task: {"points": v.points, "max_points": v.max_points, "checks": v.checks}
-                            for task, v in verdicts.items()}}
-        path = _notebook_folder(resources) / f"{notebook}.{HIDDEN_CHECKS_SUFFIX}"
-        path.write_text(json.dumps(record, indent=1))
+        saved = Verdict(tasks=verdict.tasks, notebook=notebook, kernel=kernel)
+        return saved.save(verdict_path(_notebook_folder(resources), notebook))
 
-    def _fill(self, cell, verdict):
+    def _fill(self, cell, verdict: TaskVerdict) -> None:
         max_points = float(cell.metadata.nbgrader.points)
         if abs(verdict.max_points - max_points) > 1e-9:
             raise JudgeError(f"cell {cell.metadata.nbgrader.grade_id} is worth {max_points:g} points but its "
                              f"hidden checks add up to {verdict.max_points:g}")
-        report = verdict.report(self.book_url)
+        report = task_report(verdict, self.book_url)
         cell.outputs = [new_output("display_data", data={"text/plain": report, "text/html": _html(report)})]
         if verdict.points == 0:
             cell.outputs.append(new_output("error", ename="HiddenChecksFailed",
@@ -215,7 +219,7 @@ _server = None
 _server_unavailable = False  # it failed to start once: not tried again for every submission
 
 
-def _checks_server(log):
+def _checks_server(log: Any) -> ChecksServer | None:
     """The grading process's checks server, started on first use; None if it cannot start."""
     global _server, _server_unavailable
     if _server is not None and not _server.alive():
@@ -229,7 +233,7 @@ def _checks_server(log):
     return _server
 
 
-def _stop_checks_server():
+def _stop_checks_server() -> None:
     global _server
     if _server is not None:
         _server.close()
@@ -239,7 +243,7 @@ def _stop_checks_server():
 atexit.register(_stop_checks_server)
 
 
-def _html(report):
+def _html(report: str) -> str:
     import html
     import re
 
@@ -248,7 +252,7 @@ def _html(report):
     return f'<pre class="hidden-checks-report">{linked}</pre>'
 
 
-def grading_preprocessors():
+def grading_preprocessors() -> list[type]:
     """nbgrader's autograde preprocessors with the snapshot first, ResilientExecute for Execute,
     and JudgeCells right before the grades are saved (after LimitOutput, which would cut the report)."""
     from nbgrader.converters import Autograde

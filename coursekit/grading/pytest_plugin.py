@@ -1,103 +1,139 @@
 """Pytest plugin of the hidden checks: the submission to check, task markers, the verdict file.
 
-A record's ``student_code`` says how the student's calls went: ok, error (raised),
-timeout, crashed (ended its process) or not-run.
+Which module of checks grades which task comes from the course manifest (``COURSE``, each
+task's ``checks``); every check in it carries the marker of its task (so ``pytest -m
+dropout_forward`` runs one task) and ``points(n)``, and a module's points must add up to its
+task's points in the manifest.
 
-Options: ``--submission DIR`` (a folder holding ``source_pkg``; default: the repository, i.e.
-the instructor edition), ``--verdict-json FILE`` (one record per check: task, points, passed,
-message, mistake), ``--op-timeout`` and ``--budget`` (seconds for student calls).
-Each module ``tests/hidden/test_<task>.py`` is one task; its checks carry the marker ``<task>``
-(so ``pytest -m dropout_forward`` runs one task) and ``points(n)``.
+Options: ``--submission DIR`` (a folder holding the course's package; default: the repository,
+i.e. the instructor edition), ``--verdict-json FILE`` (the ``Verdict`` of the checks that ran,
+see ``verdict.py``), ``--op-timeout`` and ``--budget`` (seconds for student calls), ``--confine``.
 """
 
-import json
+from __future__ import annotations
+
+from functools import lru_cache
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
+from ..manifest import COURSE
+from ..paths import REPO_ROOT
 from .checks import CheckFailure
 from .client import OpFailed
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
-HIDDEN_DIR = REPO_ROOT / "tests" / "hidden"
-TASKS = ("dropout_forward", "dropout_backward", "fc_net")
+from .verdict import CheckResult, Verdict
 
 
-def pytest_addoption(parser):
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """The hidden checks' options."""
     group = parser.getgroup("hidden checks")
     group.addoption("--submission", default=str(REPO_ROOT),
-                    help="folder holding the source_pkg to check (default: the instructor edition)")
-    group.addoption("--verdict-json", default=None, help="write one record per hidden check to this file")
+                    help=f"folder holding the {COURSE.package} to check (default: the instructor edition)")
+    group.addoption("--verdict-json", default=None, help="write the verdict of the hidden checks to this file")
     group.addoption("--op-timeout", type=float, default=10.0, help="seconds one call of student code may take")
     group.addoption("--budget", type=float, default=60.0, help="seconds all calls of one task may take")
     group.addoption("--confine", action="store_true",
                     help="run student code in a bubblewrap sandbox (coursekit/sandbox.py)")
 
 
-def pytest_configure(config):
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the points marker and one marker per task of the manifest."""
     config.addinivalue_line("markers", "points(n): the check is worth n points of its task")
-    for task in TASKS:
-        config.addinivalue_line("markers", f"{task}: hidden checks of the task {task}")
-    config._hidden_records = []
+    for task in COURSE.tasks:
+        config.addinivalue_line("markers", f"{task.id}: hidden checks of the task {task.title}")
+    config._hidden_checks = []
 
 
-def task_of(item):
-    path = Path(str(item.fspath))
-    if path.parent != HIDDEN_DIR or not path.stem.startswith("test_"):
-        return None
-    return path.stem[len("test_"):]
+def task_of(item: pytest.Item) -> str | None:
+    """The task whose hidden checks ``item`` belongs to, or None for any other test."""
+    return _task_of_file(str(item.fspath))
+
+
+@lru_cache(maxsize=None)
+def _task_of_file(path: str) -> str | None:
+    return COURSE.task_of_checks(Path(path))
+
+
+def module_points(module: ModuleType) -> float:
+    """The sum of the @points markers of every check a module of hidden checks defines."""
+    total = 0.0
+    for name, function in vars(module).items():
+        if name.startswith("test_") and callable(function):
+            marks = [mark for mark in getattr(function, "pytestmark", []) if mark.name == "points"]
+            if len(marks) != 1:
+                raise pytest.UsageError(f"{module.__file__}: the hidden check {name} needs exactly one @points(n)")
+            total += float(marks[0].args[0])
+    return total
 
 
 @pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(config, items):
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark each hidden check with its task; refuse a module whose points disagree with the manifest."""
+    checked = set()
     for item in items:
         task = task_of(item)
         if task is None:
             continue
-        if task not in TASKS:
-            raise pytest.UsageError(f"{item.fspath}: unknown task {task!r}; known: {', '.join(TASKS)}")
         if item.get_closest_marker("points") is None:
             raise pytest.UsageError(f"{item.nodeid}: a hidden check needs @points(n)")
         item.add_marker(getattr(pytest.mark, task))
+        module = item.module
+        if module.__name__ not in checked:
+            checked.add(module.__name__)
+            total, expected = module_points(module), COURSE.task(task).points
+            if abs(total - expected) > 1e-9:
+                raise pytest.UsageError(
+                    f"{module.__file__}: the checks of task {task} add up to {total:g} points, but the course "
+                    f"manifest gives {task} {expected:g} points")
 
 
 @pytest.fixture(scope="session")
-def submission(request):
-    folder = Path(request.config.getoption("--submission")).resolve()
-    return folder
+def submission(request: pytest.FixtureRequest) -> Path:
+    """The folder holding the package to check."""
+    return Path(request.config.getoption("--submission")).resolve()
 
 
 @pytest.fixture(scope="session")
-def runner_limits(request):
+def runner_limits(request: pytest.FixtureRequest) -> dict:
+    """The keyword arguments of ``client.run_plan`` that limit and confine student code."""
     return {"op_timeout": request.config.getoption("--op-timeout"),
             "budget": request.config.getoption("--budget"),
             "confine": request.config.getoption("--confine")}
 
 
+def check_result(task: str, item: pytest.Item, report: pytest.TestReport,
+                 exc: BaseException | None) -> CheckResult:
+    """The outcome of one hidden check, from its pytest report and the exception that failed it."""
+    fields = {"task": task, "check": item.name, "points": float(item.get_closest_marker("points").args[0]),
+              "passed": report.passed}
+    if report.passed:
+        return CheckResult(**fields)
+    if isinstance(exc, CheckFailure):
+        return CheckResult(**fields, message=str(exc), mistake=exc.mistake)
+    if isinstance(exc, OpFailed):
+        return CheckResult(**fields, message=f"Could not be checked: {exc}", student_code=exc.status)
+    return CheckResult(**fields, message=(f"The check itself failed ({type(exc).__name__}: {exc}); "
+                                          "please tell the course staff."), internal_error=True)
+
+
 @pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item, call):
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    """Record the outcome of each hidden check (its call, or a setup that failed)."""
     outcome = yield
     report = outcome.get_result()
     task = task_of(item)
     if task is None or report.when != "call" and not (report.when == "setup" and report.failed):
         return
-    record = {"task": task, "check": item.name, "nodeid": item.nodeid,
-              "points": float(item.get_closest_marker("points").args[0]),
-              "passed": report.passed, "message": "", "mistake": None, "student_code": "ok"}
-    if report.failed:
-        exc = call.excinfo.value if call.excinfo else None
-        if isinstance(exc, CheckFailure):
-            record.update(message=str(exc), mistake=exc.mistake)
-        elif isinstance(exc, OpFailed):
-            record.update(message=f"Could not be checked: {exc}", student_code=exc.status)
-        else:
-            record["message"] = (f"The check itself failed ({type(exc).__name__}: {exc}); "
-                                 "please tell the course staff.")
-            record["internal_error"] = True
-    item.config._hidden_records.append(record)
+    exc = call.excinfo.value if call.excinfo else None
+    item.config._hidden_checks.append(check_result(task, item, report, exc))
 
 
-def pytest_sessionfinish(session):
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Write the verdict file, tasks in the manifest's order."""
     path = session.config.getoption("--verdict-json")
     if path:
-        Path(path).write_text(json.dumps(session.config._hidden_records, indent=1))
+        checks = session.config._hidden_checks
+        ran = {check.task for check in checks}
+        verdict = Verdict.from_checks(checks, tuple(t for t in COURSE.task_ids if t in ran))
+        verdict.save(Path(path))

@@ -1,4 +1,4 @@
-"""Hidden checks of ``dropout_backward`` (6 points).
+"""Hidden checks of ``dropout_backward``.
 
 The backward pass is judged against the submission's own forward pass, so a mistake in the
 forward pass (say, swapped probabilities) costs points only in the forward checks: given a

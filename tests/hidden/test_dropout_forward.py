@@ -1,4 +1,4 @@
-"""Hidden checks of ``dropout_forward`` (10 points).
+"""Hidden checks of ``dropout_forward``.
 
 The judge draws every input here, a runner process calls the submission on them, and the
 checks below look only at the raw outputs. Inputs are chosen so that the mask can be read off

@@ -1,13 +1,13 @@
-"""Hidden checks of the dropout wiring in ``FullyConnectedNet`` (9 points).
+"""Hidden checks of the dropout wiring in ``FullyConnectedNet``.
 
-The submission's net runs with the grader's own dropout layer (``ScriptedDropout``) in place of
-the student's, so a broken dropout layer costs points only in its own checks. That layer draws
-masks the judge can reproduce and records every call; the reference is the instructor's net run
-here with the same layer, the same parameters and the same inputs. Comparing with the reference
+The submission's net runs with the grader's own dropout layer (``ScriptedDropout`` in
+``coursekit/grading/reference.py``) in place of the student's, so a broken dropout layer costs
+points only in its own checks. That layer draws masks the judge can reproduce and records every
+call; the reference is the instructor's net run here through the same driver (``run_net``) with
+the same layer, the same parameters and the same inputs. Comparing with the reference
 (float64) is stricter than a numeric gradient check and needs no tolerance for ReLU kinks.
 """
 
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,7 +17,7 @@ import source_pkg.fc_net as reference_fc_net
 import source_pkg.layers as reference_layers
 from coursekit.grading.checks import fail, points, rel_error
 from coursekit.grading.client import Plan, run_plan
-from coursekit.grading.runner import ScriptedDropout
+from coursekit.grading.reference import run_net
 
 MASK_SEED = 9
 MATCH = 1e-8  # same float64 operations in a possibly different order
@@ -67,34 +67,11 @@ def _parameters(case, rng):
     return params
 
 
-@contextmanager
-def _trusted_dropout(dropout):
-    modules = (reference_layers, reference_fc_net)
-    saved = [(m, m.dropout_forward, m.dropout_backward) for m in modules]
-    try:
-        for module in modules:
-            module.dropout_forward, module.dropout_backward = dropout.forward, dropout.backward
-        yield
-    finally:
-        for module, forward, backward in saved:
-            module.dropout_forward, module.dropout_backward = forward, backward
-
-
 def _run_reference(case, params, inputs):
-    dropout = ScriptedDropout(MASK_SEED)
-    out = {}
-    with _trusted_dropout(dropout):
-        model = reference_fc_net.FullyConnectedNet(**case.init, dtype=np.float64)
-        model.params.update({name: value.copy() for name, value in params.items()})
-        for j, (X, y) in enumerate(inputs):
-            dropout.start_loss_call("train" if y is not None else "test")
-            result = model.loss(X, y)
-            if y is None:
-                out[f"{j}/scores"] = result
-            else:
-                out[f"{j}/loss"], grads = result
-                out.update({f"{j}/grad/{name}": grad for name, grad in grads.items()})
-    return out, dropout.trace
+    """The instructor's net through the same driver the runner uses on the submission's."""
+    out, facts = {}, {}
+    run_net(reference_fc_net, reference_layers, case.init, params, inputs, MASK_SEED, out, facts)
+    return out, facts["trace"]
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
 from coursekit.sandbox import bwrap_command, require  # noqa: E402
 
 
-def main(connection_file):
+def main(connection_file: str) -> None:
+    """Exec the kernel confined (or unconfined, when chosen on purpose)."""
     kernel = [sys.executable, "-m", "ipykernel_launcher", "-f", connection_file]
     if not require():
         os.execv(kernel[0], kernel)  # unconfined, chosen on purpose (DROPOUT_GRADING_UNCONFINED=1)
