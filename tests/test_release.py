@@ -8,21 +8,27 @@ import hashlib
 import os
 import re
 import shutil
-import sqlite3
 
 import nbformat
 import pytest
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
+from nbgrader.preprocessors import ClearHiddenTests
 
 from coursekit import release as release_module
 from coursekit.editions import INSTRUCTOR_PACKAGE, solution_lines, write_student_edition
-from coursekit.release import ASSIGNMENT, COURSE_ROOT, REPO_ROOT, ReleaseError, release
+from coursekit.gradebook import release_state, sqlite_url
+from coursekit.manifest import COURSE
+from coursekit.paths import COURSE_ROOT, REPO_ROOT
+from coursekit.release import ReleaseError, release
 
-SOURCE_NOTEBOOK = COURSE_ROOT / "source" / ASSIGNMENT / "dropout.ipynb"
-AUTOGRADED = {"dropout_forward_checks": 10, "dropout_backward_checks": 6, "fc_net_checks": 9}
-BY_HAND = {"question_scaling": 5, "question_curves": 5}
-BEGIN_HIDDEN, END_HIDDEN = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
+ASSIGNMENT = COURSE.assignment
+NOTEBOOK = f"{COURSE.notebook}.ipynb"
+SOURCE_NOTEBOOK = COURSE_ROOT / "source" / ASSIGNMENT / NOTEBOOK
+AUTOGRADED = {task.grade_cell: task.points for task in COURSE.tasks}
+BY_HAND = {part.grade_cell: part.points for part in COURSE.manual}
+# The markers nbgrader would strip as hidden tests, as it knows them.
+HIDDEN_MARKERS = (ClearHiddenTests().begin_test_delimeter, ClearHiddenTests().end_test_delimeter)
 # The first cell of the notebook that calls an exercise of source_pkg.
 FIRST_STUB_CELL = "forward-check"
 
@@ -64,17 +70,10 @@ def cell_text(cell):
     return "".join(output.get("text", "") for output in cell.get("outputs", []) if output.output_type == "stream")
 
 
-def hidden_regions(source):
-    """(lines inside hidden-test regions, lines outside them) of one cell's source."""
-    inside, outside, hidden = [], [], False
-    for line in source.splitlines():
-        if line.strip() == BEGIN_HIDDEN:
-            hidden = True
-        elif line.strip() == END_HIDDEN:
-            hidden = False
-        else:
-            (inside if hidden else outside).append(line.strip())
-    return inside, outside
+def hidden_markers(nb):
+    """(cell id, marker) of every hidden-test marker in any cell of ``nb``, in any case."""
+    return [(cell.get("id"), marker) for cell in nb.cells for marker in HIDDEN_MARKERS
+            if marker.lower() in cell.source.lower()]
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +95,7 @@ def source_nb():
 
 @pytest.fixture(scope="module")
 def released_nb(release_dir):
-    return nbformat.read(release_dir / "dropout.ipynb", as_version=nbformat.NO_CONVERT)
+    return nbformat.read(release_dir / NOTEBOOK, as_version=nbformat.NO_CONVERT)
 
 
 def grade_cells(nb):
@@ -109,14 +108,13 @@ def grade_cells(nb):
 def test_source_notebook_grade_cells_and_points(source_nb):
     nbformat.validate(source_nb)
     cells = grade_cells(source_nb)
-    assert {name: cell.metadata["nbgrader"]["points"] for name, cell in cells.items()} == {**AUTOGRADED, **BY_HAND}
+    assert {name: cell.metadata["nbgrader"]["points"] for name, cell in cells.items()} == COURSE.cell_points
     for name, points in AUTOGRADED.items():
         meta = cells[name].metadata["nbgrader"]
         assert cells[name].cell_type == "code"
         assert meta["locked"] and not meta["solution"] and meta["schema_version"] == 3
-        assert cells[name].source.startswith(f"# Autograded ({points} points).")
-        assert cells[name].source.count(BEGIN_HIDDEN) == 1 and cells[name].source.count(END_HIDDEN) == 1
-        assert re.search(r"^\s*assert ", cells[name].source.split(BEGIN_HIDDEN)[0], re.M), f"{name}: no visible check"
+        assert cells[name].source.startswith(f"# Autograded ({points:g} points).")
+        assert re.search(r"^\s*assert ", cells[name].source, re.M), f"{name}: no visible check"
     for name in BY_HAND:
         meta = cells[name].metadata["nbgrader"]
         assert cells[name].cell_type == "markdown" and meta["solution"] and not meta["locked"]
@@ -124,12 +122,17 @@ def test_source_notebook_grade_cells_and_points(source_nb):
         assert cells[name].source.strip() == "YOUR ANSWER HERE"
 
 
-def test_points_stated_in_the_notebook_match_the_metadata(source_nb):
+def test_source_notebook_has_no_hidden_test_region(source_nb):
+    """The judge is the only grader: no cell carries tests of its own for nbgrader to hide."""
+    assert hidden_markers(source_nb) == []
+    assert "HIDDEN TESTS" not in SOURCE_NOTEBOOK.read_text().upper()
+
+
+def test_points_stated_in_the_notebook_match_the_manifest(source_nb):
     text = "\n".join(cell.source for cell in source_nb.cells if cell.cell_type == "markdown")
     stated = {name: int(points) for name, points in re.findall(r"\|\s*`(\w+)`\s*\|\s*(\d+)", text)}
-    assert stated == {**AUTOGRADED, **BY_HAND}
-    assert re.search(r"\*\*Total\*\*.*\*\*35\*\*", text)
-    assert sum(stated.values()) == 35
+    assert stated == COURSE.cell_points
+    assert re.search(rf"\*\*Total\*\*.*\*\*{COURSE.total_points:g}\*\*", text)
 
 
 def test_source_notebook_is_clean_with_stable_ids(source_nb):
@@ -163,7 +166,7 @@ def test_source_notebook_runs_with_the_instructor_edition(tmp_path):
 # --- the release ------------------------------------------------------------------------
 
 def test_release_holds_the_notebook_and_the_student_edition(release_dir):
-    assert sorted(path.name for path in release_dir.iterdir()) == ["dropout.ipynb", "source_pkg"]
+    assert sorted(path.name for path in release_dir.iterdir()) == sorted([NOTEBOOK, COURSE.package])
     package = release_dir / "source_pkg"
     assert sorted(p.name for p in package.rglob("*.py")) == sorted(p.name for p in INSTRUCTOR_PACKAGE.rglob("*.py"))
     assert not [p for p in package.rglob("*") if p.suffix != ".py"]
@@ -178,7 +181,7 @@ def released_lines(release_dir):
     lines = set()
     for path in (release_dir / "source_pkg").rglob("*.py"):
         lines |= {line.strip() for line in path.read_text().splitlines()}
-    nb = nbformat.read(release_dir / "dropout.ipynb", as_version=4)
+    nb = nbformat.read(release_dir / NOTEBOOK, as_version=4)
     for cell in nb.cells:
         lines |= {line.strip() for line in cell.source.splitlines()}
     return lines
@@ -189,28 +192,16 @@ def test_release_holds_no_solution_line(release_dir):
     assert "dx = dout * mask" in secret
     assert not released_lines(release_dir) & secret
     texts = [p.read_text() for p in (release_dir / "source_pkg").rglob("*.py")]
-    texts += [cell.source for cell in nbformat.read(release_dir / "dropout.ipynb", as_version=4).cells]
+    texts += [cell.source for cell in nbformat.read(release_dir / NOTEBOOK, as_version=4).cells]
     assert not [t for t in texts if "BEGIN SOLUTION" in t or "END SOLUTION" in t]
-
-
-def test_release_holds_no_hidden_test_line(source_nb, released_nb, release_dir):
-    inside, outside = set(), set()
-    for cell in source_nb.cells:
-        hidden, visible = hidden_regions(cell.source)
-        inside |= set(hidden)
-        outside |= set(visible)
-    secret = {line for line in inside - outside if line}
-    assert len(secret) > 20  # the three autograded cells each hide several checks
-    assert not released_lines(release_dir) & secret
-    assert not [cell.id for cell in released_nb.cells if "HIDDEN TESTS" in cell.source]
 
 
 def test_released_cells_keep_their_grading_metadata(source_nb, released_nb):
     released = grade_cells(released_nb)
-    assert {name: cell.metadata["nbgrader"]["points"] for name, cell in released.items()} == {**AUTOGRADED, **BY_HAND}
-    for name in AUTOGRADED:
-        visible = grade_cells(source_nb)[name].source.split(BEGIN_HIDDEN)[0].rstrip()
-        assert released[name].source.rstrip() == visible
+    assert {name: cell.metadata["nbgrader"]["points"] for name, cell in released.items()} == COURSE.cell_points
+    assert hidden_markers(released_nb) == []
+    for name in AUTOGRADED:  # students see the very cell the gradebook records
+        assert released[name].source == grade_cells(source_nb)[name].source
     for name in BY_HAND:
         assert released[name].source == "YOUR ANSWER HERE"
     assert [cell.id for cell in released_nb.cells] == [cell.id for cell in source_nb.cells]
@@ -237,7 +228,7 @@ def test_release_holds_no_grading_code(release_dir, tmp_path):
 def test_released_notebook_stops_at_the_first_stub(release_dir, tmp_path):
     """Run from the release folder with nothing of the repository importable, as a student would."""
     folder = shutil.copytree(release_dir, tmp_path / ASSIGNMENT)
-    nb, error = execute(folder / "dropout.ipynb", folder, kernel_env())
+    nb, error = execute(folder / NOTEBOOK, folder, kernel_env())
     assert error is not None, "the released notebook ran to the end without any exercise done"
     assert error.ename == "NotImplementedError"
     assert error.evalue.startswith("dropout_forward:")
@@ -256,13 +247,13 @@ def test_released_notebook_stops_at_the_first_stub(release_dir, tmp_path):
 
 def test_release_command_names_a_failing_nbgrader(tmp_path, capsys):
     root = copy_course(tmp_path)
-    broken = root / "source" / ASSIGNMENT / "dropout.ipynb"
+    broken = root / "source" / ASSIGNMENT / NOTEBOOK
     nb = nbformat.read(broken, as_version=4)
     nb.cells.append(nbformat.v4.new_code_cell("### BEGIN SOLUTION\nx = 1\n### END SOLUTION"))
     nbformat.write(nb, broken)
     assert release_module.main(["--course-root", str(root)]) == 1
     message = capsys.readouterr().err
-    assert "nbgrader generate_assignment dropout failed with exit code" in message
+    assert f"nbgrader generate_assignment {ASSIGNMENT} failed with exit code" in message
     assert "Solution region detected in a non-solution cell" in message
 
 
@@ -273,32 +264,51 @@ def test_release_command_refuses_a_folder_that_is_no_course(tmp_path, capsys):
 
 def add_submission(course_root, student="someone"):
     from nbgrader.api import Gradebook
-    with Gradebook(f"sqlite:///{course_root / 'gradebook.db'}", course_id="dropout-from-scratch") as gradebook:
+    with Gradebook(sqlite_url(course_root / "gradebook.db"), course_id=COURSE.course_id) as gradebook:
         gradebook.update_or_create_student(student)
         gradebook.add_submission(ASSIGNMENT, student)
+
+
+def change_graded_cell(course_root, grade_id="fc_net_checks"):
+    """Edit one autograded cell of the course's source notebook, as an instructor might."""
+    notebook = course_root / "source" / ASSIGNMENT / NOTEBOOK
+    nb = nbformat.read(notebook, as_version=4)
+    cell = grade_cells(nb)[grade_id]
+    cell.source += "\nassert True"
+    nbformat.write(nb, notebook)
 
 
 # nbgrader's add_submission triggers SQLAlchemy autoflush warnings inside nbgrader itself.
 @pytest.mark.filterwarnings("ignore:Object of type")
 def test_release_again_under_submissions_needs_force_only_if_graded_cells_change(tmp_path):
     root = copy_course(tmp_path)
+    url = sqlite_url(root / "gradebook.db")
+    assert release_state(url, COURSE.course_id, ASSIGNMENT) == (0, {})  # nothing released, nothing created
+    assert not (root / "gradebook.db").exists()
     release(root, log=quiet)
     # The checksums this command predicts are those nbgrader recorded.
-    _, recorded = release_module.gradebook_state(root / "gradebook.db")
+    _, recorded = release_state(url, COURSE.course_id, ASSIGNMENT)
     assert recorded == release_module.source_cell_checksums(root / "source" / ASSIGNMENT)
-    assert set(cell for _, cell in recorded) >= set(AUTOGRADED) | set(BY_HAND)
+    assert set(cell for _, cell in recorded) >= set(COURSE.cell_points)
 
     add_submission(root)
     release(root, log=quiet)  # unchanged cells: allowed
 
-    notebook = root / "source" / ASSIGNMENT / "dropout.ipynb"
-    nb = nbformat.read(notebook, as_version=4)
-    cell = grade_cells(nb)["fc_net_checks"]
-    cell.source = cell.source.replace(END_HIDDEN, "assert True\n" + END_HIDDEN)
-    nbformat.write(nb, notebook)
-    with pytest.raises(ReleaseError, match=r"1 submission.*dropout\.ipynb:fc_net_checks.*--force"):
+    change_graded_cell(root)
+    with pytest.raises(ReleaseError, match=rf"1 submission.*{COURSE.notebook}\.ipynb:fc_net_checks.*--force"):
         release(root, log=quiet)
     release(root, force=True, log=quiet)
-    with sqlite3.connect(root / "gradebook.db") as db:
-        assert db.execute("SELECT COUNT(*) FROM submitted_assignment").fetchone()[0] == 1
-    assert "assert True" not in (root / "release" / ASSIGNMENT / "dropout.ipynb").read_text()
+    assert release_state(url, COURSE.course_id, ASSIGNMENT)[0] == 1
+    assert "assert True" in (root / "release" / ASSIGNMENT / NOTEBOOK).read_text()
+
+
+def test_release_names_a_gradebook_it_cannot_read_without_its_password(tmp_path):
+    root = copy_course(tmp_path)
+    with open(root / "nbgrader_config.py", "a") as config:
+        config.write('c.CourseDirectory.db_url = "postgresql+psycopg://grader:s3cret@127.0.0.1:1/gradebook"\n')
+    with pytest.raises(ReleaseError) as refused:
+        release(root, log=quiet)
+    message = str(refused.value)
+    assert "postgresql+psycopg://grader:***@127.0.0.1:1/gradebook" in message and "s3cret" not in message
+    assert "c.CourseDirectory.db_url" in message
+    assert not (root / "release").exists()  # refused before nbgrader ran
