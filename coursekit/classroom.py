@@ -7,15 +7,22 @@ adjusts the root and, if asked, the time limits; submissions are built from
 and their own ``source_pkg`` beside it.
 """
 
+from __future__ import annotations
+
 import csv
 import importlib.util
-import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType
 
-from .release import ASSIGNMENT, COURSE_ROOT, REPO_ROOT, nbgrader_env, release
+from . import gradebook
+from .manifest import COURSE
+from .paths import COURSE_ROOT, REPO_ROOT
+from .release import course_settings, nbgrader_env, release
+
+ASSIGNMENT = COURSE.assignment
 
 CATALOGUE = REPO_ROOT / "tests" / "faults" / "catalogue.py"
 
@@ -24,7 +31,7 @@ class NbgraderError(RuntimeError):
     """An nbgrader command failed; the message holds its command line and last output."""
 
 
-def load_catalogue():
+def load_catalogue() -> ModuleType:
     spec = importlib.util.spec_from_file_location("dropout_fault_catalogue", CATALOGUE)
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
@@ -32,11 +39,12 @@ def load_catalogue():
     return module
 
 
-def make_course(root, cell_timeout=None, op_timeout=None, budget=None, plain_nbgrader=False):
+def make_course(root: Path, cell_timeout: float | None = None, op_timeout: float | None = None,
+                budget: float | None = None, plain_nbgrader: bool = False) -> Path:
     """A fresh course root at ``root`` with the repository's config and source notebook.
 
-    ``plain_nbgrader`` restores nbgrader's own autograde steps (hidden tests run in the
-    student's kernel), the baseline the benchmark compares with.
+    ``plain_nbgrader`` restores nbgrader's own autograde steps (the grade cells' own code is
+    their only check), the baseline the benchmark compares with.
     """
     root = Path(root).resolve()
     root.mkdir(parents=True, exist_ok=True)
@@ -59,11 +67,11 @@ def make_course(root, cell_timeout=None, op_timeout=None, budget=None, plain_nbg
     return root
 
 
-def release_course(root):
+def release_course(root: Path) -> Path:
     return release(root, log=lambda *_: None)
 
 
-def submit(root, student, variant):
+def submit(root: Path, student: str, variant) -> Path:
     """Hand in the released notebook with ``variant``'s package as ``student``'s submission."""
     folder = Path(root) / "submitted" / student / ASSIGNMENT
     if folder.exists():
@@ -75,7 +83,7 @@ def submit(root, student, variant):
     return folder
 
 
-def nbgrader(root, *args, check=True, timeout=3600):
+def nbgrader(root: Path, *args: str, check: bool = True, timeout: float = 3600) -> subprocess.CompletedProcess:
     """Run ``nbgrader ARGS`` in the course root; returns the CompletedProcess."""
     command = [sys.executable, "-m", "nbgrader", *args]
     env = nbgrader_env()
@@ -87,17 +95,13 @@ def nbgrader(root, *args, check=True, timeout=3600):
     return done
 
 
-def read_grades(root):
+def read_grades(root: Path) -> dict[str, dict[str, str]]:
     """Rows of nbgrader export's grades.csv, keyed by student id."""
     with open(Path(root) / "grades.csv", newline="") as file:
         return {row["student_id"]: row for row in csv.DictReader(file)}
 
 
-def cell_scores(root, student):
-    """{grade_id: (auto_score, max_score)} of one student's submission, read from the gradebook."""
-    from nbgrader.api import Gradebook
-
-    with Gradebook(f"sqlite:///{Path(root) / 'gradebook.db'}") as gradebook:
-        submission = gradebook.find_submission_notebook(ASSIGNMENT, ASSIGNMENT, student)
-        return {grade.name: (grade.auto_score, grade.max_score) for grade in submission.grades}
-
+def cell_scores(root: Path, student: str) -> dict[str, tuple[float | None, float]]:
+    """{grade_id: (auto_score, max_score)} of one student's submission, read from the course's gradebook."""
+    settings = course_settings(root)
+    return gradebook.cell_scores(settings.db_url, settings.course_id, ASSIGNMENT, COURSE.notebook, student)
