@@ -9,6 +9,7 @@ import pytest
 
 from coursekit.grading.checks_server import ChecksServer, ChecksServerError
 from coursekit.grading.judge import checks_environment, judge
+from coursekit.manifest import COURSE
 from faults.catalogue import BY_NAME
 
 LIMITS = {"op_timeout": 2.0, "budget": 30.0}
@@ -23,8 +24,8 @@ def server():
     server.close()
 
 
-def _records(verdicts):
-    return {task: verdict.checks for task, verdict in verdicts.items()}
+def _records(verdict):
+    return {task: task_verdict.checks for task, task_verdict in verdict.tasks.items()}
 
 
 def test_same_verdicts_as_a_new_pytest_process_in_any_order(server, tmp_path):
@@ -32,7 +33,7 @@ def test_same_verdicts_as_a_new_pytest_process_in_any_order(server, tmp_path):
     fresh = {name: _records(judge(folder, **LIMITS)) for name, folder in submissions.items()}
     for name in [*VARIANTS, *reversed(VARIANTS)]:  # each one after a different neighbour
         assert _records(judge(submissions[name], server=server, **LIMITS)) == fresh[name], name
-    assert all(check["passed"] for checks in fresh["reference"].values() for check in checks)
+    assert all(check.passed for checks in fresh["reference"].values() for check in checks)
 
 
 def _pytest_file(tmp_path, body):
@@ -51,8 +52,8 @@ def test_a_child_that_hangs_is_killed_and_the_server_goes_on(server, tmp_path):
     output = tmp_path / "output.txt"
     with pytest.raises(subprocess.TimeoutExpired):
         server.run([hangs, "-p", "no:cacheprovider"], checks_environment(), tmp_path, output, timeout=5)
-    verdicts = judge(BY_NAME["reference"].build(tmp_path / "ok"), server=server, **LIMITS)
-    assert sum(v.points for v in verdicts.values()) == 25
+    verdict = judge(BY_NAME["reference"].build(tmp_path / "ok"), server=server, **LIMITS)
+    assert verdict.points == COURSE.auto_points
 
 
 def test_what_a_child_prints_or_how_it_ends_does_not_reach_the_protocol(server, tmp_path):

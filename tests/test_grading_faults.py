@@ -4,18 +4,33 @@ Each variant is written out as a real submission and judged exactly as the grade
 (pytest running tests/hidden in a child of the checks server, student code only in runner
 processes; the other tests here start a new pytest process per submission): correct
 alternatives pass every check; each fault fails exactly the checks it should, naming the
-expected mistake; broken submissions score 0 only on the parts they break.
+expected mistake; broken submissions score 0 only on the parts they break; and every variant
+earns the points per grade cell recorded in tests/faults/points.json.
 """
+
+import json
+from pathlib import Path
 
 import pytest
 
 from coursekit.grading.checks_server import ChecksServer
 from coursekit.grading.judge import checks_environment, judge
+from coursekit.grading.task_report import task_report
+from coursekit.grading.verdict import Verdict
 from coursekit.manifest import COURSE
-from faults.catalogue import ALL, BY_NAME, CORRECT, FAULTS
+from faults.catalogue import ALL, ATTACKS, BY_NAME, CORRECT, FAULTS, TASK_OF_CHECK
 
 # Short limits keep the hanging variant quick; correct code needs a fraction of them.
 LIMITS = {"op_timeout": 2.0, "budget": 30.0}
+# Points per grade cell each variant earned before the course manifest and the Verdict type
+# (judged unconfined, as here): grading must not change them.
+POINTS = json.loads((Path(__file__).parent / "faults" / "points.json").read_text())
+FULL_MARKS = {task.grade_cell: task.points for task in COURSE.tasks}
+
+
+def cell_points(verdict):
+    """Points per grade cell, as the nbgrader plugin puts them into the notebook."""
+    return {COURSE.task(task).grade_cell: task_verdict.points for task, task_verdict in verdict.tasks.items()}
 
 
 @pytest.fixture(scope="module")
@@ -25,42 +40,59 @@ def server():
     server.close()
 
 
-@pytest.mark.parametrize("variant", ALL, ids=[v.name for v in ALL])
-def test_variant_fails_exactly_the_expected_checks(variant, server, tmp_path):
-    verdicts = judge(variant.build(tmp_path / variant.name), server=server, **LIMITS)
-    failed = {check["check"]: check["mistake"] for v in verdicts.values() for check in v.failed}
-    assert failed == variant.expected
-    for verdict in verdicts.values():
-        for check in verdict.failed:
-            assert check["message"], check
+@pytest.mark.parametrize("variant", ALL + ATTACKS, ids=[v.name for v in ALL + ATTACKS])
+def test_variant_fails_the_expected_checks_and_earns_its_recorded_points(variant, server, tmp_path):
+    verdict = judge(variant.build(tmp_path / variant.name), server=server, **LIMITS)
+    assert list(verdict.tasks) == list(COURSE.task_ids)
+    assert cell_points(verdict) == POINTS[variant.name]
+    assert Verdict.from_json(verdict.to_json()) == verdict
+    for check in verdict.checks:
+        assert check.passed or check.message, check
+    if variant in ATTACKS:
+        return  # their ``expected`` holds confined (tests/test_sandbox.py); unconfined some attacks win
+    assert {check.check: check.mistake for check in verdict.checks if not check.passed} == variant.expected
+
+
+def test_points_are_recorded_for_every_variant():
+    assert set(POINTS) == {variant.name for variant in ALL + ATTACKS}
 
 
 def test_correct_variants_score_full_marks(tmp_path):
     for variant in CORRECT:
-        verdicts = judge(variant.build(tmp_path / variant.name), **LIMITS)
-        assert {t: (v.points, v.max_points) for t, v in verdicts.items()} == {
-            "dropout_forward": (10, 10), "dropout_backward": (6, 6), "fc_net": (9, 9)}, variant.name
+        verdict = judge(variant.build(tmp_path / variant.name), **LIMITS)
+        assert cell_points(verdict) == FULL_MARKS, variant.name
+        assert verdict.max_points == COURSE.auto_points
+
+
+@pytest.mark.parametrize("variant", ALL + ATTACKS, ids=[v.name for v in ALL + ATTACKS])
+def test_expected_mistakes_belong_to_the_task_of_their_check(variant):
+    for check, mistake in variant.expected.items():
+        assert check in TASK_OF_CHECK, f"{variant.name}: no hidden check {check}"
+        if mistake is not None:
+            assert mistake in COURSE.task(TASK_OF_CHECK[check]).mistakes, (variant.name, check, mistake)
 
 
 def test_every_mistake_the_grader_names_has_a_fault():
     named = {mistake for variant in FAULTS for mistake in variant.expected.values() if mistake}
     assert named == set(COURSE.mistakes)
+    assert named == {mistake for task in COURSE.tasks for mistake in task.mistakes}
 
 
 def test_a_fault_costs_points_only_in_its_own_task(tmp_path):
-    verdicts = judge(BY_NAME["keep-drop-swapped"].build(tmp_path / "swapped"), **LIMITS)
-    assert verdicts["dropout_forward"].points < 10
-    assert verdicts["dropout_backward"].points == 6
-    assert verdicts["fc_net"].points == 9
-    verdicts = judge(BY_NAME["backward-skips-dropout"].build(tmp_path / "skips"), **LIMITS)
-    assert (verdicts["dropout_forward"].points, verdicts["dropout_backward"].points) == (10, 6)
-    assert verdicts["fc_net"].points < 9
+    full = {task.id: task.points for task in COURSE.tasks}
+    for name, task in (("keep-drop-swapped", "dropout_forward"), ("backward-skips-dropout", "fc_net")):
+        verdict = judge(BY_NAME[name].build(tmp_path / name), **LIMITS)
+        points = {t: v.points for t, v in verdict.tasks.items()}
+        assert points[task] < full[task], name
+        assert {t: p for t, p in points.items() if t != task} == {t: p for t, p in full.items() if t != task}
 
 
 def test_report_names_the_mistake_and_links_the_book(tmp_path):
-    verdicts = judge(BY_NAME["vanilla-dropout"].build(tmp_path / "vanilla"), **LIMITS)
-    report = verdicts["dropout_forward"].report("https://course.example/dropout")
+    verdict = judge(BY_NAME["vanilla-dropout"].build(tmp_path / "vanilla"), **LIMITS)
+    book = "https://course.example/dropout"
+    report = task_report(verdict.tasks["dropout_forward"], book)
     assert "dropout_forward: 4 / 10 points" in report
     assert "Scaling at test time (vanilla dropout)" in report
     assert "https://course.example/dropout/book/mistakes.html#scaled-at-test-time" in report
     assert "1 - p = 0.75" in report
+    assert COURSE.task("dropout_forward").book_link(book) in report.splitlines()[-1]

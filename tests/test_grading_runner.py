@@ -11,7 +11,8 @@ import pytest
 
 from coursekit.grading.client import OpFailed, Plan, run_plan
 from coursekit.grading.judge import judge
-from coursekit.grading.pytest_plugin import REPO_ROOT
+from coursekit.grading.verdict import Verdict
+from coursekit.paths import REPO_ROOT
 from faults.catalogue import BY_NAME
 
 
@@ -77,8 +78,9 @@ def test_missing_package_is_never_graded_against_the_instructor_edition(tmp_path
 
 def test_patches_in_student_code_do_not_reach_the_checks(tmp_path):
     """A package that patches numpy and builtins at import scores what its stubs deserve: 0."""
-    verdicts = judge(BY_NAME["patches-checks"].build(tmp_path / "s"), tasks=("dropout_forward",))
-    assert verdicts["dropout_forward"].points == 0
+    verdict = judge(BY_NAME["patches-checks"].build(tmp_path / "s"), tasks=("dropout_forward",))
+    assert list(verdict.tasks) == ["dropout_forward"]
+    assert verdict.tasks["dropout_forward"].points == 0
 
 
 def test_judge_command_line_prints_the_reports(tmp_path):
@@ -86,5 +88,6 @@ def test_judge_command_line_prints_the_reports(tmp_path):
     completed = subprocess.run([sys.executable, "-m", "coursekit.grading.judge", str(folder), "--task",
                                 "dropout_forward", "--json"], cwd=REPO_ROOT, capture_output=True, text=True,
                                env={**os.environ, "PYTHONPATH": str(REPO_ROOT)}, check=True)
-    records = json.loads(completed.stdout)["dropout_forward"]
-    assert {r["check"] for r in records if not r["passed"]} == {"test_train_statistics", "test_train_values"}
+    verdict = Verdict.from_json(completed.stdout)
+    assert {c.check for c in verdict.tasks["dropout_forward"].failed} == {"test_train_statistics", "test_train_values"}
+    assert "nodeid" not in json.loads(completed.stdout)["tasks"]["dropout_forward"]["checks"][0]
