@@ -16,6 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 from . import gradebook
 from .manifest import COURSE
@@ -71,7 +72,7 @@ def release_course(root: Path) -> Path:
     return release(root, log=lambda *_: None)
 
 
-def submit(root: Path, student: str, variant) -> Path:
+def submit(root: Path, student: str, variant: Any) -> Path:
     """Hand in the released notebook with ``variant``'s package as ``student``'s submission."""
     folder = Path(root) / "submitted" / student / ASSIGNMENT
     if folder.exists():
