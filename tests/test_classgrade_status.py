@@ -135,3 +135,26 @@ def test_event_files_are_read_line_by_line_and_a_partial_line_waits(tmp_path):
         file.write('rted", "notebooks": ["b/x.ipynb"]}\n')
     more, _ = hooks.read_events(path, offset)
     assert more == [{"event": "started", "notebooks": ["b/x.ipynb"]}]
+
+
+# -- the exit policy -----------------------------------------------------------------------------
+
+def _result(*outcomes, stopped=None):
+    from coursekit.classgrade.grader import ClassResult
+
+    return ClassResult(list(outcomes), report={}, stopped=stopped, seconds=1.0, graded=len(outcomes))
+
+
+@pytest.mark.parametrize("kind, grade, code", [
+    (FINISHED, HELD, 0), (UP_TO_DATE, HELD, 0),
+    (NO_NOTEBOOK, None, 0),  # nothing to grade: not a failure of the run
+    (FINISHED, None, 1), (REFUSED, None, 1), (NBGRADER_FAILED, HELD, 1), (STOPPED_AFTER_TIMEOUT, None, 1),
+    (NOT_STARTED, None, 1),
+])
+def test_exit_code_is_1_when_a_submission_to_grade_holds_no_grade(kind, grade, code):
+    from coursekit.classgrade.cli import exit_code
+
+    found = outcome(kind, GOOD, ("dropout.ipynb",) if kind == NO_NOTEBOOK else (), grade, stop_reason="SIGINT",
+                    timeout=1.0 if kind == STOPPED_AFTER_TIMEOUT else None)
+    assert exit_code(_result(outcome(FINISHED), found)) == code
+    assert exit_code(_result(found, stopped="SIGINT")) == 130

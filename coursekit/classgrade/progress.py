@@ -54,5 +54,6 @@ class Progress:
             print(text, file=self.stream, flush=True)
 
     def close(self) -> None:
+        """End the bar, if any."""
         if self.bar is not None:
             self.bar.close()

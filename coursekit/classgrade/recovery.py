@@ -12,10 +12,14 @@ from __future__ import annotations
 import fcntl
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .. import gradebook as gradebooks
 from . import hooks, submissions
 from .submissions import Course
+
+if TYPE_CHECKING:
+    from nbgrader.api import Gradebook
 
 
 def recover(course: Course, work_root: Path) -> list[str]:
@@ -32,7 +36,7 @@ def recover(course: Course, work_root: Path) -> list[str]:
     return sorted(set(recovered))
 
 
-def _recover_run(course: Course, run_dir: Path, target: object) -> list[str]:
+def _recover_run(course: Course, run_dir: Path, target: Gradebook) -> list[str]:
     try:
         lock = open(run_dir / "lock", "a")
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -65,6 +65,8 @@ def auto_batch_size(remaining: int, workers: int) -> int:
 
 @dataclass(frozen=True)
 class RunOptions:
+    """How the scheduler grades: how many workers, batches of what size, which time limit."""
+
     workers: int
     batch_size: int | None = None  # None: auto_batch_size
     timeout: float | None = None  # seconds one submission may take; None: no limit
@@ -73,6 +75,8 @@ class RunOptions:
 
 @dataclass
 class Batch:
+    """The students one worker's nbgrader grades, and what its events said so far."""
+
     number: int
     slot: int
     students: list[str]

@@ -35,7 +35,8 @@ HOOKS = ("--Autograde.pre_convert_hook=coursekit.classgrade.hooks.started",
 CHECKS_ONLY = "--ResilientExecute.run_notebook=False"
 
 
-def worker_command(assignment: str, db_url: str, students: list, everyone: set, run_notebooks: bool) -> list:
+def worker_command(assignment: str, db_url: str, students: list[str], everyone: set[str],
+                   run_notebooks: bool) -> list[str]:
     """``nbgrader autograde`` of ``students`` (of ``everyone``) into the gradebook at ``db_url``."""
     command = [sys.executable, "-c", NBGRADER_MAIN, "autograde", assignment, "--force",
                f"--CourseDirectory.db_url={db_url}", *HOOKS]
@@ -48,7 +49,7 @@ def worker_command(assignment: str, db_url: str, students: list, everyone: set, 
     return command
 
 
-def worker_env(events: Path, hide: Path) -> dict:
+def worker_env(events: Path, hide: Path) -> dict[str, str]:
     """nbgrader's environment (``release.nbgrader_env``), reporting to ``events``, with ``hide``
     added to what the grading sandbox hides."""
     from ..release import nbgrader_env
