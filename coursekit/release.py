@@ -28,11 +28,10 @@ import argparse
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from .course_settings import CourseSettings, read_settings
+from .course_settings import CourseSettings, CourseSettingsError, read_settings
 from .editions import PACKAGE_NAME, EditionError, write_student_edition
 from .gradebook import GradebookError, release_state, safe_url
 from .manifest import COURSE
@@ -88,30 +87,12 @@ def source_cell_checksums(source_dir: Path) -> dict[tuple[str, str], str]:
     return checksums
 
 
-@contextmanager
-def _config_env() -> Iterator[None]:
-    """The environment nbgrader_env gives nbgrader, restored after the course's config has run here."""
-    before = dict(os.environ)
-    os.environ.setdefault("DROPOUT_COURSE_REPO", str(REPO_ROOT))
-    try:
-        yield
-    finally:
-        os.environ.clear()
-        os.environ.update(before)
-
-
 def course_settings(course_root: Path, assignment: str = ASSIGNMENT) -> CourseSettings:
     """The course's nbgrader settings (db_url, course_id), read as nbgrader reads them."""
-    config = Path(course_root) / "nbgrader_config.py"
     try:
-        with _config_env():
-            return read_settings(course_root, assignment)
-    except FileNotFoundError as error:
+        return read_settings(course_root, assignment)
+    except (FileNotFoundError, CourseSettingsError) as error:
         raise ReleaseError(str(error)) from error
-    except SystemExit as error:  # nbgrader logs the bad setting (key and value), then exits
-        raise ReleaseError(f"nbgrader rejected a setting of {config} (its message above names it)") from error
-    except Exception as error:
-        raise ReleaseError(f"could not read the nbgrader settings of {config}: {error}") from error
 
 
 def changed_cells(course_root: Path, assignment: str = ASSIGNMENT) -> tuple[int, list[str]]:

@@ -262,6 +262,20 @@ def test_release_command_refuses_a_folder_that_is_no_course(tmp_path, capsys):
     assert "has no nbgrader_config.py" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("config, words", [
+    ("import no_such_module\n", "ModuleNotFoundError: No module named 'no_such_module'"),
+    ("c.CourseDirectory.db_url = (\n", "SyntaxError"),
+])
+def test_release_refuses_a_config_that_fails_to_load(tmp_path, capsys, config, words):
+    """nbgrader would log the error and go on with its defaults (another gradebook): release stops."""
+    root = copy_course(tmp_path)
+    (root / "nbgrader_config.py").write_text((root / "nbgrader_config.py").read_text() + config)
+    assert release_module.main(["--course-root", str(root)]) == 1
+    message = capsys.readouterr().err
+    assert f"{root / 'nbgrader_config.py'} failed to load" in message and words in message
+    assert not (root / "release").exists()
+
+
 def add_submission(course_root, student="someone"):
     from nbgrader.api import Gradebook
     with Gradebook(sqlite_url(course_root / "gradebook.db"), course_id=COURSE.course_id) as gradebook:
