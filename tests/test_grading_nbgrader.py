@@ -1,21 +1,28 @@
 """End to end: a class of submissions through the real nbgrader commands (no mocks).
 
 generate_assignment (via the release command), autograde, generate_feedback and export run
-as an instructor runs them, on a course root in a temporary folder.
+as an instructor runs them, on a course root in a temporary folder. Every student's autograded
+cells score what their submission earned before the course manifest and the Verdict type
+(tests/faults/points.json).
 """
 
 import html
+import json
 import re
 import time
+from pathlib import Path
 
 import pytest
 
 from coursekit import classroom
+from coursekit.grading.verdict import Verdict, verdict_path
 from coursekit.manifest import COURSE
 
 CATALOGUE = classroom.load_catalogue()
-AUTO = ("dropout_forward_checks", "dropout_backward_checks", "fc_net_checks")
-FULL = {"dropout_forward_checks": 10.0, "dropout_backward_checks": 6.0, "fc_net_checks": 9.0}
+AUTO = tuple(task.grade_cell for task in COURSE.tasks)
+FULL = {task.grade_cell: task.points for task in COURSE.tasks}
+CELL = {task.id: task.grade_cell for task in COURSE.tasks}
+POINTS = json.loads((Path(__file__).parent / "faults" / "points.json").read_text())
 CLASS = {
     "ada": "bool-mask", "ben": "default-rng", "cy": "warns",
     "dee": "keep-drop-swapped", "eli": "vanilla-dropout", "fay": "new-mask-in-backward",
@@ -34,9 +41,9 @@ def graded(tmp_path_factory):
     for student, variant in CLASS.items():
         classroom.submit(root, student, CATALOGUE.BY_NAME[variant])
     started = time.monotonic()
-    autograde = classroom.nbgrader(root, "autograde", "dropout", check=False)
+    autograde = classroom.nbgrader(root, "autograde", COURSE.assignment, check=False)
     seconds = time.monotonic() - started
-    classroom.nbgrader(root, "generate_feedback", "dropout")
+    classroom.nbgrader(root, "generate_feedback", COURSE.assignment)
     classroom.nbgrader(root, "export")
     return root, autograde, seconds
 
@@ -46,7 +53,7 @@ def scores(root, student):
 
 
 def feedback_text(root, student):
-    page = (root / "feedback" / student / "dropout" / "dropout.html").read_text()
+    page = (root / "feedback" / student / COURSE.assignment / f"{COURSE.notebook}.html").read_text()
     return html.unescape(re.sub(r"<[^>]+>", "", page))
 
 
@@ -54,6 +61,12 @@ def test_autograde_grades_every_student(graded):
     root, autograde, seconds = graded
     assert autograde.returncode == 0, autograde.stderr[-3000:]
     assert set(classroom.read_grades(root)) == set(CLASS)
+
+
+@pytest.mark.parametrize("student", sorted(CLASS))
+def test_each_cell_scores_what_the_submission_earned_before(graded, student):
+    root, *_ = graded
+    assert scores(root, student) == POINTS[CLASS[student]]
 
 
 @pytest.mark.parametrize("student", ["ada", "ben", "cy"])
@@ -71,7 +84,9 @@ def test_faults_lose_points_and_feedback_names_the_mistake(graded, student):
     text = feedback_text(root, student)
     for mistake in {m for m in variant.expected.values() if m}:
         assert COURSE.mistakes[mistake] in text
-        assert f"book/mistakes.html#{mistake}" in text
+        assert COURSE.mistake_link(mistake) in text
+    for task in COURSE.tasks:
+        assert task.book_link() in text  # the section that teaches each task
 
 
 def test_untouched_student_edition_scores_zero(graded):
@@ -88,7 +103,7 @@ def test_missing_package_scores_zero_and_says_why(graded):
 
 def test_hanging_submission_loses_only_what_hangs_within_its_budget(graded):
     root, _, seconds = graded
-    assert scores(root, "kai") == {"dropout_forward_checks": 0.0, "dropout_backward_checks": 0.0, "fc_net_checks": 9.0}
+    assert scores(root, "kai") == {**dict.fromkeys(AUTO, 0.0), CELL["fc_net"]: FULL[CELL["fc_net"]]}
     assert "did not finish within 2 s" in feedback_text(root, "kai")
     # Per student: a few cells hitting their timeout plus one runner timeout per hanging function.
     assert seconds < len(CLASS) * 10 + 8 * CELL_TIMEOUT + 4 * OP_TIMEOUT
@@ -96,7 +111,7 @@ def test_hanging_submission_loses_only_what_hangs_within_its_budget(graded):
 
 def test_crashing_submission_is_reported_as_crashed(graded):
     root, *_ = graded
-    assert scores(root, "lee") == {**FULL, "dropout_backward_checks": 0.0}
+    assert scores(root, "lee") == {**FULL, CELL["dropout_backward"]: 0.0}
     text = feedback_text(root, "lee")
     assert "ended its process (exit code 3)" in text
     assert "KernelDied" in text  # the notebook's own kernel died too, and the feedback says so
@@ -104,19 +119,18 @@ def test_crashing_submission_is_reported_as_crashed(graded):
 
 def test_patching_numpy_and_builtins_gains_nothing(graded):
     root, *_ = graded
-    assert scores(root, "max") == {"dropout_forward_checks": 0.0, "dropout_backward_checks": 0.0, "fc_net_checks": 9.0}
+    assert scores(root, "max") == {**dict.fromkeys(AUTO, 0.0), CELL["fc_net"]: FULL[CELL["fc_net"]]}
 
 
-def test_check_records_are_kept_beside_each_graded_notebook(graded):
-    import json
-
+def test_verdicts_are_kept_beside_each_graded_notebook(graded):
     root, *_ = graded
-    records = {student: json.loads((root / "autograded" / student / "dropout" / "dropout.hidden_checks.json")
-                                   .read_text()) for student in CLASS}
-    assert records["lee"]["kernel"] == "died"
-    assert records["kai"]["kernel"] == "cell-timeout"
-    assert records["ada"]["kernel"] == "ok"
-    backward = records["lee"]["tasks"]["dropout_backward"]
-    assert backward["points"] == 0
-    assert "crashed" in {c["student_code"] for c in backward["checks"]}
-    assert records["ada"]["tasks"]["fc_net"]["points"] == 9
+    verdicts = {student: Verdict.load(verdict_path(root / "autograded" / student / COURSE.assignment, COURSE.notebook))
+                for student in CLASS}
+    assert verdicts["lee"].kernel == "died"
+    assert verdicts["kai"].kernel == "cell-timeout"
+    assert verdicts["ada"].kernel == "ok" and verdicts["ada"].notebook == COURSE.notebook
+    backward = verdicts["lee"].tasks["dropout_backward"]
+    assert backward.points == 0
+    assert backward.student_code_count("crashed") > 0
+    assert verdicts["ada"].tasks["fc_net"].points == COURSE.task("fc_net").points
+    assert not list((root / "autograded").rglob("*.hidden_checks.json"))

@@ -78,7 +78,7 @@ def test_attacks_gain_nothing_confined_and_would_gain_unconfined(attack, tmp_pat
     """The same submission judged with and without the sandbox: confinement is what protects."""
     def scores(variant, confine):
         folder = BY_NAME[variant].build(tmp_path / f"{variant}-{confine}")
-        return {task: v.points for task, v in judge(folder, confine=confine).items()}
+        return {task: v.points for task, v in judge(folder, confine=confine).tasks.items()}
 
     baseline = scores(BASELINES[attack], confine=True)
     assert scores(attack, confine=True) == baseline

@@ -13,11 +13,13 @@ import sqlite3
 import pytest
 
 from coursekit import classroom, sandbox
+from coursekit.manifest import COURSE
 
 pytestmark = pytest.mark.skipif(sandbox.probe() is not None, reason=f"bwrap unusable: {sandbox.probe()}")
 
 CATALOGUE = classroom.load_catalogue()
-AUTO = ("dropout_forward_checks", "dropout_backward_checks", "fc_net_checks")
+AUTO = tuple(task.grade_cell for task in COURSE.tasks)
+FULL = {task.grade_cell: task.points for task in COURSE.tasks}
 HONEST = {"ada": "bool-mask", "bob": "stubs", "cleo": "identity-forward"}
 ATTACKERS = {"xena": "attack-delegate", "yuri": "attack-read-checks", "zed": "attack-tamper",
              "vic": "attack-rewrite-self", "wes": "attack-patch"}
@@ -52,11 +54,11 @@ def course(tmp_path_factory):
     classroom.release_course(root)
     for student, variant in HONEST.items():
         classroom.submit(root, student, CATALOGUE.BY_NAME[variant])
-    classroom.nbgrader(root, "autograde", "dropout")
+    classroom.nbgrader(root, "autograde", COURSE.assignment)
     before = honest_state(root)
     for student, variant in ATTACKERS.items():
         classroom.submit(root, student, CATALOGUE.BY_NAME[variant])
-    classroom.nbgrader(root, "autograde", "dropout")
+    classroom.nbgrader(root, "autograde", COURSE.assignment)
     return root, before, honest_state(root)
 
 
@@ -65,14 +67,14 @@ def scores(root, student):
 
 
 def report(root, student):
-    path = root / "autograded" / student / "dropout" / CATALOGUE.ATTACK_REPORT
+    path = root / "autograded" / student / COURSE.assignment / CATALOGUE.ATTACK_REPORT
     return path.read_text() if path.exists() else ""
 
 
 def test_honest_students_folders_and_grades_unchanged(course):
     root, before, after = course
     assert after == before
-    assert scores(root, "ada") == {"dropout_forward_checks": 10.0, "dropout_backward_checks": 6.0, "fc_net_checks": 9.0}
+    assert scores(root, "ada") == FULL
 
 
 @pytest.mark.parametrize("attacker", sorted(ATTACKERS))
@@ -97,4 +99,5 @@ def test_kernel_could_not_reach_the_gradebook_or_other_folders(course):
 def test_rewriting_the_package_in_the_kernel_changes_nothing_graded(course):
     root, *_ = course
     assert "rewrote" in report(root, "vic")  # its own autograded copy is writable ...
-    assert scores(root, "vic") == dict.fromkeys(AUTO, 0.0) | {"fc_net_checks": 9.0}  # ... the snapshot is not
+    fc_net = COURSE.task("fc_net").grade_cell
+    assert scores(root, "vic") == dict.fromkeys(AUTO, 0.0) | {fc_net: FULL[fc_net]}  # ... the snapshot is not
