@@ -24,9 +24,9 @@ from typing import Mapping, Sequence
 
 from ..grading.verdict import Verdict
 from ..manifest import COURSE
-from .status import CRASHED, GRADED, MISSING, TIMED_OUT, Outcome
+from .status import CRASHED, GRADED, MISSING, TIMED_OUT, WITH_GRADE, Outcome
 
-HISTOGRAM_STATUSES = (GRADED, CRASHED, TIMED_OUT, MISSING)
+HISTOGRAM_STATUSES = WITH_GRADE  # the statuses of a submission with a grade
 COLOURS = {GRADED: "#4C72B0", CRASHED: "#C44E52", TIMED_OUT: "#DD8452", MISSING: "#8C8C8C"}
 # Submissions whose checks count in the pass rates: missing files say nothing about mistakes.
 CHECKED_STATUSES = (GRADED, CRASHED, TIMED_OUT)

@@ -29,7 +29,7 @@ class Course:
     coursedir: Any = field(repr=False)  # nbgrader's CourseDirectory
     student_files: tuple[str, ...] = ()  # c.Autograde.exclude_overwriting[assignment]: what students hand in
     notebooks: tuple[str, ...] = ()  # the assignment's notebooks, from the gradebook
-    _by_folder: dict[Path, str] = field(default_factory=dict, repr=False)
+    _by_folder: dict[Path, str] = field(default_factory=dict, init=False, repr=False)
 
     def folder(self, step: str, student: str) -> Path:
         """``submitted`` or ``autograded`` folder of ``student``'s submission."""
