@@ -13,6 +13,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Sequence
 
+from ..course_settings import CourseSettingsError
 from ..gradebook import GradebookError
 from .grader import ClassResult, grade_class
 from .scheduler import worker_count
@@ -90,7 +91,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.course_root, args.assignment, workers=args.workers, pattern=args.student, force=args.force,
             batch_size=args.batch_size, timeout=args.timeout, report_dir=args.report_dir, progress=args.progress,
             log=lambda text: print(text, file=sys.stderr, flush=True), run_notebooks=args.run_notebooks)
-    except (GradebookError, FileNotFoundError) as error:
+    except (GradebookError, CourseSettingsError, FileNotFoundError) as error:
         print(f"classgrade: {error}", file=sys.stderr)
         return UNUSABLE
     print(format_table(result.outcomes))
