@@ -19,7 +19,7 @@ from coursekit.manifest import COURSE
 from coursekit.paths import REPO_ROOT
 
 REFERENCE = REPO_ROOT / "coursekit" / "grading" / "reference.py"
-STDLIB_AND_NUMPY = {"__future__", "contextlib", "types", "typing", "numpy"}
+STDLIB_AND_NUMPY = {"__future__", "typing", "numpy"}
 
 
 def _pytest(code, *args):

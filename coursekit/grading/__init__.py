@@ -2,8 +2,14 @@
 
 - ``runner``: the only code that imports a submission; it runs in its own process, calls the
   submission's functions on inputs the judge chose and writes back raw outputs.
+- ``reference``: trusted code shared by both sides (the scripted dropout and the net driver);
+  it imports numpy and the standard library only, and the runner loads it by file path.
 - ``client``: starts runners with time limits and collects their outputs for the checks.
-- ``pytest_plugin``: the options, markers and verdict file of the hidden checks (tests/hidden).
-- ``judge``: runs the hidden checks on one submission and turns them into scores and reports.
-- ``nbgrader_plugin``: nbgrader preprocessors that put the judge's verdict into grade cells.
+- ``checks``: what the hidden checks share (failures naming a mistake, tolerances, ``points``).
+- ``pytest_plugin``: the options, task markers (from the course manifest) and verdict file of
+  the hidden checks.
+- ``judge``: runs the hidden checks on one submission and returns its ``Verdict``.
+- ``checks_server``: one pytest process that imports the checks once and forks per submission.
+- ``verdict``: the one verdict type and its JSON form; ``task_report``: a task's report in words.
+- ``nbgrader_plugin``: nbgrader preprocessors that put the verdict into grade cells and save it.
 """

@@ -10,7 +10,10 @@ comparison and fewer than 1000 statistical comparisons in all the hidden checks 
 the union bound keeps the chance that a correct implementation fails any of them below 1e-6.
 """
 
+from __future__ import annotations
+
 import math
+from typing import NoReturn
 
 import numpy as np
 import pytest
@@ -23,33 +26,33 @@ DELTA = 1e-9
 class CheckFailure(AssertionError):
     """A hidden check failed; ``mistake`` is the id of the diagnosed mistake, or None."""
 
-    def __init__(self, message, mistake=None):
+    def __init__(self, message: str, mistake: str | None = None) -> None:
         if mistake is not None and mistake not in COURSE.mistakes:
             raise ValueError(f"unknown mistake id {mistake!r}")
         super().__init__(message)
         self.mistake = mistake
 
 
-def fail(message, mistake=None):
+def fail(message: str, mistake: str | None = None) -> NoReturn:
     """Fail the current check with a plain-words message and, if diagnosed, the mistake's id."""
     __tracebackhide__ = True
     raise CheckFailure(message, mistake)
 
 
-def bernoulli_tolerance(n, delta=DELTA):
+def bernoulli_tolerance(n: int, delta: float = DELTA) -> float:
     """t such that the mean of n independent Bernoulli draws is within t of their probability,
     except with probability delta (Hoeffding with b_i - a_i = 1: t = sqrt(ln(2/delta) / (2n)))."""
     return math.sqrt(math.log(2 / delta) / (2 * n))
 
 
-def bounded_mean_tolerance(ranges, delta=DELTA):
+def bounded_mean_tolerance(ranges: np.ndarray, delta: float = DELTA) -> float:
     """t for the mean of independent terms whose i-th lies in an interval of width ranges[i]:
     t = sqrt(ln(2/delta) * sum(ranges**2) / 2) / n."""
     ranges = np.asarray(ranges, dtype=np.float64).ravel()
     return math.sqrt(math.log(2 / delta) * float(np.sum(ranges**2)) / 2) / ranges.size
 
 
-def rel_error(x, y):
+def rel_error(x: np.ndarray | float, y: np.ndarray | float) -> float:
     """Largest elementwise relative error, as CS231n defines it."""
     x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
     if x.shape != y.shape:
@@ -59,6 +62,6 @@ def rel_error(x, y):
     return float(np.max(np.abs(x - y) / np.maximum(1e-8, np.abs(x) + np.abs(y))))
 
 
-def points(n):
+def points(n: float) -> pytest.MarkDecorator:
     """Marker: the check is worth n points of its task."""
     return pytest.mark.points(n)

@@ -15,6 +15,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 from types import ModuleType
+from typing import Any, Generator
 
 import pytest
 
@@ -118,7 +119,7 @@ def check_result(task: str, item: pytest.Item, report: pytest.TestReport,
 
 
 @pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Generator[None, Any, None]:
     """Record the outcome of each hidden check (its call, or a setup that failed)."""
     outcome = yield
     report = outcome.get_result()

@@ -9,9 +9,7 @@ but numpy and the standard library: never ``source_pkg``, never ``coursekit``.
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-from types import ModuleType
-from typing import Any, Iterator
+from typing import Any, Callable
 
 import numpy as np
 
@@ -68,26 +66,28 @@ class ScriptedDropout:
         return dout if scale is None else dout * scale
 
 
-@contextmanager
-def scripted_dropout(dropout: ScriptedDropout, *modules: ModuleType) -> Iterator[ScriptedDropout]:
-    """Replace ``dropout_forward``/``dropout_backward`` of ``modules`` by ``dropout``'s, then restore them."""
-    names = ("dropout_forward", "dropout_backward")
-    saved = [(module, {name: module.__dict__[name] for name in names if name in module.__dict__})
+def script_dropout(dropout: ScriptedDropout, modules: list[Any]) -> Callable[[], None]:
+    """Replace ``dropout_forward``/``dropout_backward`` of ``modules`` by ``dropout``'s; returns the
+    function that puts the originals back."""
+    replacements = {"dropout_forward": dropout.forward, "dropout_backward": dropout.backward}
+    saved = [(module, {name: module.__dict__[name] for name in replacements if name in module.__dict__})
              for module in modules]
-    try:
-        for module in modules:
-            module.dropout_forward, module.dropout_backward = dropout.forward, dropout.backward
-        yield dropout
-    finally:
-        for module, functions in saved:
-            for name in names:
-                if name in functions:
-                    setattr(module, name, functions[name])
+    for module in modules:
+        for name, function in replacements.items():
+            setattr(module, name, function)
+
+    def restore() -> None:
+        for module, originals in saved:
+            for name in replacements:
+                if name in originals:
+                    setattr(module, name, originals[name])
                 else:
                     module.__dict__.pop(name, None)
 
+    return restore
 
-def run_net(fc_net: ModuleType, layers: ModuleType, init: dict, params: dict[str, np.ndarray],
+
+def run_net(fc_net: Any, layers: Any, init: dict, params: dict[str, np.ndarray],
             calls: list[tuple[np.ndarray, np.ndarray | None]], mask_seed: int,
             outputs: dict[str, np.ndarray], facts: dict[str, Any]) -> None:
     """Build ``fc_net.FullyConnectedNet(**init)`` in float64 with ``params``, its dropout scripted
@@ -100,7 +100,8 @@ def run_net(fc_net: ModuleType, layers: ModuleType, init: dict, params: dict[str
     """
     dropout = ScriptedDropout(mask_seed)
     facts.update(trace=dropout.trace, calls_done=0)
-    with scripted_dropout(dropout, layers, fc_net):
+    restore = script_dropout(dropout, [layers, fc_net])
+    try:
         model = fc_net.FullyConnectedNet(**dict(init, dtype=np.float64))
         for name, value in params.items():
             model.params[name] = np.array(value, copy=True)
@@ -115,3 +116,5 @@ def run_net(fc_net: ModuleType, layers: ModuleType, init: dict, params: dict[str
                 for name, grad in grads.items():
                     outputs[f"{j}/grad/{name}"] = np.asarray(grad, dtype=np.float64)
             facts["calls_done"] = j + 1
+    finally:
+        restore()
