@@ -10,6 +10,7 @@ import argparse
 import shutil
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from . import classroom
@@ -29,7 +30,7 @@ CLASS = {
 }
 
 
-def run(root: Path = DEMO_ROOT, log=print) -> int:
+def run(root: Path = DEMO_ROOT, log: Callable[[str], object] = print) -> int:
     """Build the demo class in ``root``, grade it with nbgrader and print a table; nbgrader's exit code."""
     catalogue = classroom.load_catalogue()
     if root.exists():

@@ -23,11 +23,12 @@ from coursekit.classgrade.scheduler import auto_batch_size
 from coursekit.classgrade.status import FINISHED, Attempt, Facts, Outcome, decide
 from coursekit.grading.nbgrader_plugin import NOT_RUN_NOTE
 from coursekit.grading.verdict import Verdict, verdict_path
+from coursekit.manifest import COURSE
 
 REPO = Path(__file__).resolve().parent.parent
 CATALOGUE = classroom.load_catalogue()
-AUTO = {"dropout_forward_checks": "dropout_forward", "dropout_backward_checks": "dropout_backward",
-        "fc_net_checks": "fc_net"}
+AUTO = COURSE.cell_tasks  # autograded cell -> task
+FULL = {task.grade_cell: task.points for task in COURSE.tasks}
 CLASS = {"ana": "reference", "bo": "keep-drop-swapped", "cy": "forward-hangs", "dee": "backward-crashes",
          "eve": "missing-package", "fay": "default-rng"}
 NO_NOTEBOOK = "gil"
@@ -98,9 +99,8 @@ def test_gradebook_holds_what_the_hidden_checks_found(graded):
     for student in CLASS:
         tasks = verdict(root, student).tasks
         assert auto_scores(root, student) == {cell: tasks[task].points for cell, task in AUTO.items()}, student
-    assert auto_scores(root, "ana") == {"dropout_forward_checks": 10.0, "dropout_backward_checks": 6.0,
-                                        "fc_net_checks": 9.0}
-    assert auto_scores(root, "dee")["dropout_backward_checks"] == 0.0
+    assert auto_scores(root, "ana") == FULL
+    assert auto_scores(root, "dee")[COURSE.task("dropout_backward").grade_cell] == 0.0
 
 
 def test_crashes_and_timeouts_are_named_never_a_silent_zero(graded):
@@ -196,8 +196,7 @@ def test_rerun_grades_only_new_and_newer_submissions_and_keeps_manual_grades(gra
     assert submission_counts(root) == {**dict.fromkeys(CLASS, 1), "hu": 1}
     assert gradebook_rows(root, "SELECT manual_score, needs_manual_grade FROM grade WHERE id = ?",
                           manual[0][0]) == [(4.0, 1)]
-    assert auto_scores(root, "hu") == {"dropout_forward_checks": 10.0, "dropout_backward_checks": 6.0,
-                                       "fc_net_checks": 9.0}
+    assert auto_scores(root, "hu") == FULL
 
 
 def test_plain_nbgrader_works_on_the_same_course(graded):
@@ -296,8 +295,7 @@ def test_grades_left_by_a_run_that_died_are_merged_by_the_next(tmp_path):
     assert "merged 1 grade(s) left by an interrupted run: pat" in after.stderr
     assert "0 to grade" in after.stderr
     assert submission_counts(root) == {"pat": 1}
-    assert auto_scores(root, "pat") == {"dropout_forward_checks": 10.0, "dropout_backward_checks": 6.0,
-                                        "fc_net_checks": 9.0}
+    assert auto_scores(root, "pat") == FULL
     assert not run_dir.exists()
 
 

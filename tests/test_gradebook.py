@@ -127,10 +127,11 @@ def test_release_refuses_to_change_graded_cells_of_a_postgresql_class(postgres, 
 
     notebook = source / f"{NOTEBOOK}.ipynb"
     nb = nbformat.read(notebook, as_version=4)
-    cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "fc_net_checks")
+    net_cell = COURSE.task("fc_net").grade_cell
+    cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == net_cell)
     cell.source += "\nassert True"
     nbformat.write(nb, notebook)
-    with pytest.raises(ReleaseError, match=rf"1 submission.*{NOTEBOOK}\.ipynb:fc_net_checks.*--force") as refused:
+    with pytest.raises(ReleaseError, match=rf"1 submission.*{NOTEBOOK}\.ipynb:{net_cell}.*--force") as refused:
         release(root, log=lambda *_: None)
     assert "s3cret" not in str(refused.value)
     assert "assert True" not in (root / "release" / ASSIGNMENT / f"{NOTEBOOK}.ipynb").read_text()

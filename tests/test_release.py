@@ -283,7 +283,7 @@ def add_submission(course_root, student="someone"):
         gradebook.add_submission(ASSIGNMENT, student)
 
 
-def change_graded_cell(course_root, grade_id="fc_net_checks"):
+def change_graded_cell(course_root, grade_id=COURSE.task("fc_net").grade_cell):
     """Edit one autograded cell of the course's source notebook, as an instructor might."""
     notebook = course_root / "source" / ASSIGNMENT / NOTEBOOK
     nb = nbformat.read(notebook, as_version=4)
