@@ -24,8 +24,8 @@ from coursekit.classgrade.status import FINISHED, Attempt, Facts, Outcome, decid
 from coursekit.grading.nbgrader_plugin import NOT_RUN_NOTE
 from coursekit.grading.verdict import Verdict, verdict_path
 from coursekit.manifest import COURSE
+from coursekit.paths import REPO_ROOT
 
-REPO = Path(__file__).resolve().parent.parent
 CATALOGUE = classroom.load_catalogue()
 AUTO = COURSE.cell_tasks  # autograded cell -> task
 FULL = {task.grade_cell: task.points for task in COURSE.tasks}
@@ -38,7 +38,7 @@ LIMITS = dict(cell_timeout=5, op_timeout=2.0, budget=15.0)
 def classgrade(root, *args, timeout=900):
     """The command as an instructor runs it, from the repository, on the course root."""
     return subprocess.run([sys.executable, "-m", "coursekit.classgrade", "dropout", "--course-root", str(root),
-                           "--progress", "lines", *args], cwd=REPO, capture_output=True, text=True, timeout=timeout)
+                           "--progress", "lines", *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=timeout)
 
 
 def gradebook_rows(root, query, *params):
@@ -232,7 +232,7 @@ def test_ctrl_c_keeps_recorded_grades_and_the_gradebook_consistent(tmp_path):
     root = make_class(tmp_path / "class", INTERRUPTED_CLASS)
     command = [sys.executable, "-m", "coursekit.classgrade", "dropout", "--course-root", str(root), "--workers", "2",
                "--batch-size", "2", "--progress", "lines"]
-    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     progress = []
     for line in process.stderr:  # wait until the first submission is graded and recorded
         progress.append(line)
@@ -405,5 +405,5 @@ def test_workers_start_nbgrader_without_the_iri_grammars():
     probe = subprocess.run([sys.executable, "-c", "from coursekit.classgrade.worker import skip_iri_syntax_checks\n"
                             "skip_iri_syntax_checks()\nimport sys, nbgrader.apps, nbformat\n"
                             "print(sys.modules['rfc3987_syntax'] is None, 'lark' in sys.modules)"],
-                           cwd=REPO, capture_output=True, text=True, timeout=120)
+                           cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
     assert probe.stdout.split() == ["True", "False"], probe.stderr

@@ -8,15 +8,14 @@ each): four nbgrader workers and two coordinators writing to one server.
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 from postgres import postgres_server
 
 from coursekit import classroom
 from coursekit.manifest import COURSE
+from coursekit.paths import REPO_ROOT
 
-REPO = Path(__file__).resolve().parent.parent
 CATALOGUE = classroom.load_catalogue()
 CLASS = {"a1": "reference", "a2": "keep-drop-swapped", "b1": "default-rng", "b2": "dropout-not-applied"}
 FULL = {task.grade_cell: task.points for task in COURSE.tasks}
@@ -42,7 +41,7 @@ def course(postgres, tmp_path_factory):
 def classgrade(root, *args):
     return subprocess.Popen([sys.executable, "-m", "coursekit.classgrade", COURSE.assignment, "--course-root", str(root),
                              "--workers", "2", "--batch-size", "1", "--progress", "lines", *args],
-                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def test_two_parallel_commands_grade_into_one_postgresql_gradebook(course):
