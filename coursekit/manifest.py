@@ -55,6 +55,16 @@ class ManualPart:
 
 
 @dataclass(frozen=True)
+class Credit:
+    """The credit policy: which behaviour each check presupposes, and its targets."""
+
+    rule: str
+    identity_max_points: float
+    faulty_kept_max: float
+    presupposes: dict[str, str]  # check name -> the behaviour it presupposes
+
+
+@dataclass(frozen=True)
 class Course:
     assignment: str
     notebook: str
@@ -64,6 +74,7 @@ class Course:
     tasks: tuple[Task, ...]
     manual: tuple[ManualPart, ...]
     mistakes: dict[str, str]  # id -> title
+    credit: Credit | None = None
 
     @property
     def task_ids(self) -> tuple[str, ...]:
@@ -215,7 +226,26 @@ def load(path: Path = MANIFEST_FILE) -> Course:
     return Course(assignment=assignment.text("name"), notebook=assignment.text("notebook"),
                   package=assignment.text("package"), course_id=assignment.text("course_id"),
                   mistakes_page=assignment.text("mistakes_page"), tasks=tuple(tasks), manual=tuple(manual),
-                  mistakes=mistakes)
+                  mistakes=mistakes, credit=_credit(path, data.get("credit")))
+
+
+def _credit(path: Path, table: object) -> Credit | None:
+    """The [credit] table, or None when the manifest has none."""
+    if table is None:
+        return None
+    if not isinstance(table, dict):
+        raise ManifestError(f"{path}: [credit] = {table!r}: expected a table")
+    reader = _Reader(path, table, "[credit]")
+    reader.unknown_keys({"rule", "identity_max_points", "faulty_kept_max", "presupposes"})
+    presupposes = table.get("presupposes") or {}
+    checks = _Reader(path, presupposes, "[credit.presupposes]")
+    if not isinstance(presupposes, dict):
+        raise reader.fail("presupposes", "expected a table: check name -> behaviour")
+    kept = reader.number("faulty_kept_max")
+    if kept > 1:
+        raise reader.fail("faulty_kept_max", "expected a fraction between 0 and 1")
+    return Credit(rule=reader.text("rule"), identity_max_points=reader.number("identity_max_points"),
+                  faulty_kept_max=kept, presupposes={key: checks.text(key) for key in presupposes})
 
 
 def _unique(path: Path, what: str, values: list[str]) -> None:

@@ -13,7 +13,7 @@ the union bound keeps the chance that a correct implementation fails any of them
 from __future__ import annotations
 
 import math
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import numpy as np
 import pytest
@@ -60,6 +60,19 @@ def rel_error(x: np.ndarray | float, y: np.ndarray | float) -> float:
     if x.size == 0:
         return 0.0
     return float(np.max(np.abs(x - y) / np.maximum(1e-8, np.abs(x) + np.abs(y))))
+
+
+def normal_cdf(value: float) -> float:
+    """P(Z <= value) for a standard normal Z: the keep rate of a mask built as ``randn(...) < value``."""
+    return 0.5 * (1 + math.erf(value / math.sqrt(2)))
+
+
+def where_it_broke(result: Any) -> str:
+    """`` at source_pkg/layers.py, line 12 (<source line>)`` for a call that raised in student code, else ""."""
+    where = result.where
+    if not where:
+        return ""
+    return f" at {where['file']}, line {where['line']}" + (f" ({where['source']})" if where.get("source") else "")
 
 
 def points(n: float) -> pytest.MarkDecorator:

@@ -35,9 +35,10 @@ class OpFailed(Exception):
     ``status`` is the operation's: error, timeout, crashed or not-run.
     """
 
-    def __init__(self, message: str, status: str = "error") -> None:
+    def __init__(self, message: str, status: str = "error", where: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.status = status
+        self.where = where or {}  # file, line, source: the last frame inside the student's package
 
 
 @dataclass
@@ -56,10 +57,25 @@ class OpResult:
     def ok(self) -> bool:
         return self.status == "ok"
 
+    @property
+    def where(self) -> dict[str, str]:
+        """Where in the student's package the call raised: file, line, source (empty if unknown)."""
+        return dict((self.error or {}).get("where") or {})
+
+    @property
+    def raised(self) -> str:
+        """The type name of the exception the call raised, or empty."""
+        return (self.error or {}).get("type", "") if self.status == "error" else ""
+
     def why(self) -> str:
         """One sentence on why this call gave no result (empty if it did)."""
         if self.status == "error":
-            return f"{self.description} raised {self.error['type']}: {self.error['message']}"
+            if self.facts.get("returned"):
+                return f"{self.description}: {self.error['message']}"
+            where = self.where
+            at = (f" at {where['file']}, line {where['line']}" if where else "") + (
+                f" ({where['source']})" if where.get("source") else "")
+            return f"{self.description} raised {self.error['type']}: {self.error['message']}{at}"
         if self.status == "timeout":
             return f"{self.description} did not finish within {self.detail} s and was stopped"
         if self.status == "crashed":
@@ -70,7 +86,7 @@ class OpResult:
 
     def __getitem__(self, key: str) -> np.ndarray:
         if not self.ok:
-            raise OpFailed(self.why(), self.status)
+            raise OpFailed(self.why(), self.status, self.where)
         return self.arrays[key]
 
 

@@ -39,9 +39,42 @@ def _load_reference() -> ModuleType:
 reference = _load_reference()
 
 
-def _describe_exception(exc: BaseException) -> dict[str, str]:
+class ContractError(TypeError):
+    """Student code returned something of the wrong kind; the message says what came back."""
+
+
+def _describe_value(value: Any) -> str:
+    """What came back, in a few words: ``None``, ``a tuple of 3 items``, ``a list``."""
+    if value is None:
+        return "None"
+    if isinstance(value, (tuple, list)):
+        return f"a {type(value).__name__} of {len(value)} item{'s' if len(value) != 1 else ''}"
+    return f"a {type(value).__name__}"
+
+
+def _student_frame(exc: BaseException, package_dir: Path | None) -> dict[str, str]:
+    """The last frame of the traceback inside the student's package: file, line and source line."""
+    if package_dir is None:
+        return {}
+    found = {}
+    if isinstance(exc, SyntaxError) and exc.filename and Path(exc.filename).resolve().is_relative_to(package_dir):
+        return {"file": Path(exc.filename).resolve().relative_to(package_dir.parent).as_posix(),
+                "line": str(exc.lineno), "source": (exc.text or "").strip()[:300]}
+    for frame in traceback.extract_tb(exc.__traceback__):
+        path = Path(frame.filename)
+        if path.is_absolute() and path.resolve().is_relative_to(package_dir):
+            found = {"file": path.resolve().relative_to(package_dir.parent).as_posix(),
+                     "line": str(frame.lineno), "source": (frame.line or "").strip()[:300]}
+    return found
+
+
+def _describe_exception(exc: BaseException, package_dir: Path | None = None) -> dict[str, str]:
     frames = traceback.format_exception(type(exc), exc, exc.__traceback__)
-    return {"type": type(exc).__name__, "message": str(exc)[:2000], "traceback": "".join(frames)[-4000:]}
+    described = {"type": type(exc).__name__, "message": str(exc)[:2000], "traceback": "".join(frames)[-4000:]}
+    where = _student_frame(exc, package_dir)
+    if where:
+        described["where"] = where
+    return described
 
 
 def _save_arrays(path: Path, arrays: dict[str, np.ndarray]) -> None:
@@ -88,7 +121,8 @@ class Runner:
                 self.dispatch(ops[k], arrays, facts)
                 status = {"ok": True, "facts": facts}
             except BaseException as exc:  # SystemExit and KeyboardInterrupt from student code too
-                status = {"ok": False, "error": _describe_exception(exc), "facts": facts}
+                package_dir = self.submission / self.package_name
+                status = {"ok": False, "error": _describe_exception(exc, package_dir), "facts": facts}
             _write_atomically(self.job_dir / f"result-{k}.npz", lambda tmp: _save_arrays(tmp, arrays))
             _write_atomically(self.job_dir / f"result-{k}.json",
                               lambda tmp: tmp.write_text(json.dumps(status)))
@@ -122,7 +156,14 @@ class Runner:
         """One call of dropout_forward; its cache is kept for a later backward if asked."""
         layers = self.package[0]
         x = self.input(op["x"])
-        out, cache = layers.dropout_forward(x, copy.deepcopy(op["param"]))
+        returned = layers.dropout_forward(x, copy.deepcopy(op["param"]))
+        if not (isinstance(returned, tuple) and len(returned) == 2):
+            facts["returned"] = _describe_value(returned)
+            raise ContractError(f"dropout_forward returned {facts['returned']}, not the pair (out, cache)")
+        out, cache = returned
+        if not isinstance(out, np.ndarray):
+            facts["returned"] = _describe_value(out)
+            raise ContractError(f"dropout_forward returned {facts['returned']} as out, not a numpy array")
         arrays["out"] = np.asarray(out)
         arrays["x_after"] = np.asarray(x)
         if op.get("keep"):
@@ -142,7 +183,11 @@ class Runner:
         if op["cache"] not in self.caches:
             raise RuntimeError("the dropout_forward call whose cache this backward needs did not complete "
                                "(it failed, or an earlier call hung or crashed and the runner restarted)")
-        arrays["dx"] = np.asarray(layers.dropout_backward(self.input(op["dout"]), self.caches[op["cache"]]))
+        dx = layers.dropout_backward(self.input(op["dout"]), self.caches[op["cache"]])
+        if not isinstance(dx, np.ndarray):
+            facts["returned"] = _describe_value(dx)
+            raise ContractError(f"dropout_backward returned {facts['returned']}, not the array dx")
+        arrays["dx"] = dx
 
     def op_net(self, op: dict, arrays: dict, facts: dict) -> None:
         """Build a net, set the judge's parameters, and run a sequence of loss calls on it."""

@@ -42,6 +42,11 @@ class CheckResult:
     mistake: str | None = None
     student_code: str = "ok"
     internal_error: bool = False  # the check itself broke: not a verdict on the submission
+    # Where the student's code broke, when it raised: the file (relative to the submission),
+    # the line number and the source line of the last frame inside the package. Optional.
+    student_file: str = ""
+    student_line: int = 0
+    student_source: str = ""
 
     @property
     def name(self) -> str:

@@ -8,6 +8,7 @@ Used by tests/test_grading_faults.py, the end-to-end nbgrader tests and ``make d
 """
 
 import ast
+import importlib.util
 import shutil
 import textwrap
 from dataclasses import dataclass, field
@@ -36,6 +37,7 @@ class Variant:
     edits: list = field(default_factory=list)  # (file, old text, new text)
     expected: dict = field(default_factory=dict)  # failing check -> mistake id or None
     kind: str = "code"  # code, student-edition, missing-package
+    points: dict | None = None  # task -> points it must earn (wild entries state them; points.json has all)
 
     def build(self, folder):
         """Write this submission's source_pkg into ``folder``; returns ``folder``."""
@@ -203,7 +205,7 @@ FAULTS = [
                 out = x * mask
             """},
             edits=[("layers.py", "        out = x.copy()\n", "        out = x * (1 - p)\n")],
-            expected={"test_train_statistics": "survivors-not-scaled", "test_train_values": "survivors-not-scaled",
+            expected={"test_train_statistics": "scaled-at-test-time", "test_train_values": "scaled-at-test-time",
                       "test_test_mode_identity": "scaled-at-test-time"}),
     Variant("active-in-test-mode", "draws a mask in both modes",
             edits=[("layers.py", '    if mode == "train":\n        # Task: draw', '    if True:\n        # Task: draw')],
@@ -296,7 +298,7 @@ FAULTS = [
 # Submissions that break in other ways: raising, hanging, dying, not importing, attacking the checks.
 BROKEN = [
     Variant("student-edition", "the release, untouched", kind="student-edition",
-            expected=_all(FORWARD + BACKWARD + NET)),
+            expected={**_all(FORWARD + NET), **_all(BACKWARD, "backward-not-written")}),
     Variant("missing-package", "a notebook without its source_pkg", kind="missing-package",
             expected=_all(FORWARD + BACKWARD + NET)),
     Variant("syntax-error", "layers.py does not parse",
@@ -316,8 +318,21 @@ BROKEN = [
                     "builtins.abs = lambda value: 0\n")],
             regions={"dropout_forward": 'raise NotImplementedError("dropout_forward")',
                      "dropout_backward": 'raise NotImplementedError("dropout_backward")'},
-            expected=_all(FORWARD + BACKWARD)),
+            expected={**_all(FORWARD), **_all(BACKWARD, "backward-not-written")}),
 ]
+
+
+def _wild_variants():
+    """The entries of wild.py (loaded by path, as this module is), built with ``Variant``."""
+    spec = importlib.util.spec_from_file_location("dropout_fault_wild", Path(__file__).with_name("wild.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.variants(Variant)
+
+
+WILD_CORRECT, WILD_FAULTS = _wild_variants()
+CORRECT += WILD_CORRECT
+FAULTS += WILD_FAULTS
 
 ALL = CORRECT + FAULTS + BROKEN
 BY_NAME = {variant.name: variant for variant in ALL}
@@ -488,24 +503,24 @@ def _prelude(code):
 
 ATTACKS = [
     Variant("stubs", "the exercise regions left as stubs (baseline of the attacks)", regions=dict(STUBS),
-            expected=_all(FORWARD + BACKWARD)),
+            expected={**_all(FORWARD), **_all(BACKWARD, "backward-not-written")}),
     Variant("attack-delegate", "finds the instructor's layers.py on disk and calls it", edits=_prelude(DELEGATE),
             regions={"dropout_forward": DELEGATE_FORWARD, "dropout_backward": DELEGATE_BACKWARD},
-            expected=_all(FORWARD + BACKWARD)),
+            expected={**_all(FORWARD), **_all(BACKWARD, "backward-not-written")}),
     Variant("attack-read-checks", "reads the hidden checks", edits=_prelude(READ_CHECKS), regions=dict(STUBS),
-            expected=_all(FORWARD + BACKWARD)),
+            expected={**_all(FORWARD), **_all(BACKWARD, "backward-not-written")}),
     Variant("attack-tamper", "writes to the gradebook and to other students' folders", edits=_prelude(TAMPER),
-            regions=dict(STUBS), expected=_all(FORWARD + BACKWARD)),
+            regions=dict(STUBS),
+            expected={**_all(FORWARD), **_all(BACKWARD, "backward-not-written")}),
     Variant("attack-rewrite-self", "rewrites its own package when imported", edits=_prelude(REWRITE_SELF),
-            regions=dict(STUBS), expected=_all(FORWARD + BACKWARD)),
+            regions=dict(STUBS),
+            expected={**_all(FORWARD), **_all(BACKWARD, "backward-not-written")}),
     Variant("identity-forward", "forward returns x in both modes (baseline of attack-patch)",
             regions={"dropout_forward": IDENTITY_FORWARD},
-            expected={"test_train_statistics": None, "test_train_values": "survivors-not-scaled",
-                      "test_masks_independent": None, "test_seed_makes_mask_reproducible": None}),
+            expected={**_all(FORWARD, "drops-nothing"), **_all(BACKWARD[:2])}),
     Variant("attack-patch", "forward returns x; numpy's and Python's comparisons patched at import",
             edits=_prelude(PATCH_CHECKERS), regions={"dropout_forward": IDENTITY_FORWARD},
-            expected={"test_train_statistics": None, "test_train_values": "survivors-not-scaled",
-                      "test_masks_independent": None, "test_seed_makes_mask_reproducible": None}),
+            expected={**_all(FORWARD, "drops-nothing"), **_all(BACKWARD[:2])}),
 ]
 BASELINES = {"attack-delegate": "stubs", "attack-read-checks": "stubs", "attack-tamper": "stubs",
              "attack-rewrite-self": "stubs", "attack-patch": "identity-forward"}

@@ -3,15 +3,22 @@
 The backward pass is judged against the submission's own forward pass, so a mistake in the
 forward pass (say, swapped probabilities) costs points only in the forward checks: given a
 train-mode output ``out = x * m``, the gradient must be ``dout * m`` with ``m = out / x``.
+
+Credit policy: a forward pass that drops nothing cannot show that the backward reuses its mask
+(an identity backward is consistent with an identity forward), so the train-mode checks give
+no credit then. The dtype rule for dx: dout's shape; dout's dtype or float64 (a float64 mask
+times a float32 dout is float64, and that is fine).
 """
 
 import numpy as np
 import pytest
 
-from coursekit.grading.checks import fail, points, rel_error
+from coursekit.grading.checks import fail, points, rel_error, where_it_broke
 from coursekit.grading.client import Plan, run_plan
 
 MASK_PS = (0.2, 0.5, 0.8)
+MASK_CASES = (*MASK_PS, "float32")  # the float32 case: x and dout in float32, p = 0.5
+DX_DTYPES = {np.dtype(np.float32): (np.float32, np.float64)}  # dout dtype -> accepted dx dtypes
 NUMERIC_P, NUMERIC_SEED, STEP = 0.3, 17, 1e-5
 # Dropout is linear in x for a fixed mask, so centred differences are exact up to rounding
 # (about 1e-11 relative here); a wrong backward is off by 1e-1 or more.
@@ -30,6 +37,13 @@ def run(submission, runner_limits):
                  f"dropout_forward(x, {param})")
         plan.add(f"mask/{p}/backward", {"op": "dropout_backward", "dout": dout, "cache": f"mask/{p}"},
                  f"dropout_backward(dout, cache) after a train-mode forward with p={p}")
+    param = {"p": 0.5, "mode": "train"}
+    x = plan.array("mask/float32/x", (np.abs(rng.randn(40, 30)) + 1).astype(np.float32))
+    dout = plan.array("mask/float32/dout", rng.randn(40, 30).astype(np.float32))
+    plan.add("mask/float32/forward", {"op": "dropout_forward", "x": x, "param": param, "keep": "mask/float32"},
+             f"dropout_forward(x in float32, {param})")
+    plan.add("mask/float32/backward", {"op": "dropout_backward", "dout": dout, "cache": "mask/float32"},
+             "dropout_backward(dout in float32, cache) after a train-mode forward with p=0.5")
     x = rng.randn(6, 8) + 10
     plan.array("numeric/x", x)
     plan.array("numeric/dout", rng.randn(6, 8))
@@ -53,22 +67,51 @@ def run(submission, runner_limits):
     return plan, run_plan(plan, submission, **runner_limits)
 
 
+def _backward_written(result):
+    """Fail naming backward-not-written if the train-mode backward raised NotImplementedError or
+    returned no array."""
+    __tracebackhide__ = True
+    if result.ok:
+        return
+    if result.raised == "NotImplementedError":
+        fail(f"dropout_backward is not written yet: {result.description} raised NotImplementedError"
+             f"{where_it_broke(result)}.", "backward-not-written")
+    if result.facts.get("returned") == "None":
+        fail(f"dropout_backward is not written yet: {result.description} returned None, not the array dx "
+             "(the function ends without returning its result).", "backward-not-written")
+
+
+def _forward_drops(plan, results, check):
+    """Credit policy: the train-mode backward checks count only if the forward drops units."""
+    __tracebackhide__ = True
+    out = results["mask/0.5/forward"]["out"]
+    if out.shape == plan.inputs["mask/0.5/x"].shape and not (out == 0).any():
+        fail(f"Not credited: {check} needs a forward pass that drops units, and dropout_forward with p=0.5 "
+             "dropped none, so reusing its mask cannot be told from ignoring it (see dropout_forward's report).")
+
+
 @points(3)
 def test_backward_reuses_forward_mask(run):
     """dx = dout * m, where m = out / x is the mask (scale included) the forward pass applied."""
     plan, results = run
-    for p in MASK_PS:
+    _backward_written(results["mask/0.5/backward"])
+    _forward_drops(plan, results, "the mask-reuse check")
+    for p in MASK_CASES:
         x, dout = plan.inputs[f"mask/{p}/x"], plan.inputs[f"mask/{p}/dout"]
         out = results[f"mask/{p}/forward"]["out"]
         dx = results[f"mask/{p}/backward"]["dx"]
         if dx.shape != dout.shape:
             fail(f"With p={p}, dx has shape {dx.shape}; it must have dout's shape {dout.shape}.")
+        if dx.dtype != dout.dtype and dx.dtype not in DX_DTYPES.get(dout.dtype, ()):
+            fail(f"For a dout of dtype {dout.dtype}, dx has dtype {dx.dtype}; it must be {dout.dtype} "
+                 "(or float64).")
         if out.shape != x.shape:
             fail(f"With p={p}, the forward output has shape {out.shape}, the input {x.shape}.")
-        local = out / x  # x has no zero entry
+        local = out.astype(np.float64) / x  # x has no zero entry
         expected = dout * local
-        if rel_error(dx, expected) < 1e-6:
+        if rel_error(dx, expected) < (1e-6 if dout.dtype == np.float64 else 1e-5):
             continue
+        p = 0.5 if p == "float32" else p
         kept, passed = out != 0, dx != 0
         same_units = float(np.mean(kept == passed))
         if same_units == 1.0:
@@ -92,6 +135,8 @@ def test_backward_reuses_forward_mask(run):
 def test_backward_matches_numeric_gradient(run):
     """With a fixed seed, dx matches centred differences of sum(dropout_forward(x) * dout)."""
     plan, results = run
+    _backward_written(results["numeric/backward"])
+    _forward_drops(plan, results, "the numeric gradient check")
     x, dout = plan.inputs["numeric/x"], plan.inputs["numeric/dout"]
     dx = results["numeric/backward"]["dx"]
     outs = results["numeric/perturbed"]["outs"]
@@ -124,10 +169,14 @@ def test_backward_matches_numeric_gradient(run):
 
 @points(1)
 def test_backward_in_test_mode_is_identity(run):
-    """The test branch is given code: it earns its point only along with a working train branch."""
+    """The test branch is given code: it earns its point only along with a train branch that returns dx.
+
+    Judged on the test-mode calls that completed; one that raised costs its own task's check."""
     plan, results = run
+    _backward_written(results["mask/0.5/backward"])
     results["mask/0.5/backward"]["dx"]
-    for name in ("test/2d", "test/3d"):
+    names = [name for name in ("test/2d", "test/3d") if results[name + "/backward"].ok] or ["test/2d"]
+    for name in names:
         dout = plan.inputs[name + "/dout"]
         dx = results[name + "/backward"]["dx"]
         if dx.shape != dout.shape or not np.allclose(dx, dout, rtol=1e-12, atol=0):

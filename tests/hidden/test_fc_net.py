@@ -95,7 +95,23 @@ def run(submission, runner_limits):
                      f"{case.describe()}.loss" + ("(X, y)" if sequence == "train" else "(X) twice"))
             inputs = [(X, y if mode == "train" else None) for mode in modes]
             cases[f"{case.name}/{sequence}"] = (case, params, *_run_reference(case, params, inputs))
+            cases[f"{case.name}/{sequence}/inputs"] = inputs
     return cases, run_plan(plan, submission, **runner_limits)
+
+
+def _reference_with_batchnorm_in_train_mode(case, params, inputs):
+    """Test-mode scores of the instructor's net if its batch norm layers stayed in train mode."""
+    original = reference_layers.batchnorm_forward
+
+    def stuck_in_train_mode(x, gamma, beta, bn_param):
+        bn_param["mode"] = "train"
+        return original(x, gamma, beta, bn_param)
+
+    reference_layers.batchnorm_forward = stuck_in_train_mode
+    try:
+        return _run_reference(case, params, inputs)[0]
+    finally:
+        reference_layers.batchnorm_forward = original
 
 
 def _outcome(run, case, sequence="train"):
@@ -217,6 +233,13 @@ def test_test_mode_is_deterministic_and_dropout_free(run):
                  f"{reference['0/scores'].shape}.")
         if not np.array_equal(first, second):
             fail(f"{case.describe()}: two test-mode calls on the same X gave different scores.")
+        if rel_error(first, reference["0/scores"]) > MATCH and case.use_batchnorm:
+            stuck = _reference_with_batchnorm_in_train_mode(case, params, run[0][f"{case.name}/test/inputs"])
+            if rel_error(first, stuck["0/scores"]) <= MATCH:
+                fail(f"{case.describe()}: test-mode scores differ from the reference (relative error "
+                     f"{rel_error(first, reference['0/scores']):.1e}) and equal what the net gives with its "
+                     "batch norm layers in train mode (batch statistics instead of running averages): "
+                     "set every bn_param's mode to 'test' when y is None.", "batchnorm-train-at-test")
         if rel_error(first, reference["0/scores"]) > MATCH:
             fail(f"{case.describe()}: test-mode scores differ from the reference "
                  f"(relative error {rel_error(first, reference['0/scores']):.1e}).")

@@ -1,0 +1,149 @@
+"""Dropout layers as students write them, re-written from public CS231n-style repositories.
+
+Each entry re-writes, in this course's conventions (``p`` is the DROP probability), one distinct
+pattern seen in public code; the comment above it names the repository and path where it was
+seen (the code here is our own). Written for the keep convention of the 2018+ CS231n handouts,
+a pattern lands in the "swapped" family. ``points`` is what the entry earns per task and
+``expected`` the mistake each failing check must name: tests/test_grading_faults.py asserts both.
+Loaded by ``catalogue.py`` (by path, as classroom.py loads the catalogue), which passes ``Variant``.
+"""
+
+FULL = {"dropout_forward": 10.0, "dropout_backward": 6.0, "fc_net": 9.0}
+FORWARD_GATED = ("test_test_mode_identity", "test_shape_and_dtype_kept", "test_input_not_modified",
+                 "test_masks_independent", "test_seed_makes_mask_reproducible")
+BACKWARD_TRAIN = ("test_backward_reuses_forward_mask", "test_backward_matches_numeric_gradient")
+
+
+def _points(**lost):
+    """Full marks minus ``lost`` points per task."""
+    return {task: full - lost.get(task, 0.0) for task, full in FULL.items()}
+
+
+def variants(Variant):
+    """The entries, built with the catalogue's ``Variant`` class."""
+    correct = [
+        # plmrr/gan-from-scratch dropout.py: mask compares rand with p using ">", pre-scaled by 1/(1-p).
+        Variant("wild-gt-prescaled", "uniform draws > p, mask pre-scaled by 1/(1-p), backward dout * mask",
+                regions={"dropout_forward": "mask = (np.random.rand(*x.shape) > p) / (1 - p)\nout = x * mask",
+                         "dropout_backward": "dx = dout * mask"}, points=_points()),
+        # SharmishtaGanesh14/DeepLearning Lab8_dropoutFromScratch.py: float32 0/1 mask, scale in both passes.
+        Variant("wild-float32-mask", "float32 0/1 mask stored unscaled, scaled in forward and backward",
+                regions={"dropout_forward": "mask = (np.random.rand(*x.shape) > p).astype(np.float32)\n"
+                                            "out = x * mask / (1 - p)",
+                         "dropout_backward": 'dx = dout * mask / (1 - dropout_param["p"])'}, points=_points()),
+        # TinyDL core/autograd dropout op (code corpus): uniform draws, mask filled with 1/(1-p) where kept.
+        Variant("wild-uniform-fill", "np.random.uniform draws; mask = 1/(1-p) where kept, 0 elsewhere",
+                regions={"dropout_forward": "draws = np.random.uniform(0, 1, size=x.shape)\n"
+                                            "mask = np.zeros_like(draws)\nmask[draws >= p] = 1 / (1 - p)\n"
+                                            "out = x * mask",
+                         "dropout_backward": "dx = mask * dout"}, points=_points()),
+        # Dropout layer with "1 - binomial(1, p)" (code corpus, class Dropout(object) with forward/backward).
+        Variant("wild-one-minus-binomial", "keep = 1 - binomial(1, p): a drop indicator turned into a keep mask",
+                regions={"dropout_forward": "mask = 1 - np.random.binomial(n=1, p=p, size=x.shape)\n"
+                                            "out = mask * x / (1 - p)",
+                         "dropout_backward": 'dx = mask * dout / (1 - dropout_param["p"])'}, points=_points()),
+        # mnemos Dropout (code corpus): boolean mask cast to float32, unscaled in the cache.
+        Variant("wild-keep-variable", "keep = 1 - p named once, mask < keep scaled by 1/keep",
+                regions={"dropout_forward": "keep = 1 - p\nmask = (np.random.rand(*x.shape) < keep) / keep\n"
+                                            "out = x * mask"}, points=_points()),
+        # Most real correct files return a float64 dx for a float32 dout (the mask is float64);
+        # CS231n's skeleton has no cast in dropout_backward. Same here: the given cast removed.
+        Variant("wild-float64-dx", "no cast of dx: float64 dx for a float32 dout",
+                edits=[("layers.py", "    return dx.astype(dout.dtype, copy=False)\n", "    return dx\n")],
+                points=_points()),
+        # x.shape[0] and x.shape[1:] used separately instead of unpacking N, D: any shape works.
+        Variant("wild-shape-split", "mask drawn as rand(N, *rest): works for any number of dimensions",
+                regions={"dropout_forward": "N = x.shape[0]\n"
+                                            "mask = (np.random.rand(N, *x.shape[1:]) < 1 - p) / (1 - p)\n"
+                                            "out = x * mask"}, points=_points()),
+    ]
+    faults = [
+        # EpyNN nnlibs/dropout/forward.py (standard_normal draws compared with the keep rate), and
+        # eight CS231n layers.py files in the code corpus: (np.random.randn(*x.shape) < p) / p.
+        Variant("wild-randn-keep", "normal draws < p, scaled by 1/p (keep-convention code with randn)",
+                regions={"dropout_forward": "mask = (np.random.randn(*x.shape) < p) / p\nout = x * mask"},
+                expected={"test_train_statistics": "mask-from-normal", "test_train_values": "mask-from-normal"},
+                points=_points(dropout_forward=4)),
+        Variant("wild-randn-drop", "normal draws > p, scaled by 1/(1-p) (drop convention, randn)",
+                regions={"dropout_forward": "mask = (np.random.randn(*x.shape) > p) / (1 - p)\nout = x * mask"},
+                expected={"test_train_statistics": "mask-from-normal", "test_train_values": "mask-from-normal"},
+                points=_points(dropout_forward=4)),
+        # Dropout with "mask * grad / self.p" (code corpus, numpy Dropout class): drops with p, scales by 1/p.
+        Variant("wild-inverse-p", "drops with probability p but scales the survivors by 1/p",
+                regions={"dropout_forward": "out = x * (np.random.rand(*x.shape) > p) / p\n"
+                                            "mask = (out != 0) / p"},
+                expected={"test_train_statistics": "scaled-by-inverse-p", "test_train_values": "scaled-by-inverse-p"},
+                points=_points(dropout_forward=4)),
+        # nilbahaaeddine/M1_CNN src/classes/dropout.py: binomial(1, p) / p, the keep convention.
+        Variant("wild-binomial-keep", "np.random.binomial(1, p) / p: p used as the keep probability",
+                regions={"dropout_forward": "mask = np.random.binomial(1, p, size=x.shape) / p\nout = x * mask"},
+                expected={"test_train_statistics": "keep-drop-swapped", "test_train_values": "keep-drop-swapped"},
+                points=_points(dropout_forward=4)),
+        # pizzalist/transformer-numpy numpy/utils/dropout.py and U-T100/make-DeepLearning-from-zero
+        # ch06/Dropout.py: unscaled in training, x * (1 - p) at test time (vanilla dropout).
+        Variant("wild-vanilla", "vanilla dropout: rand > p unscaled in training, x * (1 - p) in test mode",
+                regions={"dropout_forward": "mask = np.random.rand(*x.shape) > p\nout = x * mask"},
+                edits=[("layers.py", "        out = x.copy()\n", "        out = x * (1.0 - p)\n")],
+                expected={"test_train_statistics": "scaled-at-test-time", "test_train_values": "scaled-at-test-time",
+                          "test_test_mode_identity": "scaled-at-test-time"},
+                points=_points(dropout_forward=6)),
+        # The same written for the keep convention: keeps with p, test output x * p.
+        Variant("wild-vanilla-keep", "vanilla dropout in the keep convention: rand < p unscaled, x * p at test time",
+                regions={"dropout_forward": "mask = np.random.rand(*x.shape) < p\nout = x * mask"},
+                edits=[("layers.py", "        out = x.copy()\n", "        out = x * p\n")],
+                expected={"test_train_statistics": "scaled-at-test-time", "test_train_values": "scaled-at-test-time",
+                          "test_test_mode_identity": "scaled-at-test-time"},
+                points=_points(dropout_forward=6)),
+        # Veeransh14/Transformer-From-Scratch Transformers/BaseLayers/dropout.py: binomial keep mask, no scale.
+        Variant("wild-binomial-unscaled", "binomial(1, 1 - p) keep mask, survivors never scaled",
+                regions={"dropout_forward": "mask = np.random.binomial(1, 1 - p, x.shape).astype(x.dtype)\n"
+                                            "out = x * mask"},
+                expected={"test_train_statistics": "survivors-not-scaled", "test_train_values": "survivors-not-scaled"},
+                points=_points(dropout_forward=4)),
+        # An operator-precedence slip seen in a real file: the division lands inside the comparison.
+        Variant("wild-drops-nothing", "rand < (1 - p) / (1 - p): the comparison is always true, nothing dropped",
+                regions={"dropout_forward": "mask = np.random.rand(*x.shape) < (1 - p) / (1 - p)\nout = x * mask"},
+                expected={"test_train_statistics": "drops-nothing", "test_train_values": "drops-nothing",
+                          **dict.fromkeys(FORWARD_GATED, "drops-nothing"), **dict.fromkeys(BACKWARD_TRAIN)},
+                points=_points(dropout_forward=10, dropout_backward=5)),
+        # SharmishtaGanesh14/DeepLearning Lab8_dropoutFromScratch.py: "dim1, dim2 = x.shape".
+        Variant("wild-2d-only", "unpacks N, D = x.shape: raises on 4-D input",
+                regions={"dropout_forward": "N, D = x.shape\nmask = (np.random.rand(N, D) > p) / (1 - p)\n"
+                                            "out = x * mask"},
+                expected={"test_shape_and_dtype_kept": "assumes-2d-input"}, points=_points(dropout_forward=1)),
+        # CS231n's skeleton starts dropout_backward with dx = None and returns dx: left unwritten it
+        # returns None (several files in the code corpus).
+        Variant("wild-backward-none", "dropout_backward left as the skeleton: returns None",
+                regions={"dropout_backward": "pass"},
+                edits=[("layers.py", "    dropout_param, mask = cache\n", "    dropout_param, mask = cache\n    dx = None\n"),
+                       ("layers.py", "    return dx.astype(dout.dtype, copy=False)\n", "    return dx\n")],
+                expected={**dict.fromkeys(BACKWARD_TRAIN, "backward-not-written"),
+                          "test_backward_in_test_mode_is_identity": "backward-not-written"},
+                points=_points(dropout_backward=6)),
+        Variant("wild-backward-notimplemented", "dropout_backward still raises NotImplementedError",
+                regions={"dropout_backward": 'raise NotImplementedError("dropout_backward")'},
+                expected={**dict.fromkeys(BACKWARD_TRAIN, "backward-not-written"),
+                          "test_backward_in_test_mode_is_identity": "backward-not-written"},
+                points=_points(dropout_backward=6)),
+        # mnemos-style mask stored pre-scaled, then divided again in the backward pass.
+        Variant("wild-backward-double-scale", "pre-scaled mask, and the backward divides by 1 - p again",
+                regions={"dropout_backward": 'dx = dout * mask / (1 - dropout_param["p"])'},
+                expected=dict.fromkeys(BACKWARD_TRAIN), points=_points(dropout_backward=5)),
+        # DropoutLayer with binomial(size=shape[1]) (code corpus): one mask row for the whole batch.
+        Variant("wild-row-mask", "binomial mask of one row, broadcast over the batch",
+                regions={"dropout_forward": "mask = np.random.binomial(1, 1 - p, size=x.shape[1:]) / (1 - p)\n"
+                                            "out = x * mask"},
+                expected={"test_masks_independent": "mask-shared-across-batch", "test_train_statistics": None},
+                points=_points(dropout_forward=4)),
+        # In-place zeroing of the caller's array (out = x aliases it).
+        Variant("wild-inplace-zero", "out = x, then out[drop] = 0 and out /= 1 - p: writes into x",
+                regions={"dropout_forward": "mask = (np.random.rand(*x.shape) >= p) / (1 - p)\n"
+                                            "out = x\nout[mask == 0] = 0\nout /= 1 - p"},
+                expected={"test_input_not_modified": "input-modified"}, points=_points(dropout_forward=1)),
+        # CS231n FullyConnectedNet.loss written whole: bn_param modes never set from y.
+        Variant("wild-batchnorm-train-at-test", "batch norm layers never switched to test mode",
+                edits=[("fc_net.py", '        for bn_param in self.bn_params:\n            bn_param["mode"] = mode\n', "")],
+                expected={"test_test_mode_is_deterministic_and_dropout_free": "batchnorm-train-at-test"},
+                points=_points(fc_net=2)),
+    ]
+    return correct, faults
