@@ -33,9 +33,14 @@ class CellView:
     grade_id: str = ""
 
 
-def markdown_html(source: str) -> str:
-    """Markdown (with $math$ left for MathJax) as HTML."""
-    return markdown2html(source)
+_ANCHOR = re.compile(r'<a class="anchor-link"[^>]*>.*?</a>')
+_HEADING_TAG = re.compile(r"<(/?)h([1-6])\b")
+
+
+def markdown_html(source: str, shift: int = 0) -> str:
+    """Markdown (with $math$ left for MathJax) as HTML, headings ``shift`` levels down, no anchor marks."""
+    rendered = _ANCHOR.sub("", markdown2html(source))
+    return _HEADING_TAG.sub(lambda m: f"<{m[1]}h{min(6, int(m[2]) + shift)}", rendered) if shift else rendered
 
 
 def _pre(text: str, css: str, label: str = "") -> str:
@@ -85,7 +90,7 @@ def cell_views(nb: NotebookNode, task_titles: dict[str, str]) -> list[CellView]:
         grade_id = meta.get("nbgrader", {}).get("grade_id", "")
         if cell.cell_type == "markdown":
             kind = "manual" if grade_id in manual else "markdown"
-            views.append(CellView(kind, markdown_html(cell.source), grade_id))
+            views.append(CellView(kind, markdown_html(cell.source, shift=2), grade_id))
             continue
         if cell.cell_type != "code":
             continue

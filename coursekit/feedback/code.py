@@ -74,7 +74,7 @@ def diff_html(stub: str, submitted: str, file: str) -> str:
         kind = {"+": "add", "-": "del", "@": "hunk"}.get(line[:1], "ctx")
         label = {"add": '<span class="sr-only">added: </span>', "del": '<span class="sr-only">removed: </span>'}
         rows.append(f'<span class="diff-{kind}">{label.get(kind, "")}{html.escape(line)}</span>')
-    return f'<pre class="diff">{chr(10).join(rows)}</pre>'
+    return f'<pre class="diff">{"".join(rows)}</pre>'
 
 
 def diff_text(stub: str, submitted: str, file: str) -> str:

@@ -126,6 +126,13 @@ def _fenced(text: str, language: str) -> str:
     return f"{fence}{language}\n{text}\n{fence}"
 
 
+def shown_files(files: dict[str, str], stubs: dict[str, str]) -> tuple[list[str], list[str]]:
+    """(files worth showing: the tasks' files and every changed one, files unchanged from the stub)."""
+    task_files = {stub.partition(":")[0] for task in COURSE.tasks for stub in task.stubs}
+    shown = [n for n in sorted(files) if n in task_files or files[n] != stubs.get(n)]
+    return shown, [n for n in sorted(files) if n not in shown]
+
+
 def graded_code_cells(files: dict[str, str]) -> list[NotebookNode]:
     """Read-only Markdown cells: each graded file and its diff against the stub."""
     stubs = stub_sources()
@@ -134,12 +141,15 @@ def graded_code_cells(files: dict[str, str]) -> list[NotebookNode]:
     cells = [new_markdown_cell(note)]
     if not files:
         cells[0].source += f"\n\n**No `{COURSE.package}` was submitted.**"
-    for name, text in sorted(files.items()):
-        body = f"### `{COURSE.package}/{name}`\n\n{_fenced(text, 'python')}"
+    shown, unchanged = shown_files(files, stubs)
+    for name in shown:
+        body = f"### `{COURSE.package}/{name}`\n\n{_fenced(files[name], 'python')}"
         if name in stubs:
-            diff = diff_text(stubs[name], text, name)
+            diff = diff_text(stubs[name], files[name], name)
             body += f"\n\nChanges against the stub:\n\n{_fenced(diff or '(unchanged)', 'diff')}"
         cells.append(new_markdown_cell(body))
+    if unchanged:
+        cells.append(new_markdown_cell("Unchanged from the stub: " + ", ".join(f"`{n}`" for n in unchanged) + "."))
     for cell in cells:
         cell.metadata.update({"editable": False, "deletable": False, "tags": [GRADED_CODE_TAG]})
     return cells

@@ -29,7 +29,7 @@ from ..manifest import COURSE
 from .book import public_book_url
 from .cells import cell_views, markdown_html
 from .code import diff_html, highlighted, stub_sources, task_functions
-from .evidence import NOTEBOOK_KEY
+from .evidence import NOTEBOOK_KEY, shown_files
 from .verdict_view import TaskView, verdict_views
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -84,6 +84,7 @@ class Feedback:
     functions: dict[str, list[tuple[str, str]]]  # task -> [(function label, highlighted html)]
     manual: list[ManualView]
     files: list[FileView]
+    unchanged_files: list[str]
     cells: list = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     book_url: str = ""
@@ -112,8 +113,9 @@ def _manual_views(nb: NotebookNode) -> list[ManualView]:
         part = parts.get(meta.get("grade_id"))
         if part is not None:
             comment = meta.get("comment") or ""
-            views.append(ManualView(part.title, markdown_html(previous), markdown_html(cell.source),
-                                    meta.get("score"), float(meta.get("points") or part.points),
+            views.append(ManualView(part.title, markdown_html(previous, shift=3), markdown_html(cell.source, shift=3),
+                                    None if meta.get("pending") else meta.get("score"),
+                                    float(meta.get("points") or part.points),
                                     markdown_html(comment) if comment else ""))
         elif cell.cell_type == "markdown":
             previous = cell.source
@@ -156,13 +158,14 @@ class FeedbackPage(Preprocessor):
                      f'<p class="note">{html.escape(f.name)} is not in your {html.escape(f.file)}.</p>')
                     for f in task_functions(task.id, files)]
         stubs = stub_sources()
-        file_views = [FileView(name, diff_html(stubs.get(name, ""), text, name), highlighted(text))
-                      for name, text in sorted(files.items())]
+        shown, unchanged = shown_files(files, stubs)
+        file_views = [FileView(name, diff_html(stubs.get(name, ""), files[name], name), highlighted(files[name]))
+                      for name in shown]
         resources[FEEDBACK_KEY] = Feedback(
             student=grading.get("student", ""), assignment=grading.get("assignment", ""),
             score=float(grading.get("score") or 0), max_score=float(grading.get("max_score") or 0),
             late_penalty=float(grading.get("late_penalty") or 0), tasks=tasks, functions=functions,
-            manual=_manual_views(nb), files=file_views, cells=cell_views(nb, {t.id: t.title for t in tasks}),
+            manual=_manual_views(nb), files=file_views, unchanged_files=unchanged, cells=cell_views(nb, {t.id: t.title for t in tasks}),
             notes=notes, book_url=book_url, mathjax=mathjax_source())
         resources["dropout_feedback_code_css"] = HtmlFormatter(style="default").get_style_defs(".code")
         return nb, resources
@@ -180,6 +183,16 @@ class FeedbackExporter(HTMLExporter):
         super().__init__(config=config, **kwargs)
 
 
+class GetGradesAndStatus(GetGrades):
+    """nbgrader's GetGrades, also noting whether a hand-graded cell still waits for its grader."""
+
+    def _get_score(self, cell: NotebookNode, resources: dict) -> None:
+        super()._get_score(cell, resources)
+        grade = self.gradebook.find_grade(cell.metadata["nbgrader"]["grade_id"], self.notebook_id,
+                                          self.assignment_id, self.student_id)
+        cell.metadata.nbgrader["pending"] = bool(grade.needs_manual_grade and grade.manual_score is None)
+
+
 def feedback_preprocessors() -> list[type]:
-    """generate_feedback's steps: nbgrader's GetGrades (scores and comments), then the page's content."""
-    return [GetGrades, FeedbackPage]
+    """generate_feedback's steps: nbgrader's GetGrades (scores, comments, pending), then the page's content."""
+    return [GetGradesAndStatus, FeedbackPage]

@@ -58,7 +58,7 @@ class TaskView:
     book_where: str
 
 
-_PATH = re.compile(r"(?:/[^\s/'\"]+)+/(?P<tail>source_pkg/[\w./-]+|[\w.-]+\.py)")
+_PATH = re.compile(r"(?:/[^\s/'\"]+)+?/(?P<tail>" + re.escape(COURSE.package) + r"/[\w./-]+|[\w.-]+\.py)")
 
 
 def scrub_paths(text: str) -> str:
@@ -109,4 +109,10 @@ def task_view(verdict: TaskVerdict, book_url: str) -> TaskView:
 def verdict_views(verdict: Verdict, book_url: str) -> list[TaskView]:
     """Every task of the verdict, in the manifest's order."""
     order = {task: i for i, task in enumerate(COURSE.task_ids)}
-    return [task_view(v, book_url) for _, v in sorted(verdict.tasks.items(), key=lambda kv: order.get(kv[0], 99))]
+    views = [task_view(v, book_url) for _, v in sorted(verdict.tasks.items(), key=lambda kv: order.get(kv[0], 99))]
+    shown: set[str] = set()
+    for check in (c for view in views for c in view.checks if c.mistake):
+        if check.mistake.id in shown:
+            check.mistake.section_markdown = ""  # the page carries each section once
+        shown.add(check.mistake.id)
+    return views

@@ -26,11 +26,13 @@ from nbformat import NotebookNode
 from nbformat.v4 import new_output
 from nbgrader.preprocessors import Execute, NbGraderPreprocessor
 from nbgrader.preprocessors.execute import UnresponsiveKernelError
-from traitlets import Bool, Dict, Float, Unicode
+from traitlets import Bool, Dict, Float, Unicode, default
 
 from .. import sandbox
+from ..feedback.book import public_book_url
+from ..feedback.evidence import (GRADED_FILES_KEY, GradedCodeCells, KeepSubmittedOutputs,
+                                 RestoreSubmittedOutputs)
 from ..manifest import COURSE
-from ..paths import SITE_DIR
 from .checks_server import ChecksServer, ChecksServerError
 from .judge import JudgeError, checks_environment, judge
 from .task_report import task_report
@@ -73,7 +75,16 @@ class SnapshotSubmission(NbGraderPreprocessor):
             shutil.copytree(package, snapshot / COURSE.package, symlinks=False,
                             ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
         resources[SNAPSHOT_KEY] = str(snapshot)
+        resources[GRADED_FILES_KEY] = _graded_files(snapshot / COURSE.package)
         return nb, resources
+
+
+def _graded_files(package: Path, max_chars: int = 200_000) -> dict[str, str]:
+    """The text of each module of the snapshot (what the checks grade), for the graded-code cells."""
+    files = {}
+    for path in sorted(package.glob("*.py")) if package.is_dir() else []:
+        files[path.name] = path.read_text(encoding="utf-8", errors="replace")[:max_chars]
+    return files
 
 
 class ResilientExecute(Execute):
@@ -143,14 +154,18 @@ class JudgeCells(NbGraderPreprocessor):
 
     task_cells = Dict(COURSE.cell_tasks,
                       help="grade_id of an autograded cell -> the task whose hidden checks grade it").tag(config=True)
-    book_url = Unicode(SITE_DIR.as_uri(),
-                       help="root of the published book; feedback links to its sections").tag(config=True)
+    book_url = Unicode(help="root of the published book (default: html.baseurl of _config.yml); without "
+                            "one, links are relative to the book's root").tag(config=True)
     op_timeout = Float(10.0, help="seconds one call of student code may take").tag(config=True)
     budget = Float(60.0, help="seconds all calls of one task may take").tag(config=True)
     confine = Bool(True, help="run student code in a bubblewrap sandbox (coursekit/sandbox.py)").tag(config=True)
     checks_server = Bool(True, help="check each submission in a child of one pytest process that imported "
                                     "the checks once (checks_server.py), instead of a new pytest process"
                          ).tag(config=True)
+
+    @default("book_url")
+    def _book_url_default(self) -> str:
+        return public_book_url()
 
     def preprocess(self, nb: NotebookNode, resources: dict) -> tuple[NotebookNode, dict]:
         """Judge the snapshot, fill the autograded cells, save the verdict."""
@@ -249,7 +264,7 @@ def _html(report: str) -> str:
 
     escaped = html.escape(report)
     linked = re.sub(r"(https?://|file://)[^\s<]+", lambda m: f'<a href="{m.group(0)}">{m.group(0)}</a>', escaped)
-    return f'<pre class="hidden-checks-report">{linked}</pre>'
+    return f'<pre class="hidden-checks-report" style="white-space: pre-wrap">{linked}</pre>'
 
 
 def grading_preprocessors() -> list[type]:
@@ -261,5 +276,19 @@ def grading_preprocessors() -> list[type]:
     chain = [ResilientExecute if step is Execute else step for step in Autograde.class_traits()["autograde_preprocessors"].default()]
     if ResilientExecute not in chain or SaveAutoGrades not in chain:
         raise RuntimeError(f"unexpected nbgrader autograde preprocessors: {chain}")
+    chain.insert(chain.index(ResilientExecute) + 1, RestoreSubmittedOutputs)
+    chain.insert(chain.index(SaveAutoGrades), GradedCodeCells)
     chain.insert(chain.index(SaveAutoGrades), JudgeCells)
     return [SnapshotSubmission, *chain]
+
+
+def sanitize_preprocessors() -> list[type]:
+    """nbgrader's sanitize steps with the submitted outputs filed away before ClearOutput clears them."""
+    from nbgrader.converters import Autograde
+    from nbgrader.preprocessors import ClearOutput
+
+    chain = list(Autograde.class_traits()["sanitize_preprocessors"].default())
+    if ClearOutput not in chain:
+        raise RuntimeError(f"unexpected nbgrader sanitize preprocessors: {chain}")
+    chain.insert(chain.index(ClearOutput), KeepSubmittedOutputs)
+    return chain

@@ -1,0 +1,125 @@
+"""The feedback's parts without nbgrader: the book's address, the verdict's view, kept outputs, code marks."""
+
+from types import SimpleNamespace
+
+import pytest
+from nbformat.v4 import new_code_cell, new_notebook, new_output
+
+from coursekit.feedback import evidence
+from coursekit.feedback.book import BookSettingError, mistake_section, public_book_url
+from coursekit.feedback.code import find_function, highlighted, locations_in_message
+from coursekit.feedback.verdict_view import check_locations, scrub_paths, verdict_views
+from coursekit.grading.verdict import CheckResult, Verdict
+from coursekit.manifest import COURSE
+
+TASK = COURSE.tasks[0]
+MISTAKE = TASK.mistakes[0]
+
+
+def a_verdict():
+    checks = [CheckResult(TASK.id, "test_first", 2.0, False, "wrong by 1/(1-p)", MISTAKE),
+              CheckResult(TASK.id, "test_second", 1.0, False, "wrong by 1/(1-p)", MISTAKE),
+              CheckResult(TASK.id, "test_third", 1.0, True)]
+    return Verdict.from_checks(checks, (TASK.id,))
+
+
+def test_the_book_address_comes_from_html_baseurl(tmp_path):
+    config = tmp_path / "_config.yml"
+    config.write_text("title: x\nhtml:\n  baseurl: https://example.edu/dropout/\n")
+    assert public_book_url(config) == "https://example.edu/dropout"
+    config.write_text("title: x\n")
+    assert public_book_url(config) == ""
+
+
+@pytest.mark.parametrize("value", ["file:///home/instructor/_build/html", "example.edu/book", "42"])
+def test_a_bad_book_address_is_refused_naming_file_key_and_value(tmp_path, value):
+    config = tmp_path / "_config.yml"
+    config.write_text(f"html:\n  baseurl: {value}\n")
+    with pytest.raises(BookSettingError) as refused:
+        public_book_url(config)
+    assert str(config) in str(refused.value) and "html.baseurl" in str(refused.value) and value in str(refused.value)
+
+
+def test_with_an_address_the_page_links_the_sections():
+    (task,) = verdict_views(a_verdict(), "https://example.edu/dropout")
+    assert task.book_href == f"https://example.edu/dropout/{TASK.book_link()}"
+    first = task.checks[0]
+    assert first.mistake.href == f"https://example.edu/dropout/{COURSE.mistake_link(MISTAKE)}"
+    assert first.mistake.section_markdown == ""
+
+
+def test_without_an_address_the_page_carries_each_section_once():
+    (task,) = verdict_views(a_verdict(), "")
+    first, second, third = task.checks
+    assert first.mistake.href == "" and first.mistake.where == COURSE.mistake_link(MISTAKE)
+    assert first.mistake.section_markdown == mistake_section(MISTAKE) != ""
+    assert "{ref}" not in first.mistake.section_markdown and "{eq}" not in first.mistake.section_markdown
+    assert second.same_as == first.name and second.mistake.section_markdown == ""
+    assert third.passed and third.mistake is None
+
+
+def test_server_paths_are_cut_to_the_students_file():
+    text = "raised in /srv/course/autograded/ana/dropout/source_pkg/layers.py, line 12; see /srv/course/x/y"
+    assert scrub_paths(text) == "raised in source_pkg/layers.py, line 12; see …"
+
+
+def test_where_the_student_code_raised_from_fields_or_message():
+    fields = SimpleNamespace(student_file="source_pkg/layers.py", student_line=217, student_source="x = y", message="")
+    assert [(loc.file, loc.line, loc.source) for loc in check_locations(fields)] == [("layers.py", 217, "x = y")]
+    assert [(loc.file, loc.line) for loc in locations_in_message('File "layers.py", line 9, in f')] == [("layers.py", 9)]
+    plain = SimpleNamespace(student_file="", student_line=0, message="no place named")
+    assert check_locations(plain) == []
+
+
+def test_marked_lines_are_highlighted_in_the_function():
+    source = "import numpy as np\n\n\nclass Net:\n    def loss(self, x):\n        y = x + 1\n        return y\n"
+    function = find_function(source, "fc_net.py", "Net.loss")
+    assert (function.first_line, function.text.splitlines()[0].strip()) == (5, "def loss(self, x):")
+    page = highlighted(function.text, function.first_line, {6})
+    marked = page.split('<span class="hll">')
+    assert len(marked) == 2 and "y" in marked[1].split("</span></span>")[0] and ">6<" in marked[1][:200]
+    assert find_function(source, "fc_net.py", "Net.missing").text == ""
+
+
+PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
+
+
+def submitted_notebook():
+    cell = new_code_cell("train()", outputs=[
+        new_output("stream", name="stdout", text="val_acc: 0.933\n"),
+        new_output("display_data", data={"image/png": PNG, "text/html": "<script>alert(1)</script>",
+                                         "text/plain": "<Figure>"}),
+        new_output("display_data", data={"application/javascript": "alert(2)"})])
+    return new_notebook(cells=[cell])
+
+
+def test_submitted_outputs_are_kept_without_anything_that_runs():
+    nb, _ = evidence.KeepSubmittedOutputs().preprocess(submitted_notebook(), {})
+    kept = nb.cells[0].metadata[evidence.SUBMITTED_KEY]
+    assert [o["output_type"] for o in kept] == ["stream", "display_data"]
+    assert set(kept[1]["data"]) == {"image/png", "text/plain"}
+
+
+@pytest.mark.parametrize("rerun, label", [([], evidence.SUBMITTED_LABEL),
+                                          (["val_acc: 0.120\n"], evidence.RERUN_LABEL),
+                                          (["val_acc: 0.933\n"], None)])
+def test_submitted_outputs_come_back_labelled(rerun, label):
+    nb, _ = evidence.KeepSubmittedOutputs().preprocess(submitted_notebook(), {})
+    cell = nb.cells[0]
+    cell.outputs = [new_output("stream", name="stdout", text=text) for text in rerun]
+    if rerun == ["val_acc: 0.933\n"]:
+        cell.outputs.append(new_output("display_data", data={"image/png": PNG}))
+    evidence.RestoreSubmittedOutputs().preprocess(nb, {})
+    labels = ["".join(o.data["text/plain"]) for o in cell.outputs if o.get("metadata", {}).get(evidence.NOTEBOOK_KEY)]
+    assert labels == ([label] if label else [])
+    assert evidence.SUBMITTED_KEY not in cell.metadata
+    if label:
+        assert "".join(cell.outputs[-2].text) == "val_acc: 0.933\n" and "image/png" in cell.outputs[-1].data
+
+
+def test_graded_code_cells_are_read_only_and_show_the_diff():
+    files = {"layers.py": "def dropout_forward(x, p):\n    return x * 2\n", "optim.py": "unchanged?"}
+    cells = evidence.graded_code_cells(files)
+    assert all(c.metadata["editable"] is False and c.metadata["deletable"] is False for c in cells)
+    text = "\n".join(c.source for c in cells)
+    assert "+    return x * 2" in text and "source_pkg/layers.py" in text and "nbgrader" not in str(cells[0].metadata)
