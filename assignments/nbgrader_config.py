@@ -32,9 +32,11 @@ c.ExecutePreprocessor.kernel_name = "python3"
 # Grading: the autograded cells get the verdict of the hidden checks (tests/hidden), computed
 # from a copy of the submitted package taken before any notebook code runs, in processes that
 # never import student code. See coursekit/grading/nbgrader_plugin.py.
-from coursekit.grading.nbgrader_plugin import grading_preprocessors  # noqa: E402
+from coursekit.grading.nbgrader_plugin import grading_preprocessors, sanitize_preprocessors  # noqa: E402
 
 c.Autograde.autograde_preprocessors = grading_preprocessors()
+# The submitted outputs (the experiment's numbers and figures) are kept, labelled, in the graded notebook.
+c.Autograde.sanitize_preprocessors = sanitize_preprocessors()
 # Execute's settings apply to its subclass too; nbgrader's own default is 30 s per cell.
 c.Execute.timeout = 120
 
@@ -54,5 +56,9 @@ if sys.argv[1:2] == ["autograde"]:
     except sandbox.SandboxUnavailable as refusal:
         print(f"nbgrader autograde: {refusal}", file=sys.stderr)
         raise SystemExit(2)
-# Where the feedback's "Read: ..." links point: the published book (default: the local build).
-# c.JudgeCells.book_url = "https://example.edu/dropout-from-scratch"
+# Feedback: one page per student that works offline (coursekit/feedback/page.py). Its book links
+# point to html.baseurl of ../_config.yml when set; without it the page carries each mistake's section.
+from coursekit.feedback.page import FeedbackExporter, feedback_preprocessors  # noqa: E402
+
+c.GenerateFeedback.preprocessors = feedback_preprocessors()
+c.GenerateFeedback.exporter_class = FeedbackExporter
