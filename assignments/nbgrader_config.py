@@ -8,11 +8,21 @@ from pathlib import Path
 # Nothing here puts the instructor's source_pkg on the path of a student's kernel.
 # A course root kept elsewhere names the repository in DROPOUT_COURSE_REPO.
 COURSE_REPO = Path(os.environ.get("DROPOUT_COURSE_REPO") or Path(__file__).resolve().parent.parent)
+# traitlets logs an exception raised here and goes on as stock nbgrader (no sandbox, no hidden
+# checks); SystemExit is the one thing it lets through, so every failure to load ends in one.
 if not (COURSE_REPO / "coursekit" / "grading").is_dir():
-    raise RuntimeError(f"{__file__}: no coursekit/grading in {COURSE_REPO}; set DROPOUT_COURSE_REPO to the "
-                       "repository of the course")
+    print(f"nbgrader: {__file__}: no coursekit/grading in {COURSE_REPO}; set DROPOUT_COURSE_REPO to the "
+          "repository of the course", file=sys.stderr)
+    raise SystemExit(2)
 if str(COURSE_REPO) not in sys.path:
     sys.path.insert(0, str(COURSE_REPO))
+try:  # everything grading imports, before any setting is made
+    import pytest  # noqa: E402,F401 (the hidden checks run under pytest)
+    import coursekit.grading.nbgrader_plugin  # noqa: E402,F401
+except Exception as missing:
+    print(f"nbgrader: {__file__} cannot load the course's grading: {type(missing).__name__}: {missing}. "
+          f"Install what grading needs: pip install '{COURSE_REPO}[grading]'", file=sys.stderr)
+    raise SystemExit(2) from missing
 
 from coursekit.manifest import COURSE  # noqa: E402 (the course manifest, coursekit/course.toml)
 
@@ -24,6 +34,9 @@ c.CourseDirectory.root = str(Path(__file__).resolve().parent)
 # Students edit the package next to the notebook: every module of it is theirs. Without this
 # list autograde would copy the source folder's files over the submission's (never silently).
 c.Autograde.exclude_overwriting = {COURSE.assignment: COURSE.student_files()}
+# Every route to a release (make release, formgrader's Generate, nbgrader generate_assignment with
+# any flags) adds the student edition of the package and the students' set-up files.
+c.GenerateAssignment.post_convert_hook = "coursekit.release.post_generate"
 
 c.ExecutePreprocessor.kernel_name = "python3"
 # Per cell; a hanging cell is interrupted, scores nothing, and grading goes on.

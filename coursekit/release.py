@@ -14,6 +14,11 @@ Usage, from the repository root: ``python -m coursekit.release [--force] [--cour
 3. The release is checked for grading code: no ``tests/`` or ``coursekit/`` folder, no Python
    file outside ``source_pkg``, nothing naming ``coursekit``.
 
+Steps 2 and 3, and the students' set-up files (``coursekit/student_setup.py``), run as
+nbgrader's ``GenerateAssignment.post_convert_hook`` (``post_generate``, set in the course's
+``nbgrader_config.py``): so formgrader's Generate button and ``nbgrader generate_assignment``
+with any flags write the same release as ``make release``.
+
 Re-releasing after students have submitted changes what autograde compares their notebooks
 with: the gradebook keeps every graded or locked cell as released. So when the gradebook holds
 submissions of the assignment and those cells differ from the source notebook's, the command
@@ -36,6 +41,7 @@ from .editions import PACKAGE_NAME, EditionError, write_student_edition
 from .gradebook import GradebookError, release_state, safe_url
 from .manifest import COURSE
 from .paths import COURSE_ROOT, REPO_ROOT
+from .student_setup import SetupError, write_student_setup
 
 ASSIGNMENT = COURSE.assignment
 # Names that must never reach students: the grading package, the hidden checks.
@@ -140,6 +146,42 @@ def grading_code_in(release_dir: Path) -> list[str]:
     return problems
 
 
+def complete_release(release_dir: Path, source_dir: Path) -> Path:
+    """Add the student edition and set-up files to nbgrader's release, then check it for
+    grading code; return the package folder."""
+    try:
+        package = write_student_edition(release_dir)
+        write_student_setup(release_dir)
+    except (EditionError, SetupError) as error:
+        raise ReleaseError(f"could not complete the release in {release_dir}: {error}") from error
+    problems = grading_code_in(release_dir)
+    if problems:
+        raise ReleaseError(f"{release_dir} holds grading code; remove it from {source_dir}:\n  "
+                           + "\n  ".join(problems))
+    return package
+
+
+def post_generate(assignment: str, student: str, notebooks: list[str]) -> None:
+    """nbgrader's ``GenerateAssignment.post_convert_hook``: complete the release just written.
+
+    nbgrader only logs an exception of a hook, so a failure here is a SystemExit: the command
+    (or formgrader's Generate button) fails with this message instead of reporting success.
+    """
+    if not notebooks:
+        return
+    source_dir = Path(notebooks[0]).resolve().parent
+    release_dir = source_dir.parents[1] / "release" / assignment
+    try:
+        if not any(release_dir.glob("*.ipynb")):
+            raise ReleaseError(f"nbgrader wrote no notebook to {release_dir} (a release_directory other than "
+                               "'release' is not supported)")
+        complete_release(release_dir, source_dir)
+    except ReleaseError as error:
+        message = f"release of {assignment} is incomplete: {error}"
+        print(message, file=sys.stderr)
+        raise SystemExit(message) from error
+
+
 def release(course_root: Path = COURSE_ROOT, assignment: str = ASSIGNMENT, force: bool = False,
             log: Callable[[str], object] = print) -> Path:
     """Release ``assignment`` of the course in ``course_root``; return the release folder."""
@@ -162,20 +204,13 @@ def release(course_root: Path = COURSE_ROOT, assignment: str = ASSIGNMENT, force
     if not sorted(release_dir.glob("*.ipynb")):
         raise ReleaseError(f"nbgrader reported success but {release_dir} holds no notebook")
 
-    try:
-        package = write_student_edition(release_dir)
-    except EditionError as error:
-        raise ReleaseError(f"could not write the student edition of {PACKAGE_NAME}: {error}") from error
-
-    problems = grading_code_in(release_dir)
-    if problems:
-        raise ReleaseError(f"{release_dir} holds grading code; remove it from {source_dir}:\n  "
-                           + "\n  ".join(problems))
+    package = complete_release(release_dir, source_dir)
 
     notebooks = ", ".join(path.name for path in sorted(release_dir.glob("*.ipynb")))
     log(f"Released '{assignment}' to {release_dir}:")
     log(f"  {notebooks} (nbgrader: solutions removed)")
     log(f"  {package.relative_to(release_dir)}/ (student edition: every exercise a stub)")
+    log("  README.md, requirements.txt (the students' set-up, pinned to this environment)")
     log("Students get the whole folder.")
     return release_dir
 

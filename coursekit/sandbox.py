@@ -25,9 +25,11 @@ on purpose.
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import subprocess
 import sys
+import tempfile
 from functools import lru_cache
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -54,24 +56,31 @@ def unconfined_on_purpose() -> bool:
     return os.environ.get(UNCONFINED_ENV, "") == "1"
 
 
+# The start-up check runs a command built exactly as grading builds its commands (same Python
+# as named, same binds): binding "/" would pass even where the real command cannot start.
+PROBE_CODE = "import numpy, sys; print(sys.prefix)"
+
+
 @lru_cache(maxsize=None)
-def _probe(bwrap: str | None) -> str | None:
+def _probe(bwrap: str | None, python: str) -> str | None:
     if bwrap is None:
         return f"bwrap is not installed (Debian package: bubblewrap), or {BWRAP_ENV} names no program"
-    try:
-        done = subprocess.run([bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp",
-                               "--unshare-pid", "--unshare-net", "--die-with-parent", "true"],
-                              capture_output=True, text=True, timeout=30)
-    except (OSError, subprocess.TimeoutExpired) as error:
-        return f"bwrap could not be started: {error}"
+    with tempfile.TemporaryDirectory(prefix="dropout-sandbox-probe-") as work:
+        command = bwrap_command([python, "-I", "-c", PROBE_CODE], work, writable=[work])
+        try:
+            done = subprocess.run(command, capture_output=True, text=True, timeout=60)
+        except (OSError, subprocess.TimeoutExpired) as error:
+            return f"bwrap could not be started: {error}"
     if done.returncode != 0:
-        return f"bwrap failed to create a sandbox: {done.stderr.strip() or f'exit code {done.returncode}'}"
+        why = done.stderr.strip()[-600:] or f"exit code {done.returncode}"
+        return (f"the sandboxed Python ({python}) could not start under bwrap: {why} "
+                f"(command: {shlex.join(command)})")
     return None
 
 
 def probe() -> str | None:
-    """None if bwrap can confine a process here, else the reason it cannot."""
-    return _probe(_bwrap())
+    """None if grading's own sandboxed command line starts here, else the reason it cannot."""
+    return _probe(_bwrap(), sys.executable)
 
 
 def require() -> bool:
@@ -133,19 +142,36 @@ def bwrap_command(command: Sequence[str], cwd: Path | str, writable: Iterable[Pa
             "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
     if not network:
         args.append("--unshare-net")
-    python = [Path(sys.base_prefix).resolve(), Path(sys.prefix).resolve()]
+    python = [Path(sys.base_prefix), Path(sys.prefix), Path(sys.executable).parent]
     visible = _existing_unique([*python, *readonly, *writable])
     for path in hidden_paths(hide):
         if any(_inside(other, path) for other in visible):  # e.g. the repository around the venv
             args += ["--tmpfs", str(path)] if path.is_dir() else ["--ro-bind", "/dev/null", str(path)]
-    for path in _existing_unique([*python, *readonly]):
+    ro_paths, rw_paths = _existing_unique([*python, *readonly]), _existing_unique(writable)
+    for path in ro_paths:
         args += ["--ro-bind", str(path), str(path)]
-    for path in _existing_unique(writable):
+    for path in rw_paths:
         args += ["--bind", str(path), str(path)]
+    # Also bind each path where it is named through a symlink (a symlinked clone, venv, home or
+    # course folder): sys.executable and the command line keep those names.
+    for option, paths in (("--ro-bind", [*python, *readonly]), ("--bind", writable)):
+        for named, real in _symlinked_names(paths):
+            args += [option, str(real), str(named)]
     for key, value in (env or {}).items():
         args += ["--setenv", key, value]
     args += ["--chdir", str(Path(cwd).resolve()), "--"]
     return args + list(command)
+
+
+def _symlinked_names(paths: Iterable[Path | str]) -> list[tuple[Path, Path]]:
+    """(name as given, resolved path) of each existing path whose name goes through a symlink."""
+    out, seen = [], set()
+    for path in paths:
+        named, real = Path(os.path.abspath(path)), Path(path).resolve()
+        if named != real and real.exists() and named not in seen:
+            seen.add(named)
+            out.append((named, real))
+    return out
 
 
 def _inside(path: Path, folder: Path) -> bool:

@@ -15,6 +15,7 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 from nbgrader.preprocessors import ClearHiddenTests
 
+from coursekit import classroom, student_setup
 from coursekit import release as release_module
 from coursekit.editions import INSTRUCTOR_PACKAGE, solution_lines, write_student_edition
 from coursekit.gradebook import release_state, sqlite_url
@@ -167,7 +168,8 @@ def test_source_notebook_runs_with_the_instructor_edition(tmp_path):
 # --- the release ------------------------------------------------------------------------
 
 def test_release_holds_the_notebook_and_the_student_edition(release_dir):
-    assert sorted(path.name for path in release_dir.iterdir()) == sorted([NOTEBOOK, COURSE.package])
+    assert sorted(path.name for path in release_dir.iterdir()) == sorted(
+        [NOTEBOOK, COURSE.package, student_setup.README, student_setup.REQUIREMENTS])
     package = release_dir / "source_pkg"
     assert sorted(p.name for p in package.rglob("*.py")) == sorted(p.name for p in INSTRUCTOR_PACKAGE.rglob("*.py"))
     assert not [p for p in package.rglob("*") if p.suffix != ".py"]
@@ -327,3 +329,67 @@ def test_release_names_a_gradebook_it_cannot_read_without_its_password(tmp_path)
     assert "postgresql+psycopg://grader:***@127.0.0.1:1/gradebook" in message and "s3cret" not in message
     assert "c.CourseDirectory.db_url" in message
     assert not (root / "release").exists()  # refused before nbgrader ran
+
+
+# --- every route writes the same release ---------------------------------------------------
+
+def tree(folder):
+    """{relative path: sha256} of every file under ``folder``."""
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("flags", [["--force"], ["--no-db"]])
+def test_plain_generate_assignment_writes_the_same_release(release_dir, tmp_path, flags):
+    """formgrader's Generate runs generate_assignment --force, which empties release/A/ first."""
+    root = copy_course(tmp_path)
+    classroom.nbgrader(root, "generate_assignment", ASSIGNMENT, *flags)
+    assert tree(root / "release" / ASSIGNMENT) == tree(release_dir)
+    classroom.nbgrader(root, "generate_assignment", ASSIGNMENT, "--force")  # again, as the button would
+    assert tree(root / "release" / ASSIGNMENT) == tree(release_dir)
+
+
+def test_a_release_that_cannot_be_completed_fails_loudly(tmp_path):
+    """nbgrader only logs a failing post-convert hook: ours makes the command fail."""
+    root = copy_course(tmp_path)
+    done = classroom.nbgrader(root, "generate_assignment", ASSIGNMENT, "--force",
+                              "--CourseDirectory.release_directory=handout", check=False)
+    assert done.returncode != 0
+    assert f"release of {ASSIGNMENT} is incomplete" in done.stderr and "wrote no notebook" in done.stderr
+
+
+def test_students_requirements_pin_the_tested_versions(release_dir):
+    from importlib.metadata import version
+
+    lines = [line for line in (release_dir / student_setup.REQUIREMENTS).read_text().splitlines()
+             if line and not line.startswith("#")]
+    assert lines == [f"{name}=={version(name)}" for name in student_setup.STUDENT_PACKAGES]
+    readme = (release_dir / student_setup.README).read_text()
+    assert f"pip install -r {student_setup.REQUIREMENTS}" in readme and f"jupyter notebook {NOTEBOOK}" in readme
+
+
+@pytest.mark.skipif(os.environ.get("DROPOUT_STUDENT_VENV_TEST") != "1",
+                    reason="installs the students' requirements from the package registry (minutes): "
+                           "DROPOUT_STUDENT_VENV_TEST=1 runs it")
+def test_a_fresh_venv_from_the_release_runs_the_solved_notebook(release_dir, tmp_path):
+    """What a student does: a venv from requirements.txt, the stubs filled in, the notebook top to bottom."""
+    import subprocess
+    import sys
+
+    venv = tmp_path / "student venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    subprocess.run([str(venv / "bin" / "pip"), "install", "--quiet", "--disable-pip-version-check",
+                    "-r", str(release_dir / student_setup.REQUIREMENTS)], check=True, timeout=1800)
+    work = tmp_path / "work"
+    shutil.copytree(release_dir, work)
+    shutil.rmtree(work / COURSE.package)
+    classroom.load_catalogue().BY_NAME["reference"].build(work)  # the stubs, solved
+    env = {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    env["PATH"] = f"{venv / 'bin'}{os.pathsep}{env['PATH']}"
+    done = subprocess.run([str(venv / "bin" / "jupyter"), "nbconvert", "--to", "notebook", "--execute",
+                           "--ExecutePreprocessor.timeout=600", "--output", "ran.ipynb", NOTEBOOK],
+                          cwd=work, env=env, capture_output=True, text=True, timeout=1800)
+    assert done.returncode == 0, done.stderr[-3000:]
+    ran = nbformat.read(work / "ran.ipynb", as_version=4)
+    errors = [o for cell in ran.cells for o in cell.get("outputs", []) if o.output_type == "error"]
+    assert not errors and any(cell.get("outputs") for cell in ran.cells if cell.cell_type == "code")

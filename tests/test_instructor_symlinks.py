@@ -1,0 +1,103 @@
+"""The whole grading pipeline from a symlinked clone, a symlinked venv and a symlinked course
+folder, with a space and non-ASCII characters in every path (issue 14, item 1).
+
+Python is named through the links (``sys.executable`` keeps them), the way an instructor on a
+university file system runs it. A correct submission must get its full autograded points from
+plain ``nbgrader autograde`` (cells run and not run) and from the class command; a sandbox that
+cannot start must be a refusal naming the cause, never 0 points.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from coursekit import classroom, sandbox
+from coursekit.manifest import COURSE
+from coursekit.paths import REPO_ROOT
+from coursekit.release import nbgrader_env
+
+pytestmark = pytest.mark.skipif(sandbox.probe() is not None, reason=f"bwrap unusable: {sandbox.probe()}")
+
+CATALOGUE = classroom.load_catalogue()
+FULL = {task.grade_cell: task.points for task in COURSE.tasks}
+VENV = Path(os.environ.get("VIRTUAL_ENV") or REPO_ROOT / ".venv")
+
+
+def run(links: dict, *args: str, env: dict | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
+    """Run ``PYTHON ARGS`` in the linked course folder, Python named through the venv link."""
+    environment = nbgrader_env()
+    environment["PATH"] = f"{links['venv'] / 'bin'}{os.pathsep}{environment['PATH']}"
+    environment["DROPOUT_COURSE_REPO"] = str(links["clone"])
+    environment.update(env or {})
+    return subprocess.run([str(links["venv"] / "bin" / "python"), *args], cwd=links["course"], env=environment,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def linked(tmp_path_factory):
+    if not (VENV / "bin" / "python").exists():
+        pytest.skip(f"no virtual environment at {VENV}")
+    base = tmp_path_factory.mktemp("links") / "cours é ü"
+    base.mkdir()
+    real_course = classroom.make_course(base / "real course ö", cell_timeout=60, op_timeout=5, budget=30)
+    links = {"clone": base / "clone link ä", "venv": base / "venv link ß", "course": base / "course link ø"}
+    links["clone"].symlink_to(REPO_ROOT, target_is_directory=True)
+    links["venv"].symlink_to(VENV.resolve(), target_is_directory=True)
+    links["course"].symlink_to(real_course, target_is_directory=True)
+    classroom.release_course(real_course)
+    for student in ("notrun", "run", "classcmd", "refused"):
+        classroom.submit(real_course, student, CATALOGUE.BY_NAME["bool-mask"])
+    results = {
+        "notrun": run(links, "-m", "nbgrader", "autograde", COURSE.assignment, "--student", "notrun",
+                      "--ResilientExecute.run_notebook=False"),
+        "run": run(links, "-m", "nbgrader", "autograde", COURSE.assignment, "--student", "run"),
+        "classcmd": run(links, "-m", "coursekit.classgrade", COURSE.assignment, "--course-root", str(links["course"]),
+                        "--student", "classcmd", "--workers", "1",
+                        env={"PYTHONPATH": str(links["clone"])}),
+    }
+    return links, real_course, results
+
+
+@pytest.mark.parametrize("student", ["notrun", "run", "classcmd"])
+def test_correct_submission_gets_full_points_through_links(linked, student):
+    links, root, results = linked
+    done = results[student]
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    scores = {cell: score for cell, (score, _) in classroom.cell_scores(root, student).items() if cell in FULL}
+    assert scores == FULL, done.stderr[-3000:]
+
+
+def test_python_is_named_through_the_links(linked):
+    links, _, _ = linked
+    done = run(links, "-c", "import sys; print(sys.executable)")
+    assert done.stdout.strip() == str(links["venv"] / "bin" / "python")
+
+
+def test_the_start_up_check_runs_the_command_grading_runs(linked, tmp_path):
+    """Where the sandboxed Python cannot start, the check says so (a probe of '/' would pass)."""
+    links, _, _ = linked
+    code = "from coursekit import sandbox; sandbox._symlinked_names = lambda paths: []; print(sandbox.probe())"
+    done = run(links, "-c", code, env={"PYTHONPATH": str(links["clone"])})
+    assert "could not start under bwrap" in done.stdout and "No such file or directory" in done.stdout, done.stderr
+
+
+def test_a_sandbox_that_cannot_start_is_a_refusal_not_zero_points(linked, tmp_path):
+    links, root, _ = linked
+    fake = tmp_path / "bwrap"
+    fake.write_text("#!/bin/sh\necho 'bwrap: execvp /nowhere/python: No such file or directory' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    broken = {sandbox.BWRAP_ENV: str(fake)}
+    plain = run(links, "-m", "nbgrader", "autograde", COURSE.assignment, "--student", "refused", env=broken)
+    assert plain.returncode != 0
+    assert "execvp /nowhere/python: No such file or directory" in plain.stderr
+    assert "refuses" in plain.stderr
+    classcmd = run(links, "-m", "coursekit.classgrade", COURSE.assignment, "--course-root", str(links["course"]),
+                   "--student", "refused", "--workers", "1", env={**broken, "PYTHONPATH": str(links["clone"])})
+    assert classcmd.returncode != 0
+    assert "No such file or directory" in classcmd.stdout + classcmd.stderr
+    scores = classroom.cell_scores(root, "refused")
+    assert all(score is None for score, _ in scores.values()) or not scores  # no grade, never a 0
