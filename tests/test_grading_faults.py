@@ -5,7 +5,10 @@ Each variant is written out as a real submission and judged exactly as the grade
 processes; the other tests here start a new pytest process per submission): correct
 alternatives pass every check; each fault fails exactly the checks it should, naming the
 expected mistake; broken submissions score 0 only on the parts they break; and every variant
-earns the points per grade cell recorded in tests/faults/points.json.
+earns the points per grade cell recorded in tests/faults/points.json (re-recorded with
+tests/faults/record.py, reviewed by hand). The credit policy's targets (``[credit]`` in the
+manifest) hold on the catalogue, and the feedback recorded for each mistake (feedback.json,
+shown in the book's assignment page) is what the judge says today.
 """
 
 import json
@@ -18,13 +21,15 @@ from coursekit.grading.judge import checks_environment, judge
 from coursekit.grading.task_report import task_report
 from coursekit.grading.verdict import Verdict
 from coursekit.manifest import COURSE
-from faults.catalogue import ALL, ATTACKS, BY_NAME, CORRECT, FAULTS, TASK_OF_CHECK
+from faults.catalogue import ALL, ATTACKS, BROKEN, BY_NAME, CORRECT, FAULTS, TASK_OF_CHECK, WILD_CORRECT, WILD_FAULTS
+from faults.record import feedback_entry
 
 # Short limits keep the hanging variant quick; correct code needs a fraction of them.
 LIMITS = {"op_timeout": 2.0, "budget": 30.0}
 # Points per grade cell each variant earned before the course manifest and the Verdict type
 # (judged unconfined, as here): grading must not change them.
 POINTS = json.loads((Path(__file__).parent / "faults" / "points.json").read_text())
+FEEDBACK = json.loads((Path(__file__).parent / "faults" / "feedback.json").read_text())
 FULL_MARKS = {task.grade_cell: task.points for task in COURSE.tasks}
 
 
@@ -40,11 +45,23 @@ def server():
     server.close()
 
 
+@pytest.fixture(scope="module")
+def recorded_feedback():
+    """mistake -> what the catalogue's faults made the judge say, filled as the variants are judged."""
+    return {}
+
+
 @pytest.mark.parametrize("variant", ALL + ATTACKS, ids=[v.name for v in ALL + ATTACKS])
-def test_variant_fails_the_expected_checks_and_earns_its_recorded_points(variant, server, tmp_path):
+def test_variant_fails_the_expected_checks_and_earns_its_recorded_points(variant, server, tmp_path,
+                                                                         recorded_feedback):
     verdict = judge(variant.build(tmp_path / variant.name), server=server, **LIMITS)
     assert list(verdict.tasks) == list(COURSE.task_ids)
     assert cell_points(verdict) == POINTS[variant.name]
+    if variant.points is not None:
+        assert {task: v.points for task, v in verdict.tasks.items()} == variant.points
+    if variant in FAULTS:
+        for mistake, entry in feedback_entry(variant, verdict).items():
+            recorded_feedback.setdefault(mistake, entry)
     assert Verdict.from_json(verdict.to_json()) == verdict
     for check in verdict.checks:
         assert check.passed or check.message, check
@@ -57,11 +74,41 @@ def test_points_are_recorded_for_every_variant():
     assert set(POINTS) == {variant.name for variant in ALL + ATTACKS}
 
 
-def test_correct_variants_score_full_marks(tmp_path):
+def test_correct_variants_score_full_marks():
     for variant in CORRECT:
-        verdict = judge(variant.build(tmp_path / variant.name), **LIMITS)
-        assert cell_points(verdict) == FULL_MARKS, variant.name
-        assert verdict.max_points == COURSE.auto_points
+        assert POINTS[variant.name] == FULL_MARKS, variant.name  # and the points are checked above
+
+
+def test_the_feedback_shown_in_the_book_is_what_the_judge_says(recorded_feedback):
+    """Runs after every variant was judged (pytest keeps file order): feedback.json is current."""
+    if len(recorded_feedback) < len(FEEDBACK):
+        pytest.skip("needs the whole parametrised test above in the same run")
+    assert recorded_feedback == FEEDBACK
+
+
+def test_wild_entries_state_their_points_and_are_forty_or_more():
+    assert all(variant.points is not None for variant in WILD_CORRECT + WILD_FAULTS)
+    assert len(ALL) >= 40
+    assert len(WILD_CORRECT) >= 5
+
+
+def test_credit_policy_targets_hold_on_the_catalogue():
+    credit = COURSE.credit
+    layer_cells = [t.grade_cell for t in COURSE.tasks if any(s.startswith("layers.py:") for s in t.stubs)]
+    for name in ("identity-forward", "wild-drops-nothing"):
+        assert sum(POINTS[name][cell] for cell in layer_cells) <= credit.identity_max_points, name
+    kept = [POINTS[v.name][cell] / FULL_MARKS[cell] for v in FAULTS + BROKEN
+            for cell in FULL_MARKS if POINTS[v.name][cell] < FULL_MARKS[cell]]
+    assert kept and sum(kept) / len(kept) <= credit.faulty_kept_max, sum(kept) / len(kept)
+    assert all(POINTS[v.name] != FULL_MARKS for v in FAULTS + BROKEN)
+
+
+def test_presupposed_behaviours_name_real_checks():
+    assert set(COURSE.credit.presupposes) <= set(TASK_OF_CHECK)
+
+
+def test_every_named_mistake_has_recorded_feedback():
+    assert set(FEEDBACK) == set(COURSE.mistakes)
 
 
 @pytest.mark.parametrize("variant", ALL + ATTACKS, ids=[v.name for v in ALL + ATTACKS])
@@ -91,8 +138,9 @@ def test_report_names_the_mistake_and_links_the_book(tmp_path):
     verdict = judge(BY_NAME["vanilla-dropout"].build(tmp_path / "vanilla"), **LIMITS)
     book = "https://course.example/dropout"
     report = task_report(verdict.tasks["dropout_forward"], book)
-    assert "dropout_forward: 4 / 10 points" in report
-    assert "Scaling at test time (vanilla dropout)" in report
+    forward = COURSE.task("dropout_forward")
+    assert f"dropout_forward: {POINTS['vanilla-dropout'][forward.grade_cell]:g} / 10 points" in report
+    assert COURSE.mistakes["scaled-at-test-time"] in report
     assert "https://course.example/dropout/book/mistakes.html#scaled-at-test-time" in report
     assert "1 - p = 0.75" in report
     assert COURSE.task("dropout_forward").book_link(book) in report.splitlines()[-1]

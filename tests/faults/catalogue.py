@@ -298,7 +298,8 @@ FAULTS = [
 # Submissions that break in other ways: raising, hanging, dying, not importing, attacking the checks.
 BROKEN = [
     Variant("student-edition", "the release, untouched", kind="student-edition",
-            expected={**_all(FORWARD + NET), **_all(BACKWARD, "backward-not-written")}),
+            # The backward's forward call raises too, so nothing shows the backward is unwritten.
+            expected=_all(FORWARD + BACKWARD + NET)),
     Variant("missing-package", "a notebook without its source_pkg", kind="missing-package",
             expected=_all(FORWARD + BACKWARD + NET)),
     Variant("syntax-error", "layers.py does not parse",
@@ -318,7 +319,7 @@ BROKEN = [
                     "builtins.abs = lambda value: 0\n")],
             regions={"dropout_forward": 'raise NotImplementedError("dropout_forward")',
                      "dropout_backward": 'raise NotImplementedError("dropout_backward")'},
-            expected={**_all(FORWARD), **_all(BACKWARD, "backward-not-written")}),
+            expected=_all(FORWARD + BACKWARD)),
 ]
 
 
@@ -503,18 +504,18 @@ def _prelude(code):
 
 ATTACKS = [
     Variant("stubs", "the exercise regions left as stubs (baseline of the attacks)", regions=dict(STUBS),
-            expected={**_all(FORWARD), **_all(BACKWARD, "backward-not-written")}),
+            expected=_all(FORWARD + BACKWARD)),
     Variant("attack-delegate", "finds the instructor's layers.py on disk and calls it", edits=_prelude(DELEGATE),
             regions={"dropout_forward": DELEGATE_FORWARD, "dropout_backward": DELEGATE_BACKWARD},
-            expected={**_all(FORWARD), **_all(BACKWARD, "backward-not-written")}),
+            expected=_all(FORWARD + BACKWARD)),
     Variant("attack-read-checks", "reads the hidden checks", edits=_prelude(READ_CHECKS), regions=dict(STUBS),
-            expected={**_all(FORWARD), **_all(BACKWARD, "backward-not-written")}),
+            expected=_all(FORWARD + BACKWARD)),
     Variant("attack-tamper", "writes to the gradebook and to other students' folders", edits=_prelude(TAMPER),
             regions=dict(STUBS),
-            expected={**_all(FORWARD), **_all(BACKWARD, "backward-not-written")}),
+            expected=_all(FORWARD + BACKWARD)),
     Variant("attack-rewrite-self", "rewrites its own package when imported", edits=_prelude(REWRITE_SELF),
             regions=dict(STUBS),
-            expected={**_all(FORWARD), **_all(BACKWARD, "backward-not-written")}),
+            expected=_all(FORWARD + BACKWARD)),
     Variant("identity-forward", "forward returns x in both modes (baseline of attack-patch)",
             regions={"dropout_forward": IDENTITY_FORWARD},
             expected={**_all(FORWARD, "drops-nothing"), **_all(BACKWARD[:2])}),
