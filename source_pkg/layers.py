@@ -232,7 +232,7 @@ def dropout_backward(dout, cache):
     - dout: upstream gradient, shape of the forward's x
     - cache: (dropout_param, mask) from dropout_forward
 
-    Returns dx of dout's shape and dtype.
+    Returns dx of dout's shape, in dout's dtype (float64 is accepted too).
     """
     dropout_param, mask = cache
     if dropout_param["mode"] == "train":

@@ -113,9 +113,20 @@ def check_result(task: str, item: pytest.Item, report: pytest.TestReport,
     if isinstance(exc, CheckFailure):
         return CheckResult(**fields, message=str(exc), mistake=exc.mistake)
     if isinstance(exc, OpFailed):
-        return CheckResult(**fields, message=f"Could not be checked: {exc}", student_code=exc.status)
+        where = exc.where
+        return CheckResult(**fields, message=f"Could not be checked: {exc}", student_code=exc.status,
+                           student_file=str(where.get("file") or ""), student_line=_line_number(where.get("line")),
+                           student_source=str(where.get("source") or ""))
     return CheckResult(**fields, message=(f"The check itself failed ({type(exc).__name__}: {exc}); "
                                           "please tell the course staff."), internal_error=True)
+
+
+def _line_number(line: object) -> int:
+    """The line of the student's code a failure points at; 0 when unknown."""
+    try:
+        return int(line)
+    except (TypeError, ValueError):
+        return 0
 
 
 @pytest.hookimpl(hookwrapper=True)
