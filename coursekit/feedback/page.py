@@ -36,6 +36,10 @@ TEMPLATES = Path(__file__).resolve().parent / "templates"
 TEMPLATE_NAME = "dropout_feedback"
 MATHJAX = ("sphinx-mathjax-offline", "sphinx-mathjax-offline/static/mathjax/tex-svg-full.js")
 FEEDBACK_KEY = "dropout_feedback"
+KERNEL_NOTES = {"died": "The notebook's kernel died (KernelDied) while autograde ran your notebook; the cells "
+                        "after that were not run. The points come from the hidden checks either way.",
+                "cell-timeout": "A cell of your notebook did not finish in time while autograde ran it; the "
+                                "cells after it were not run. The points come from the hidden checks either way."}
 
 
 class FeedbackError(RuntimeError):
@@ -144,6 +148,8 @@ class FeedbackPage(Preprocessor):
         except VerdictError:
             verdict = Verdict()
             notes.append("No verdict of the hidden checks was saved for this submission: ask your instructor.")
+        if verdict.kernel in KERNEL_NOTES:
+            notes.append(KERNEL_NOTES[verdict.kernel])
         if verdict.kernel == "not run":
             notes.append("Autograde did not run this notebook's cells: the outputs shown are the ones you submitted.")
         book_url = self.book_url.rstrip("/")

@@ -1,0 +1,222 @@
+"""End to end: the feedback page of every catalogued fault, made by plain nbgrader, read in Chromium offline.
+
+One module-scoped class: each fault of tests/faults/catalogue.py, a few broken submissions and a
+correct one handed in with the outputs of its own run, autograded (checks only, the fast route)
+and given feedback with the real `nbgrader generate_feedback dropout`; one hand grade and comment
+are entered through nbgrader's gradebook as formgrader would. Every page is opened in headless
+Chromium at 390 and 1280 px with every non-file request aborted; screenshots land in
+_build/screenshots/feedback/.
+"""
+
+import json
+import re
+
+import pytest
+from nbformat.v4 import new_output
+
+from coursekit import classroom
+from coursekit.grading.verdict import Verdict, verdict_path
+from coursekit.manifest import COURSE
+from coursekit.paths import BUILD_DIR, REPO_ROOT
+from coursekit.release import course_settings
+from tests.test_feedback_parts import PNG
+
+CATALOGUE = classroom.load_catalogue()
+POINTS = json.loads((REPO_ROOT / "tests" / "faults" / "points.json").read_text())
+EVIDENCE = "with-evidence"  # the correct submission handed in with its own run's outputs
+CLASS = {v.name: v.name for v in CATALOGUE.FAULTS}
+CLASS.update({"missing-package": "missing-package", EVIDENCE: "reference"})
+WIDTHS = (390, 1280)
+SHOTS = BUILD_DIR / "screenshots" / "feedback"
+AXE = REPO_ROOT / "node_modules" / "axe-core" / "axe.min.js"
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--no-first-run"]
+RUN_LINE = "(Epoch 40 / 40) train acc: 0.987000; val_acc: 0.933000"
+COMMENT = "Good reading of the curves: name the gap between them."
+
+
+def hand_in_with_outputs(folder):
+    """Put a student's own run into the last two code cells (the experiment) of the notebook."""
+    path = folder / f"{COURSE.notebook}.ipynb"
+    nb = json.loads(path.read_text())
+    experiment = [c for c in nb["cells"] if c["cell_type"] == "code"][-2:]
+    experiment[0]["outputs"] = [new_output("stream", name="stdout", text=RUN_LINE + "\n")]
+    experiment[1]["outputs"] = [new_output("display_data", data={"image/png": PNG, "text/plain": "<Figure>",
+                                                                 "text/html": "<script>alert('x')</script>"})]
+    manual = {part.grade_cell for part in COURSE.manual}
+    for cell in nb["cells"]:
+        if cell["metadata"].get("nbgrader", {}).get("grade_id") in manual:
+            cell["source"] = "The validation curve flattens while the training curve climbs: $1/(1-p)$ matters."
+    path.write_text(json.dumps(nb))
+
+
+def grade_by_hand(root, student):
+    from nbgrader.api import Gradebook
+
+    part = COURSE.manual[-1]
+    settings = course_settings(root)
+    with Gradebook(settings.db_url, settings.course_id) as gradebook:
+        grade = gradebook.find_grade(part.grade_cell, COURSE.notebook, COURSE.assignment, student)
+        grade.manual_score = part.points - 1
+        comment = gradebook.find_comment(part.grade_cell, COURSE.notebook, COURSE.assignment, student)
+        comment.manual_comment = COMMENT
+        gradebook.db.commit()
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory):
+    root = classroom.make_course(tmp_path_factory.mktemp("feedback"), op_timeout=3, budget=20)
+    classroom.release_course(root)
+    for student, variant in CLASS.items():
+        folder = classroom.submit(root, student, CATALOGUE.BY_NAME[variant])
+        if student == EVIDENCE:
+            hand_in_with_outputs(folder)
+    classroom.nbgrader(root, "autograde", COURSE.assignment, "--ResilientExecute.run_notebook=False", check=False)
+    grade_by_hand(root, EVIDENCE)
+    classroom.nbgrader(root, "generate_feedback", COURSE.assignment)
+    return root
+
+
+def page_of(root, student):
+    return root / "feedback" / student / COURSE.assignment / f"{COURSE.notebook}.html"
+
+
+def text_of(root, student):
+    import html
+
+    page = page_of(root, student).read_text()
+    page = re.sub(r"<script.*?</script>|<style.*?</style>", "", page, flags=re.S)
+    return html.unescape(re.sub(r"<[^>]+>", "", page))
+
+
+@pytest.mark.parametrize("student", sorted(CLASS))
+def test_the_graded_code_cells_and_kept_outputs_change_no_score(course, student):
+    cells = classroom.cell_scores(course, student)
+    assert {cell: cells[cell][0] for cell in POINTS[CLASS[student]]} == POINTS[CLASS[student]]
+
+
+@pytest.mark.parametrize("student", sorted(CLASS))
+def test_the_page_names_every_failed_check_and_its_mistake(course, student):
+    verdict = Verdict.load(verdict_path(course / "autograded" / student / COURSE.assignment, COURSE.notebook))
+    text = text_of(course, student)
+    for check in verdict.checks:
+        assert check.name in text
+        if not check.passed and check.mistake:
+            assert f"Likely mistake: {COURSE.mistakes[check.mistake]}" in text
+    for task in verdict.tasks.values():
+        assert f"{COURSE.task(task.task).title}: {task.points:g} / {task.max_points:g} points" in text
+
+
+@pytest.mark.parametrize("student", sorted(CLASS))
+def test_nothing_of_the_graders_inside(course, student):
+    page = page_of(course, student).read_text()
+    text = text_of(course, student)
+    assert "file://" not in page
+    for inside in (str(course), str(REPO_ROOT), "/tmp/", "HiddenChecksFailed", "def test_", "tests/hidden",
+                   "coursekit", "Traceback (most recent call last)"):
+        assert inside not in text, inside
+    assert "<script>alert" not in page
+
+
+def test_without_a_book_address_the_page_carries_the_section(course):
+    variant = CATALOGUE.BY_NAME["keep-drop-swapped"]
+    text = text_of(course, variant.name)
+    assert "The book's section: Drop and keep probabilities swapped" in text
+    assert "Looks like." in text and "Fix." in text
+
+
+def test_the_students_own_code_and_its_diff_are_shown(course):
+    page = page_of(course, "vanilla-dropout").read_text()
+    assert '<span class="diff-add"><span class="sr-only">added: </span>+        out = x * (1 - p)' in page
+    assert "source_pkg/layers.py: dropout_forward" in text_of(course, "vanilla-dropout")
+    assert "is not in your" in text_of(course, "missing-package") or "No source_pkg" in text_of(course, "missing-package")
+
+
+def test_the_submitted_run_and_the_hand_grade_are_on_the_page(course):
+    text = text_of(course, EVIDENCE)
+    part = COURSE.manual[-1]
+    assert RUN_LINE in text and "As submitted (the student's own run, kept by autograde)" in text
+    assert 'alt="Figure' in page_of(course, EVIDENCE).read_text()
+    assert f"{part.title}: {part.points - 1:g} / {part.points:g} points" in text and COMMENT in text
+    assert f"{COURSE.manual[0].title}: not graded yet" in text
+
+
+def test_the_graded_notebook_carries_read_only_code_cells_for_formgrader(course):
+    nb = json.loads((course / "autograded" / EVIDENCE / COURSE.assignment / f"{COURSE.notebook}.ipynb").read_text())
+    code_cells = [c for c in nb["cells"] if "graded-code" in c["metadata"].get("tags", [])]
+    assert code_cells and all(c["metadata"]["editable"] is False and "nbgrader" not in c["metadata"]
+                              for c in code_cells)
+    assert "def dropout_forward" in "".join("".join(c["source"]) for c in code_cells)
+    outputs = [o for c in nb["cells"] for o in c.get("outputs", [])]
+    assert any(RUN_LINE in "".join(o.get("text", "")) for o in outputs)
+
+
+@pytest.fixture(scope="module")
+def seen(course):
+    """Every page at each width: requests, console errors, overflow, MathJax, visible diagnoses, axe."""
+    from playwright.sync_api import sync_playwright
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    facts = {}
+    axe_pages = {"keep-drop-swapped", EVIDENCE}
+    whole = {"keep-drop-swapped", EVIDENCE}  # whole-page screenshots; the others show their results part
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=FLAGS)
+        for student in sorted(CLASS):
+            for width in WIDTHS:
+                page = browser.new_page(viewport={"width": width, "height": 900})
+                outside, errors = [], []
+                page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(("file:", "data:"))
+                           else (outside.append(route.request.url), route.abort()))
+                page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+                page.on("pageerror", lambda e: errors.append(str(e)))
+                page.goto(page_of(course, student).as_uri())
+                page.evaluate("MathJax.startup.promise")
+                fact = page.evaluate("""() => ({
+                    scroll: document.documentElement.scrollWidth, inner: window.innerWidth,
+                    math: document.querySelectorAll('mjx-container').length,
+                    mathErrors: document.querySelectorAll('mjx-merror').length,
+                    rawTex: (document.querySelector('main').innerText.match(/\\$[^$\\n]+\\$/g) || []),
+                    messages: [...document.querySelectorAll('.message, .mistake p')].map(e => {
+                        const r = e.getBoundingClientRect();
+                        return {left: r.left, right: r.right, shown: e.checkVisibility()}; })})""")
+                fact.update(outside=outside, errors=errors)
+                if student in axe_pages:
+                    page.add_script_tag(path=str(AXE))
+                    fact["axe"] = page.evaluate("""() => axe.run(document, {runOnly: {type: 'tag',
+                        values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}, resultTypes: ['violations']})
+                        .then(r => r.violations.map(v => v.id + ': ' + v.nodes.length))""")
+                if student == "keep-drop-swapped" and width == WIDTHS[-1]:
+                    fact["pdf"] = page.pdf(format="A4")
+                height = page.evaluate("document.getElementById('files').getBoundingClientRect().top + scrollY")
+                clip = None if student in whole else {"x": 0, "y": 0, "width": width, "height": height}
+                page.screenshot(path=str(SHOTS / f"{student}-{width}.png"), full_page=True, clip=clip)
+                facts[student, width] = fact
+                page.close()
+        browser.close()
+    return facts
+
+
+@pytest.mark.parametrize("student", sorted(CLASS))
+@pytest.mark.parametrize("width", WIDTHS)
+def test_the_page_reads_offline_without_sideways_scrolling(seen, student, width):
+    fact = seen[student, width]
+    assert fact["outside"] == [] and fact["errors"] == []
+    assert fact["scroll"] <= fact["inner"]
+    assert fact["math"] > 0 and fact["mathErrors"] == 0 and fact["rawTex"] == []
+    for box in fact["messages"]:
+        assert box["shown"] and box["left"] >= 0 and box["right"] <= width
+
+
+def test_every_page_left_its_screenshots(seen):
+    assert {p.name for p in SHOTS.glob("*.png")} >= {f"{s}-{w}.png" for s in CLASS for w in WIDTHS}
+
+
+def test_axe_finds_no_wcag_violation(seen):
+    found = {key: fact["axe"] for key, fact in seen.items() if "axe" in fact}
+    assert len(found) == 2 * len(WIDTHS) and all(v == [] for v in found.values()), found
+
+
+def test_the_page_prints_to_pdf(seen):
+    pdf = seen["keep-drop-swapped", WIDTHS[-1]]["pdf"]
+    assert pdf.startswith(b"%PDF") and pdf.count(b"/Type /Page") - pdf.count(b"/Type /Pages") > 2
