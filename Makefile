@@ -37,7 +37,13 @@ test: setup book
 	$(PYTHON) -m pytest
 
 # nbgrader release of the assignment, with the student edition of source_pkg beside the notebook.
-release: $(INSTALLED)
+# What grading needs from Debian (bubblewrap): checked, and installed when run as root.
+GRADING_DEPS := $(VENV)/.grading-deps
+$(GRADING_DEPS): .ci/grading-packages.txt
+	bash .ci/install-system-packages .ci/grading-packages.txt
+	mkdir -p $(VENV) && touch $@
+
+release: $(INSTALLED) $(GRADING_DEPS)
 	$(PYTHON) -m coursekit.release
 
 # A small class of example submissions through the real nbgrader pipeline.
@@ -55,6 +61,6 @@ clean:
 # WORKERS=N sets the number of workers (default: the number of cores); RUN_NOTEBOOKS=1 also runs
 # the notebooks' cells, so the feedback shows their outputs (same grades, about five times slower).
 .PHONY: autograde
-autograde: $(INSTALLED)
+autograde: $(INSTALLED) $(GRADING_DEPS)
 	$(PYTHON) -m coursekit.classgrade dropout --course-root assignments $(if $(WORKERS),--workers $(WORKERS)) \
 		$(if $(RUN_NOTEBOOKS),--run-notebooks)

@@ -30,7 +30,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from functools import lru_cache
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -61,8 +60,19 @@ def unconfined_on_purpose() -> bool:
 PROBE_CODE = "import numpy, sys; print(sys.prefix)"
 
 
-@lru_cache(maxsize=None)
+_PASSED: set[tuple[str, str]] = set()  # only a pass is remembered: a fixed machine works without a restart
+
+
 def _probe(bwrap: str | None, python: str) -> str | None:
+    if (bwrap, python) in _PASSED:
+        return None
+    reason = _run_probe(bwrap, python)
+    if reason is None:
+        _PASSED.add((bwrap, python))
+    return reason
+
+
+def _run_probe(bwrap: str | None, python: str) -> str | None:
     if bwrap is None:
         return f"bwrap is not installed (Debian package: bubblewrap), or {BWRAP_ENV} names no program"
     with tempfile.TemporaryDirectory(prefix="dropout-sandbox-probe-") as work:

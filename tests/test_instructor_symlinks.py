@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from coursekit import classroom, sandbox
+from coursekit.gradebook import GradebookError
 from coursekit.manifest import COURSE
 from coursekit.paths import REPO_ROOT
 from coursekit.release import nbgrader_env
@@ -97,7 +98,18 @@ def test_a_sandbox_that_cannot_start_is_a_refusal_not_zero_points(linked, tmp_pa
     assert "refuses" in plain.stderr
     classcmd = run(links, "-m", "coursekit.classgrade", COURSE.assignment, "--course-root", str(links["course"]),
                    "--student", "refused", "--workers", "1", env={**broken, "PYTHONPATH": str(links["clone"])})
-    assert classcmd.returncode != 0
-    assert "No such file or directory" in classcmd.stdout + classcmd.stderr
-    scores = classroom.cell_scores(root, "refused")
-    assert all(score is None for score, _ in scores.values()) or not scores  # no grade, never a 0
+    assert classcmd.returncode == 2
+    assert "execvp /nowhere/python: No such file or directory" in classcmd.stderr
+    with pytest.raises(GradebookError, match="has no submission"):  # no grade at all, never a 0
+        classroom.cell_scores(root, "refused")
+
+
+def test_a_run_for_one_student_keeps_the_whole_class_in_scores_csv(linked):
+    import csv
+
+    _, root, _ = linked
+    with open(root / "reports" / COURSE.assignment / "scores.csv", newline="") as file:
+        rows = {row["student"]: row for row in csv.DictReader(file)}
+    assert set(rows) >= {"notrun", "run", "classcmd", "refused"}
+    assert {rows[s]["status"] for s in ("notrun", "run", "classcmd")} == {"graded"}
+    assert rows["refused"]["status"] == "not graded" and rows["refused"]["score"] == ""

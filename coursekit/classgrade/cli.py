@@ -13,6 +13,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Sequence
 
+from .. import sandbox
 from ..course_settings import CourseSettingsError
 from ..gradebook import GradebookError
 from .grader import ClassResult, grade_class
@@ -86,6 +87,11 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command; returns its exit code (see the module's docstring)."""
     args = parser().parse_args(argv)
+    try:  # the workers' nbgrader would refuse one batch at a time: refuse once, with the cause
+        sandbox.require()
+    except sandbox.SandboxUnavailable as refusal:
+        print(f"classgrade: {refusal}", file=sys.stderr)
+        return UNUSABLE
     try:
         result = grade_class(
             args.course_root, args.assignment, workers=args.workers, pattern=args.student, force=args.force,

@@ -28,7 +28,7 @@ from .. import gradebook as gradebooks
 from . import recovery, report, submissions
 from .progress import Progress
 from .scheduler import RunOptions, Scheduler, worker_count
-from .status import NO_NOTEBOOK, UP_TO_DATE, Attempt, Facts, Outcome, decide
+from .status import NO_NOTEBOOK, NOT_STARTED, UP_TO_DATE, Attempt, Facts, Outcome, decide
 from .submissions import Course
 
 
@@ -94,9 +94,27 @@ def grade_class(course_root: Path, assignment: str, workers: int | None = None, 
     scores = gradebooks.submission_scores(course.db_url, course.course_id, assignment)
     outcomes = [decide(facts(course, student, attempts[student], _grade(scores.get(student))))
                 for student in sorted(attempts)]
-    verdicts = {outcome.student: submissions.verdicts(course, outcome.student) for outcome in outcomes}
-    paths = report.write_report(outcomes, verdicts, report_dir, assignment)
+    # The report covers the whole class, also after a run restricted with --student.
+    class_outcomes = sorted(outcomes + _not_in_run(course, set(attempts), scores), key=lambda o: o.student)
+    verdicts = {outcome.student: submissions.verdicts(course, outcome.student) for outcome in class_outcomes}
+    paths = report.write_report(class_outcomes, verdicts, report_dir, assignment)
     return ClassResult(outcomes, paths, scheduler.stop_reason, seconds, len(to_grade), recovered)
+
+
+def _not_in_run(course: Course, in_run: set[str], scores: dict) -> list[Outcome]:
+    """Outcomes of the students this run's selection left out, from what the gradebook holds."""
+    outcomes = []
+    for student in course.students("*"):
+        if student in in_run:
+            continue
+        if not submissions.has_notebook(course, student):
+            attempt = Attempt(NO_NOTEBOOK)
+        elif student in scores:
+            attempt = Attempt(UP_TO_DATE)
+        else:
+            attempt = Attempt(NOT_STARTED, stop_reason="not in this run's --student selection")
+        outcomes.append(decide(facts(course, student, attempt, _grade(scores.get(student)))))
+    return outcomes
 
 
 def _grade(score: tuple | None) -> tuple[float, float] | None:

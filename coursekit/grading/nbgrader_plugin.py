@@ -70,6 +70,9 @@ class SnapshotSubmission(NbGraderPreprocessor):
         """Snapshot the package; hide the course root from the sandboxes."""
         _hide_course(resources)
         snapshot = Path(tempfile.mkdtemp(prefix="dropout-submission-"))
+        # Before the kernel starts: formgrader's error dialog then shows why grading refuses
+        # (missing bubblewrap, a sandbox that cannot start), not "Kernel died".
+        sandbox.require()
         package = _notebook_folder(resources) / COURSE.package
         if package.is_dir():
             shutil.copytree(package, snapshot / COURSE.package, symlinks=False,

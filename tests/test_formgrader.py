@@ -1,0 +1,233 @@
+"""Formgrader, as an instructor clicks it: a real Jupyter server on 127.0.0.1 driven in Chromium.
+
+One server, one small class: Generate (the release must hold the package and set-up files),
+Autograde (first with a sandbox that cannot start: the refusal must show in formgrader's error
+dialog; then for real), Manual Grading with points typed by hand, Generate Feedback; then the
+scores in the gradebook and ``nbgrader export`` agree. Screenshots go to _build/screenshots/.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbgrader.api import Gradebook
+
+from coursekit import classroom, sandbox, student_setup
+from coursekit.manifest import COURSE
+from coursekit.paths import BUILD_DIR, REPO_ROOT
+from coursekit.release import course_settings, nbgrader_env
+
+playwright = pytest.importorskip("playwright.sync_api")
+pytestmark = [pytest.mark.skipif(sandbox.probe() is not None, reason=f"bwrap unusable: {sandbox.probe()}"),
+              pytest.mark.skipif(not Path("/usr/bin/chromium").exists(), reason="no /usr/bin/chromium")]
+
+ASSIGNMENT = COURSE.assignment
+CATALOGUE = classroom.load_catalogue()
+SHOTS = BUILD_DIR / "screenshots"
+TOKEN = "formgrader-test"
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"]
+HAND_POINTS = {part.grade_cell: part.points - 1 for part in COURSE.manual}  # typed into formgrader
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def answer_inline_questions(folder: Path) -> None:
+    path = folder / f"{COURSE.notebook}.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade_id") in HAND_POINTS:
+            cell.source = "Dropout zeroes units at random; my curves above show less overfitting."
+    nbformat.write(nb, path)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """(base url, course root, flag file that breaks the sandbox while it exists)."""
+    base = tmp_path_factory.mktemp("formgrader")
+    root = classroom.make_course(base / "course", op_timeout=5, budget=30)
+    broken = base / "sandbox-broken"
+    wrapper = base / "bwrap"
+    wrapper.write_text(f"#!/bin/sh\nif [ -e '{broken}' ]; then echo 'bwrap: setting up uid map: Permission denied' >&2; "
+                       f"exit 1; fi\nexec {shutil.which('bwrap')} \"$@\"\n")
+    wrapper.chmod(0o755)
+    port = free_port()
+    env = nbgrader_env()
+    env.update({"DROPOUT_COURSE_REPO": str(REPO_ROOT), sandbox.BWRAP_ENV: str(wrapper),
+                "JUPYTER_RUNTIME_DIR": str(base / "runtime")})
+    command = [sys.executable, "-m", "jupyter", "server", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
+               f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={root}"]
+    if os.geteuid() == 0:
+        command.append("--allow-root")
+    log = open(base / "server.log", "w")
+    process = subprocess.Popen(command, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            urllib.request.urlopen(f"{url}/api/status?token={TOKEN}", timeout=5)
+            break
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                pytest.fail(f"the Jupyter server did not start:\n{(base / 'server.log').read_text()[-3000:]}")
+            time.sleep(0.5)
+    yield url, root, broken
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+    log.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_FLAGS)
+        yield chromium
+        chromium.close()
+
+
+def new_page(browser, url: str, width: int = 1280):
+    page = browser.new_page(viewport={"width": width, "height": 900})
+    page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(
+        ("http://127.0.0.1", "file:", "data:", "blob:")) else route.abort())
+    page.goto(f"{url}/formgrader?token={TOKEN}")
+    return page
+
+
+def shot(page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"formgrader-{name}.png"), full_page=True)
+
+
+def click_and_wait_for_modal(page, selector: str, timeout_ms: float = 300_000) -> str:
+    """Click, wait for formgrader's success or error dialog, return its text and close it."""
+    page.click(selector)
+    modal = page.wait_for_selector("#success-modal.in, #error-modal.in", timeout=timeout_ms)
+    page.wait_for_timeout(300)
+    return f"{modal.get_attribute('id')}: {modal.inner_text()}"
+
+
+def close_modal(page) -> None:
+    page.click(".modal.in .modal-footer button")
+    page.wait_for_selector(".modal.in", state="hidden", timeout=20_000)
+    page.wait_for_timeout(500)
+
+
+@pytest.fixture(scope="module")
+def session(server, browser):
+    """The instructor's clicks, in order; what each dialog said."""
+    url, root, broken = server
+    said = {}
+    page = new_page(browser, url)
+    page.wait_for_selector("tr:has(td.name:has-text('dropout')) td.assign a", timeout=60_000)
+    said["generate"] = click_and_wait_for_modal(page, f"tr:has(td.name:has-text('{ASSIGNMENT}')) td.assign a")
+    shot(page, "generate-1280")
+    close_modal(page)
+    for student, variant in (("ada", "bool-mask"), ("bob", "stubs")):
+        answer_inline_questions(classroom.submit(root, student, CATALOGUE.BY_NAME[variant]))
+
+    page.goto(f"{url}/formgrader/manage_submissions/{ASSIGNMENT}")
+    row = "tr:has(td.student-id:has-text('{}')) td.autograde a"
+    page.wait_for_selector(row.format("ada"), timeout=60_000)
+    broken.touch()
+    said["refused"] = click_and_wait_for_modal(page, row.format("ada"))
+    shot(page, "refusal-1280")
+    close_modal(page)
+    broken.unlink()
+    for student in ("ada", "bob"):
+        said[f"autograde-{student}"] = click_and_wait_for_modal(page, row.format(student))
+        close_modal(page)
+    page.goto(f"{url}/formgrader/manage_submissions/{ASSIGNMENT}")
+    page.wait_for_selector("tr:has(td.student-id:has-text('ada')) td.score", timeout=60_000)
+    page.wait_for_timeout(1000)
+    shot(page, "submissions-1280")
+
+    # Manual grading of ada: the gradebook lists her notebook; open it and type the points.
+    page.goto(f"{url}/formgrader/gradebook/{ASSIGNMENT}/{COURSE.notebook}")
+    page.wait_for_selector("a:has-text('Submission #')", timeout=60_000)
+    shot(page, "manual-list-1280")
+    settings = course_settings(root)
+    with Gradebook(settings.db_url, course_id=settings.course_id) as gradebook:
+        ada_id = gradebook.find_submission_notebook(COURSE.notebook, ASSIGNMENT, "ada").id
+    page.click(f"a[href$='/formgrader/submissions/{ada_id}']")
+    for cell, points in HAND_POINTS.items():
+        box = page.locator(f"input.score#{cell}")
+        box.wait_for(timeout=60_000)
+        box.fill(str(points))
+        box.press("Tab")
+        page.wait_for_timeout(800)
+    shot(page, "manual-grading-1280")
+    narrow = new_page(browser, url, width=390)
+    narrow.goto(page.url)
+    narrow.wait_for_selector("input.score", timeout=60_000)
+    shot(narrow, "manual-grading-390")
+    narrow.close()
+
+    page.goto(f"{url}/formgrader/manage_assignments")
+    page.wait_for_selector(f"tr:has(td.name:has-text('{ASSIGNMENT}')) td.generate-feedback a", timeout=60_000)
+    said["feedback"] = click_and_wait_for_modal(page, f"tr:has(td.name:has-text('{ASSIGNMENT}')) td.generate-feedback a")
+    shot(page, "feedback-1280")
+    close_modal(page)
+    narrow = new_page(browser, url, width=390)
+    narrow.wait_for_selector("td.name", timeout=60_000)
+    shot(narrow, "assignments-390")
+    narrow.close()
+    page.close()
+    classroom.nbgrader(root, "export")
+    return root, said
+
+
+def test_generate_button_writes_the_whole_release(session):
+    root, said = session
+    assert said["generate"].startswith("success-modal"), said["generate"]
+    release_dir = root / "release" / ASSIGNMENT
+    assert (release_dir / COURSE.package / "layers.py").is_file()
+    assert "NotImplementedError" in (release_dir / COURSE.package / "layers.py").read_text()
+    assert (release_dir / student_setup.README).is_file() and (release_dir / student_setup.REQUIREMENTS).is_file()
+
+
+def test_a_sandbox_that_cannot_start_shows_its_reason_in_the_dialog(session):
+    _, said = session
+    assert said["refused"].startswith("error-modal"), said["refused"]
+    assert "grading refuses to run student code unconfined" in said["refused"]
+    assert "setting up uid map: Permission denied" in said["refused"]
+
+
+def test_autograde_buttons_give_the_judges_points(session):
+    root, said = session
+    assert said["autograde-ada"].startswith("success-modal"), said["autograde-ada"]
+    auto = {task.grade_cell: task.points for task in COURSE.tasks}
+    scores = classroom.cell_scores(root, "ada")
+    assert {cell: scores[cell][0] for cell in auto} == auto
+    bob = classroom.cell_scores(root, "bob")
+    assert sum(bob[cell][0] or 0 for cell in auto) < sum(auto.values())
+
+
+def test_hand_graded_points_reach_the_total_and_the_export(session):
+    root, said = session
+    assert said["feedback"].startswith("success-modal"), said["feedback"]
+    with open(root / "grades.csv", newline="") as file:
+        rows = {row["student_id"]: row for row in csv.DictReader(file)}
+    expected = sum(task.points for task in COURSE.tasks) + sum(HAND_POINTS.values())
+    assert float(rows["ada"]["score"]) == expected
+    assert (rows["ada"]["needs_manual_grading"], rows["bob"]["needs_manual_grading"]) == ("no", "yes")
+    assert (root / "feedback" / "ada" / ASSIGNMENT / f"{COURSE.notebook}.html").is_file()

@@ -1,0 +1,112 @@
+"""``nbgrader export`` through the course's ExportPlugin (coursekit/export.py), on a small class
+graded by plain nbgrader: a roster with names, one student complete, one pending hand grading,
+one late with nbgrader's LateSubmissionPlugin (the README's example)."""
+
+from __future__ import annotations
+
+import csv
+
+import nbformat
+import pytest
+from nbgrader.api import Gradebook
+
+from coursekit import classroom, sandbox
+from coursekit.manifest import COURSE
+from coursekit.release import course_settings
+
+pytestmark = pytest.mark.skipif(sandbox.probe() is not None, reason=f"bwrap unusable: {sandbox.probe()}")
+
+CATALOGUE = classroom.load_catalogue()
+ASSIGNMENT = COURSE.assignment
+ROSTER = [("ada", "Lovelace", "Ada", "ada@example.edu"), ("bob", "Brown", "Bob", "bob@example.edu"),
+          ("cid", "Çelik", "Cid", "cid@example.edu")]
+LATE_POINTS_PER_DAY = 2.0
+
+
+def read_csv(path):
+    with open(path, newline="", encoding="utf-8") as file:
+        return list(csv.reader(file))
+
+
+def answer_inline_questions(folder):
+    """Write an answer into each hand-graded cell, as a student does (else nbgrader scores it 0)."""
+    path = folder / f"{COURSE.notebook}.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    manual = {part.grade_cell for part in COURSE.manual}
+    for cell in nb.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade_id") in manual:
+            cell.source = "Dropout zeroes units at random; see my experiment above."
+    nbformat.write(nb, path)
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory):
+    root = classroom.make_course(tmp_path_factory.mktemp("export") / "course", op_timeout=5, budget=30)
+    with open(root / "nbgrader_config.py", "a") as config:
+        config.write('c.AssignLatePenalties.plugin_class = "coursekit.export.PointsPerDayLate"\n'
+                     f"c.PointsPerDayLate.points_per_day = {LATE_POINTS_PER_DAY}\n")
+    classroom.release_course(root)
+    (root / "roster.csv").write_text("id,last_name,first_name,email\n"
+                                     + "".join(",".join(row) + "\n" for row in ROSTER), encoding="utf-8")
+    classroom.nbgrader(root, "db", "student", "import", "roster.csv")
+    classroom.nbgrader(root, "db", "assignment", "add", ASSIGNMENT, "--duedate=2026-01-10 12:00:00 UTC")
+    for student, variant in (("ada", "bool-mask"), ("bob", "stubs"), ("cid", "bool-mask")):
+        folder = classroom.submit(root, student, CATALOGUE.BY_NAME[variant])
+        stamp = "2026-01-11 18:00:00 UTC" if student == "cid" else "2026-01-09 09:00:00 UTC"
+        (folder / "timestamp.txt").write_text(stamp)
+        answer_inline_questions(folder)
+    classroom.nbgrader(root, "autograde", ASSIGNMENT, "--ResilientExecute.run_notebook=False")
+    settings = course_settings(root)
+    with Gradebook(settings.db_url, course_id=settings.course_id) as gradebook:  # ada's hand grading
+        for part in COURSE.manual:
+            grade = gradebook.find_grade(part.grade_cell, COURSE.notebook, ASSIGNMENT, "ada")
+            grade.manual_score = part.points - 1
+        gradebook.db.commit()
+    for layout in ("full", "canvas", "moodle"):
+        classroom.nbgrader(root, "export", f"--CourseExportPlugin.layout={layout}")
+    return root
+
+
+def test_full_export_has_task_columns_names_and_pending_flags(course):
+    table = read_csv(course / "grades.csv")
+    rows = {row["student_id"]: row for row in (dict(zip(table[0], line)) for line in table[1:])}
+    auto = sum(task.points for task in COURSE.tasks)
+    manual = sum(part.points for part in COURSE.manual)
+    ada, bob, cid = rows["ada"], rows["bob"], rows["cid"]
+    assert (ada["first_name"], ada["last_name"], ada["email"]) == ("Ada", "Lovelace", "ada@example.edu")
+    assert cid["last_name"] == "Çelik"
+    assert {task.id: float(ada[task.id]) for task in COURSE.tasks} == {task.id: task.points for task in COURSE.tasks}
+    assert float(ada["score"]) == auto + manual - len(COURSE.manual)
+    assert (ada["needs_manual_grading"], ada["status"]) == ("no", "complete")
+    for row in (bob, cid):
+        assert (row["needs_manual_grading"], float(row["pending_points"])) == ("yes", manual)
+        assert row["status"] == "pending manual grading"
+        assert all(row[part.grade_cell] == "" for part in COURSE.manual)
+    assert float(bob["score"]) == sum(float(bob[task.id]) for task in COURSE.tasks) < auto
+    assert float(cid["raw_score"]) == auto
+
+
+def test_late_penalty_per_started_day(course):
+    table = read_csv(course / "grades.csv")
+    rows = {row["student_id"]: row for row in (dict(zip(table[0], line)) for line in table[1:])}
+    assert float(rows["ada"]["late_submission_penalty"]) == 0.0
+    assert float(rows["cid"]["late_submission_penalty"]) == 2 * LATE_POINTS_PER_DAY  # 1 day 5.5 h late
+    assert float(rows["cid"]["score"]) == float(rows["cid"]["raw_score"]) - 2 * LATE_POINTS_PER_DAY
+
+
+def test_canvas_layout(course):
+    table = read_csv(course / "grades-canvas.csv")
+    assert table[0] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", ASSIGNMENT]
+    assert table[1][0] == "Points Possible" and float(table[1][5]) == COURSE.total_points
+    rows = {row[2]: row for row in table[2:]}
+    assert rows["ada"][:4] == ["Lovelace, Ada", "", "ada", "ada@example.edu"]
+    assert float(rows["ada"][5]) == COURSE.total_points - len(COURSE.manual)
+    assert rows["bob"][5] == "" and rows["cid"][5] == ""  # pending hand grading: not exported as final
+
+
+def test_moodle_layout(course):
+    table = read_csv(course / "grades-moodle.csv")
+    assert table[0] == ["ID number", "First name", "Last name", "Email address", ASSIGNMENT]
+    rows = {row[0]: row for row in table[1:]}
+    assert rows["ada"][1:4] == ["Ada", "Lovelace", "ada@example.edu"]
+    assert float(rows["ada"][4]) == COURSE.total_points - len(COURSE.manual) and rows["bob"][4] == ""
