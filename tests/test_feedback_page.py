@@ -25,8 +25,9 @@ CATALOGUE = classroom.load_catalogue()
 POINTS = json.loads((REPO_ROOT / "tests" / "faults" / "points.json").read_text())
 EVIDENCE = "with-evidence"  # the correct submission handed in with its own run's outputs
 CLASS = {v.name: v.name for v in CATALOGUE.FAULTS}
-CLASS.update({"missing-package": "missing-package", EVIDENCE: "reference"})
+CLASS.update({"missing-package": "missing-package", "backward-raises": "backward-raises", EVIDENCE: "reference"})
 WIDTHS = (390, 1280)
+NARROWEST = 320  # the narrowest phone width the prose must fit, checked on the whole-page students
 SHOTS = BUILD_DIR / "screenshots" / "feedback"
 AXE = REPO_ROOT / "node_modules" / "axe-core" / "axe.min.js"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -132,6 +133,18 @@ def test_the_students_own_code_and_its_diff_are_shown(course):
     assert "is not in your" in text_of(course, "missing-package") or "No source_pkg" in text_of(course, "missing-package")
 
 
+def test_where_the_students_code_raised_is_named_and_marked(course):
+    verdict = Verdict.load(verdict_path(course / "autograded" / "backward-raises" / COURSE.assignment,
+                                        COURSE.notebook))
+    raised = [c for c in verdict.checks if c.student_line]
+    assert raised, "the verdict of a submission that raises records where"
+    page, text = page_of(course, "backward-raises").read_text(), text_of(course, "backward-raises")
+    file = raised[0].student_file.rsplit("/", 1)[-1]
+    assert f"Where: {file}, line {raised[0].student_line}" in text
+    marked = page.split('<span class="hll">')[1]
+    assert f">{raised[0].student_line}<" in marked[:300] and "raise" in marked.split("</span></span>")[0]
+
+
 def test_the_submitted_run_and_the_hand_grade_are_on_the_page(course):
     text = text_of(course, EVIDENCE)
     part = COURSE.manual[-1]
@@ -163,7 +176,7 @@ def seen(course):
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=FLAGS)
         for student in sorted(CLASS):
-            for width in WIDTHS:
+            for width in WIDTHS + ((NARROWEST,) if student in whole else ()):
                 page = browser.new_page(viewport={"width": width, "height": 900})
                 outside, errors = [], []
                 page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(("file:", "data:"))
@@ -208,13 +221,20 @@ def test_the_page_reads_offline_without_sideways_scrolling(seen, student, width)
         assert box["shown"] and box["left"] >= 0 and box["right"] <= width
 
 
+@pytest.mark.parametrize("student", ["keep-drop-swapped", EVIDENCE])
+def test_the_prose_fits_the_narrowest_phone(seen, student):
+    fact = seen[student, NARROWEST]
+    assert fact["scroll"] <= fact["inner"] == NARROWEST
+    assert all(box["left"] >= 0 and box["right"] <= NARROWEST for box in fact["messages"])
+
+
 def test_every_page_left_its_screenshots(seen):
     assert {p.name for p in SHOTS.glob("*.png")} >= {f"{s}-{w}.png" for s in CLASS for w in WIDTHS}
 
 
 def test_axe_finds_no_wcag_violation(seen):
     found = {key: fact["axe"] for key, fact in seen.items() if "axe" in fact}
-    assert len(found) == 2 * len(WIDTHS) and all(v == [] for v in found.values()), found
+    assert len(found) == 2 * (len(WIDTHS) + 1) and all(v == [] for v in found.values()), found
 
 
 def test_the_page_prints_to_pdf(seen):

@@ -6,7 +6,9 @@ student code runs; ``ResilientExecute`` is nbgrader's Execute that goes on when 
 judge on the snapshot and replaces the outputs of the autograded cells with its report and
 score and saves the ``Verdict`` beside the graded notebook (``<notebook>.verdict.json``), so
 nothing the notebook's kernel did (assertions silenced, numpy patched, the package
-rewritten) can change a verdict.
+rewritten) can change a verdict. The student's evidence steps (``coursekit/feedback/evidence.py``)
+join the chain: the submitted outputs come back after execution, labelled, and read-only cells
+with the snapshot's code (what was graded) and its diff against the stub end the notebook.
 
 Score encoding follows nbgrader's ``determine_grade``: full marks = no error output; partial
 credit = an ``execute_result`` holding the points; zero = an error output.
@@ -68,11 +70,11 @@ class SnapshotSubmission(NbGraderPreprocessor):
 
     def preprocess(self, nb: NotebookNode, resources: dict) -> tuple[NotebookNode, dict]:
         """Snapshot the package; hide the course root from the sandboxes."""
-        _hide_course(resources)
-        snapshot = Path(tempfile.mkdtemp(prefix="dropout-submission-"))
         # Before the kernel starts: formgrader's error dialog then shows why grading refuses
         # (missing bubblewrap, a sandbox that cannot start), not "Kernel died".
         sandbox.require()
+        _hide_course(resources)
+        snapshot = Path(tempfile.mkdtemp(prefix="dropout-submission-"))
         package = _notebook_folder(resources) / COURSE.package
         if package.is_dir():
             shutil.copytree(package, snapshot / COURSE.package, symlinks=False,
