@@ -1,0 +1,80 @@
+"""Sphinx extension: accessibility fixes of the theme's and the bibliography's HTML.
+
+After the HTML build it rewrites the pages it wrote (the theme's templates and
+sphinxcontrib-bibtex's markup are not ours to edit):
+
+- buttons and toggles whose `aria-label` differs from their visible text lose the label, so
+  their accessible name is the text a reader sees, and the colour-mode button's icons lose
+  their titles, so its label names it (axe: label-content-name-mismatch);
+- the bibliography's entries get role="listitem" instead of the deprecated
+  doc-biblioentry, inside their role="list" (axe: aria-required-children);
+- every figure of a cell output becomes a link to the full-size file;
+- every table cell gets the header of its column as `data-label`, for the phone layout
+  of book.css, which shows each row as a card;
+- Sphinx's search takes its snippets from the page's body text, leaving out the theme's
+  print-only contents block and the TeX source of the formulas.
+"""
+
+from pathlib import Path
+
+from bs4 import BeautifulSoup
+from sphinx.application import Sphinx
+
+SEARCH_REMOVALS_OLD = '[".headerlink", "script", "style"]'
+SEARCH_REMOVALS_NEW = '[".headerlink", "script", "style", ".onlyprint", ".math", "mjx-container"]'
+
+
+def fix_page(markup: str) -> str:
+    """The page with the accessibility fixes applied."""
+    soup = BeautifulSoup(markup, "html.parser")
+    for element in soup.select("summary[aria-label], button.search-button-field[aria-label]"):
+        if element.get_text(strip=True):
+            del element["aria-label"]
+    for icon in soup.select(".theme-switch-button i"):
+        # Font Awesome turns an icon's title into an SVG <title>, which axe takes for visible
+        # text that the button's label ("Color mode") does not contain.
+        icon["aria-hidden"] = "true"
+        icon.attrs.pop("title", None)
+    for entry in soup.select('[role="doc-biblioentry"]'):
+        entry["role"] = "listitem"
+    for image in soup.select(".cell_output img, figure img"):
+        if image.find_parent("a") is None and image.get("src"):
+            link = soup.new_tag("a", href=image["src"], attrs={"class": "figure-full-size"})
+            image.wrap(link)
+    for table in soup.select("article table"):
+        headers = [th.get_text(" ", strip=True) for th in table.select("thead th")]
+        for row in table.select("tbody tr"):
+            for header, cell in zip(headers, row.find_all("td", recursive=False)):
+                cell["data-label"] = header
+    return str(soup)
+
+
+def fix_search(static: Path) -> None:
+    """Make the search snippets skip print-only blocks and TeX (fails loudly if Sphinx changed)."""
+    script = static / "searchtools.js"
+    text = script.read_text(encoding="utf-8")
+    if SEARCH_REMOVALS_NEW in text:
+        return
+    if SEARCH_REMOVALS_OLD not in text:
+        raise RuntimeError(f"{script}: expected {SEARCH_REMOVALS_OLD} in htmlToText; Sphinx changed it")
+    script.write_text(text.replace(SEARCH_REMOVALS_OLD, SEARCH_REMOVALS_NEW, 1), encoding="utf-8")
+
+
+def on_build_finished(app: Sphinx, exception: Exception | None) -> None:
+    """Rewrite every page the HTML builder wrote."""
+    if exception is not None or app.builder.format != "html":
+        return
+    out = Path(app.outdir)
+    for page in out.rglob("*.html"):
+        if "_static" in page.parts:
+            continue
+        text = page.read_text(encoding="utf-8")
+        fixed = fix_page(text)
+        if fixed != text:
+            page.write_text(fixed, encoding="utf-8")
+    fix_search(out / "_static")
+
+
+def setup(app: Sphinx) -> dict:
+    app.connect("build-finished", on_build_finished)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}
