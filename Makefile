@@ -10,9 +10,18 @@ INSTALLED := $(VENV)/.installed
 SYSTEM_DEPS := $(VENV)/.system-deps
 EXTRAS := book,grading,test,torch
 
-.PHONY: setup book test release demo student-edition clean
+.PHONY: setup book pdf test release demo student-edition clean
 
-setup: $(INSTALLED) $(SYSTEM_DEPS)
+# npm packages pinned in package.json/package-lock.json: axe-core for the book's accessibility gate.
+NODE_DEPS := node_modules/.package-lock.json
+
+setup: $(INSTALLED) $(SYSTEM_DEPS) $(NODE_DEPS)
+
+# Debian's nodejs ships npm as a package of its own; NodeSource's nodejs includes it.
+$(NODE_DEPS): package.json package-lock.json $(SYSTEM_DEPS)
+	command -v npm >/dev/null || { echo npm > $(VENV)/.npm-package; bash .ci/install-system-packages $(VENV)/.npm-package; }
+	npm ci --no-audit --no-fund
+	touch $@
 
 $(INSTALLED): pyproject.toml
 	python3 -m venv $(VENV)
@@ -27,13 +36,19 @@ $(SYSTEM_DEPS): .ci/system-packages.txt
 book: $(INSTALLED) _build/.source_pkg.stamp
 	$(BOOK_ENV) jupyter-book build . -W -n --keep-going
 
-# The execution cache notices changed pages only; the pages also run source_pkg, so a change
-# there drops the cache and every page runs again.
-_build/.source_pkg.stamp: $(wildcard source_pkg/*.py)
-	rm -rf _build/.jupyter_cache
+# The execution cache notices changed pages only; the pages also run source_pkg and the book's
+# figure style, so a change there drops the cache and Sphinx's saved environment (without which
+# Sphinx would not read the unchanged pages again) and every page runs again.
+_build/.source_pkg.stamp: $(wildcard source_pkg/*.py) book/figure_style.py
+	rm -rf _build/.jupyter_cache _build/.doctrees
 	mkdir -p _build && touch $@
 
-test: setup book
+# The whole book as one offline PDF: the single-page build, printed by Debian's Chromium.
+pdf: $(INSTALLED) $(SYSTEM_DEPS) _build/.source_pkg.stamp
+	$(BOOK_ENV) jupyter-book build . --builder singlehtml -W -n --keep-going
+	$(PYTHON) book/_ext/print_pdf.py _build/singlehtml _build/pdf/dropout-from-scratch.pdf
+
+test: setup book pdf
 	$(PYTHON) -m pytest
 
 # nbgrader release of the assignment, with the student edition of source_pkg beside the notebook.
