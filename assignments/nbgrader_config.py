@@ -26,6 +26,12 @@ except Exception as missing:
 
 from coursekit.manifest import COURSE  # noqa: E402 (the course manifest, coursekit/course.toml)
 
+# nbgrader's own gradebook code makes SQLAlchemy warn "Object of type <SubmittedAssignment> not in
+# session" for every new submission: noise that reads like trouble, so it is not shown.
+import warnings  # noqa: E402
+
+warnings.filterwarnings("ignore", message=r"Object of type <\w+> not in session")
+
 c = get_config()  # noqa: F821 (provided by traitlets when nbgrader loads this file)
 
 c.CourseDirectory.course_id = COURSE.course_id

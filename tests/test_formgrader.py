@@ -60,6 +60,9 @@ def server(tmp_path_factory):
     """(base url, course root, flag file that breaks the sandbox while it exists)."""
     base = tmp_path_factory.mktemp("formgrader")
     root = classroom.make_course(base / "course", op_timeout=5, budget=30)
+    (root / "roster.csv").write_text("id,last_name,first_name,email\nada,Lovelace,Ada,ada@example.edu\n"
+                                     "bob,Brown,Bob,bob@example.edu\n")
+    classroom.nbgrader(root, "db", "student", "import", "roster.csv")  # the README's roster step
     broken = base / "sandbox-broken"
     wrapper = base / "bwrap"
     wrapper.write_text(f"#!/bin/sh\nif [ -e '{broken}' ]; then echo 'bwrap: setting up uid map: Permission denied' >&2; "
@@ -113,9 +116,22 @@ def new_page(browser, url: str, width: int = 1280):
     return page
 
 
-def shot(page, name: str) -> None:
+def shot(page, name: str, full_page: bool = True) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"formgrader-{name}.png"), full_page=True)
+    page.screenshot(path=str(SHOTS / f"formgrader-{name}.png"), full_page=full_page)
+
+
+def wait_for_manual_score(root: Path, cell: str, student: str = "ada", seconds: float = 30) -> float | None:
+    """The manual score formgrader saved for ``cell`` (polls the gradebook; None if none came)."""
+    settings = course_settings(root)
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        with Gradebook(settings.db_url, course_id=settings.course_id) as gradebook:
+            score = gradebook.find_grade(cell, COURSE.notebook, ASSIGNMENT, student).manual_score
+        if score is not None:
+            return score
+        time.sleep(0.5)
+    return None
 
 
 def click_and_wait_for_modal(page, selector: str, timeout_ms: float = 300_000) -> str:
@@ -159,6 +175,7 @@ def session(server, browser):
     page.goto(f"{url}/formgrader/manage_submissions/{ASSIGNMENT}")
     page.wait_for_selector("tr:has(td.student-id:has-text('ada')) td.score", timeout=60_000)
     page.wait_for_timeout(1000)
+    said["submissions"] = page.inner_text("table")
     shot(page, "submissions-1280")
 
     # Manual grading of ada: the gradebook lists her notebook; open it and type the points.
@@ -172,14 +189,17 @@ def session(server, browser):
     for cell, points in HAND_POINTS.items():
         box = page.locator(f"input.score#{cell}")
         box.wait_for(timeout=60_000)
+        box.scroll_into_view_if_needed()
         box.fill(str(points))
         box.press("Tab")
-        page.wait_for_timeout(800)
-    shot(page, "manual-grading-1280")
+        said[f"saved-{cell}"] = wait_for_manual_score(root, cell)
+    page.locator(f"input.score#{next(iter(HAND_POINTS))}").scroll_into_view_if_needed()
+    shot(page, "manual-grading-1280", full_page=False)
     narrow = new_page(browser, url, width=390)
     narrow.goto(page.url)
     narrow.wait_for_selector("input.score", timeout=60_000)
-    shot(narrow, "manual-grading-390")
+    narrow.locator(f"input.score#{next(iter(HAND_POINTS))}").scroll_into_view_if_needed()
+    shot(narrow, "manual-grading-390", full_page=False)
     narrow.close()
 
     page.goto(f"{url}/formgrader/manage_assignments")
@@ -224,6 +244,7 @@ def test_autograde_buttons_give_the_judges_points(session):
 
 def test_hand_graded_points_reach_the_total_and_the_export(session):
     root, said = session
+    assert {cell: said[f"saved-{cell}"] for cell in HAND_POINTS} == HAND_POINTS
     assert said["feedback"].startswith("success-modal"), said["feedback"]
     with open(root / "grades.csv", newline="") as file:
         rows = {row["student_id"]: row for row in csv.DictReader(file)}
@@ -231,3 +252,8 @@ def test_hand_graded_points_reach_the_total_and_the_export(session):
     assert float(rows["ada"]["score"]) == expected
     assert (rows["ada"]["needs_manual_grading"], rows["bob"]["needs_manual_grading"]) == ("no", "yes")
     assert (root / "feedback" / "ada" / ASSIGNMENT / f"{COURSE.notebook}.html").is_file()
+
+
+def test_roster_names_show_in_formgrader(session):
+    _, said = session
+    assert "Lovelace, Ada" in said["submissions"] and "None, None" not in said["submissions"]
