@@ -3,8 +3,12 @@
 The tests read the site that `make book` builds into _build/html; they never build it.
 """
 
+import contextlib
+import functools
 import html
+import http.server
 import re
+import threading
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -171,3 +175,77 @@ _CSS_URL = re.compile(r"""url\(\s*['"]?([^'")]+)['"]?\s*\)|@import\s+['"]([^'"]+
 def external_css_refs(text):
     """url(...) and @import targets in a stylesheet that leave the site."""
     return [url for match in _CSS_URL.finditer(text) for url in match.groups() if url and is_external(url)]
+
+
+# --- the site in Debian's Chromium ---------------------------------------------------------
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    """Serves the site without logging every request."""
+
+    def log_message(self, *args):
+        pass
+
+
+@contextlib.contextmanager
+def serve(folder):
+    """Serve a folder on localhost; yields the base URL."""
+    handler = functools.partial(QuietHandler, directory=str(folder))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+@pytest.fixture(scope="module")
+def server():
+    """The built site served on localhost: (base URL, site folder)."""
+    site = require_site()
+    with serve(site) as base:
+        yield base, site
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's Chromium, headless, driven by Playwright; fails when either is missing."""
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: `make setup` installs Debian's chromium "
+                    "(.ci/install-system-packages .ci/system-packages.txt)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.fail("playwright is missing: it is in the project's 'test' extra (`make setup`)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def book_pages_served(site):
+    """Every page of the site: the book's pages, index, search and genindex (not _static/)."""
+    return [str(path.relative_to(site)) for path in html_pages(site) if "_static" not in path.parts]
+
+
+def stay_local(base):
+    """A route handler that lets requests to the local server through and aborts all others.
+
+    The request is still recorded by the "request" listener, so the test sees it, but
+    nothing leaves the machine.
+    """
+    local = urlsplit(base).netloc
+
+    def handle(route):
+        url = urlsplit(route.request.url)
+        if url.scheme in ("data", "blob") or url.netloc == local:
+            route.continue_()
+        else:
+            route.abort("blockedbyclient")
+    return handle

@@ -6,20 +6,13 @@ request nothing from any other host, and link only to pages and anchors that exi
 search page must find "dropout". A screenshot of every page goes to _build/screenshots/.
 """
 
-import functools
-import http.server
-import threading
 import urllib.request
-from pathlib import Path
 from urllib.parse import urldefrag, urlsplit
 
 import pytest
 
-from book_site import SCREENSHOTS, html_pages, parse_html, require_site
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+from book_site import (SCREENSHOTS, book_pages_served, browser, parse_html, serve,  # noqa: F401
+                       server, stay_local)
 
 # Raw TeX that MathJax would have replaced; checked in the visible text outside code blocks
 # (a code cell may legitimately print a LaTeX string for a matplotlib label).
@@ -45,69 +38,11 @@ IMAGES_JS = """() => Array.from(document.images).map(img => ({
 }))"""
 
 
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture(scope="module")
-def server():
-    site = require_site()
-    handler = functools.partial(_QuietHandler, directory=str(site))
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}", site
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: `make setup` installs Debian's chromium "
-                    "(.ci/install-system-packages .ci/system-packages.txt)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.fail("playwright is missing: it is in the project's 'test' extra (`make setup`)")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
-
-
-def _pages(site):
-    """Every page of the site: the book's pages, index, search and genindex (not _static/)."""
-    return [str(path.relative_to(site)) for path in html_pages(site) if "_static" not in path.parts]
-
-
-def _stay_local(base):
-    """A route handler that lets requests to the local server through and aborts all others.
-
-    The request is still recorded by the "request" listener, so the test sees it, but
-    nothing leaves the machine.
-    """
-    local = urlsplit(base).netloc
-
-    def handle(route):
-        url = urlsplit(route.request.url)
-        if url.scheme in ("data", "blob") or url.netloc == local:
-            route.continue_()
-        else:
-            route.abort("blockedbyclient")
-    return handle
-
-
 def _visit(browser, base, name, shots=SCREENSHOTS):
     """Open one page; return what the browser saw."""
     seen = {"requests": [], "console_errors": [], "page_errors": [], "failed": []}
     page = browser.new_page(viewport={"width": 1280, "height": 900})
-    page.route("**/*", _stay_local(base))
+    page.route("**/*", stay_local(base))
     page.on("request", lambda request: seen["requests"].append(request.url))
     page.on("console", lambda message: message.type == "error" and seen["console_errors"].append(message.text))
     page.on("pageerror", lambda error: seen["page_errors"].append(str(error)))
@@ -138,7 +73,7 @@ def visits(server, browser):
     base, site = server
     for old in SCREENSHOTS.glob("*.png"):      # screenshots of a previous run
         old.unlink()
-    return {name: _visit(browser, base, name) for name in _pages(site)}
+    return {name: _visit(browser, base, name) for name in book_pages_served(site)}
 
 
 def test_every_page_loads_without_errors(visits):
@@ -218,7 +153,7 @@ def test_every_internal_link_resolves(server, visits):
 def test_search_finds_dropout(server, browser):
     base, _ = server
     page = browser.new_page()
-    page.route("**/*", _stay_local(base))
+    page.route("**/*", stay_local(base))
     try:
         page.goto(f"{base}/search.html?q=dropout", wait_until="networkidle", timeout=60_000)
         page.wait_for_selector("#search-results ul.search li", timeout=30_000)
@@ -241,14 +176,8 @@ def test_browser_checks_can_fail(browser, tmp_path):
         "<html><body><p>\\(x^2\\)</p><img src='missing.png'>"
         "<script src='https://cdn.example.invalid/x.js'></script>"
         "<script>console.error('boom')</script></body></html>")
-    handler = functools.partial(_QuietHandler, directory=str(tmp_path))
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    try:
-        seen = _visit(browser, f"http://127.0.0.1:{httpd.server_address[1]}", "bad.html", shots=tmp_path)
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+    with serve(tmp_path) as base:
+        seen = _visit(browser, base, "bad.html", shots=tmp_path)
     assert "boom" in " ".join(seen["console_errors"])
     assert any("cdn.example.invalid" in url for url in seen["requests"])
     assert any(img["width"] == 0 for img in seen["images"])

@@ -1,0 +1,71 @@
+"""How long `make book` takes: a clean build and a no-change rebuild, against a baseline.
+
+    .venv/bin/python benchmarks/book_build_benchmark.py [--baseline REV]
+
+Builds the book of git revision REV (default: the parent of the first commit of the accessible
+book, d002a05^) and of the working tree, each in a fresh copy under a temporary folder, first
+from scratch (every page executed) and then again with nothing changed. Both run in the same
+invocation on the same machine, so the ratios hold even when the machine is busy; the issue's
+targets are a clean build within 90 s of the baseline's and a no-change rebuild under 10 s.
+"""
+
+import argparse
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BOOK_FILES = ["_config.yml", "_toc.yml", "book", "source_pkg", "coursekit", "tests/faults"]
+
+
+def checkout(revision: str | None, into: Path) -> Path:
+    """The book's files at `revision` (None: the working tree) copied into `into`."""
+    into.mkdir(parents=True)
+    if revision is None:
+        for name in BOOK_FILES:
+            source = ROOT / name
+            if source.is_dir():
+                shutil.copytree(source, into / name, ignore=shutil.ignore_patterns("__pycache__"))
+            elif source.exists():
+                shutil.copy2(source, into / name)
+    else:
+        archive = subprocess.run(["git", "-C", str(ROOT), "archive", revision], check=True,
+                                 capture_output=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+    return into
+
+
+def build(folder: Path) -> float:
+    """Seconds of one strict `jupyter-book build` of `folder`, as `make book` runs it."""
+    env = dict(os.environ, PYTHONPATH=str(folder), MPLBACKEND="Agg",
+               PATH=f"{ROOT / '.venv' / 'bin'}:{os.environ['PATH']}")
+    start = time.perf_counter()
+    result = subprocess.run(["jupyter-book", "build", ".", "-W", "-n", "--keep-going"], cwd=folder,
+                            env=env, capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    if result.returncode != 0:
+        raise SystemExit(f"the build of {folder} failed:\n{result.stdout[-3000:]}{result.stderr[-2000:]}")
+    return seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--baseline", default="d002a05^", help="git revision of the baseline book")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="book-bench-") as scratch:
+        times = {}
+        for label, revision in [("baseline", args.baseline), ("current", None)]:
+            folder = checkout(revision, Path(scratch) / label)
+            times[label] = (build(folder), build(folder))
+            print(f"{label:>8}: clean {times[label][0]:6.1f} s, no-change rebuild {times[label][1]:5.1f} s",
+                  flush=True)
+    (base_clean, base_again), (clean, again) = times["baseline"], times["current"]
+    print(f"clean build: {clean / base_clean:.2f} x the baseline ({clean - base_clean:+.1f} s; target: within +90 s)")
+    print(f"no-change rebuild: {again / base_again:.2f} x the baseline ({again:.1f} s; target: under 10 s)")
+
+
+if __name__ == "__main__":
+    main()
