@@ -61,7 +61,7 @@ def server(tmp_path_factory):
     base = tmp_path_factory.mktemp("formgrader")
     root = classroom.make_course(base / "course", op_timeout=5, budget=30)
     (root / "roster.csv").write_text("id,last_name,first_name,email\nada,Lovelace,Ada,ada@example.edu\n"
-                                     "bob,Brown,Bob,bob@example.edu\n")
+                                     "bob,Brown,Bob,bob@example.edu\nhal,Hale,Hal,hal@example.edu\n")
     classroom.nbgrader(root, "db", "student", "import", "roster.csv")  # the README's roster step
     broken = base / "sandbox-broken"
     wrapper = base / "bwrap"
@@ -158,7 +158,7 @@ def session(server, browser):
     said["generate"] = click_and_wait_for_modal(page, f"tr:has(td.name:has-text('{ASSIGNMENT}')) td.assign a")
     shot(page, "generate-1280")
     close_modal(page)
-    for student, variant in (("ada", "bool-mask"), ("bob", "stubs")):
+    for student, variant in (("ada", "bool-mask"), ("bob", "stubs"), ("hal", "forward-hangs")):
         answer_inline_questions(classroom.submit(root, student, CATALOGUE.BY_NAME[variant]))
 
     page.goto(f"{url}/formgrader/manage_submissions/{ASSIGNMENT}")
@@ -169,7 +169,7 @@ def session(server, browser):
     shot(page, "refusal-1280")
     close_modal(page)
     broken.unlink()
-    for student in ("ada", "bob"):
+    for student in ("ada", "bob", "hal"):
         said[f"autograde-{student}"] = click_and_wait_for_modal(page, row.format(student))
         close_modal(page)
     page.goto(f"{url}/formgrader/manage_submissions/{ASSIGNMENT}")
@@ -186,13 +186,17 @@ def session(server, browser):
     with Gradebook(settings.db_url, course_id=settings.course_id) as gradebook:
         ada_id = gradebook.find_submission_notebook(COURSE.notebook, ASSIGNMENT, "ada").id
     page.click(f"a[href$='/formgrader/submissions/{ada_id}']")
+    page.wait_for_load_state("networkidle")
     for cell, points in HAND_POINTS.items():
         box = page.locator(f"input.score#{cell}")
         box.wait_for(timeout=60_000)
         box.scroll_into_view_if_needed()
-        box.fill(str(points))
-        box.press("Tab")
-        said[f"saved-{cell}"] = wait_for_manual_score(root, cell)
+        for _ in range(3):  # typed before formgrader's scripts were ready, a score is not saved
+            box.fill(str(points))
+            box.press("Tab")
+            said[f"saved-{cell}"] = wait_for_manual_score(root, cell, seconds=15)
+            if said[f"saved-{cell}"] is not None:
+                break
     page.locator(f"input.score#{next(iter(HAND_POINTS))}").scroll_into_view_if_needed()
     shot(page, "manual-grading-1280", full_page=False)
     narrow = new_page(browser, url, width=390)
@@ -257,3 +261,20 @@ def test_hand_graded_points_reach_the_total_and_the_export(session):
 def test_roster_names_show_in_formgrader(session):
     _, said = session
     assert "Lovelace, Ada" in said["submissions"] and "None, None" not in said["submissions"]
+
+
+def test_a_hanging_notebook_gets_the_servers_budget_not_the_cell_timeout(session):
+    """In the server, all cells of a notebook get 30 s together (assignments/nbgrader_config.py),
+    not 120 s per cell: the hanging cell is interrupted within the budget and the grade recorded."""
+    import re
+
+    root, said = session
+    assert said["autograde-hal"].startswith("success-modal"), said["autograde-hal"]
+    nb = nbformat.read(root / "autograded" / "hal" / ASSIGNMENT / f"{COURSE.notebook}.ipynb", as_version=4)
+    timeouts = [o.get("evalue", "") + "".join(o.get("traceback", [])) for cell in nb.cells
+                for o in cell.get("outputs", []) if o.get("ename") == "CellTimeoutError"]
+    assert len(timeouts) == 1, timeouts
+    waited = [int(s) for s in re.findall(r"Timeout waiting for execute reply \((\d+)s\)", said["autograde-hal"])]
+    assert waited and max(waited) <= 30, said["autograde-hal"][-2000:]
+    forward = next(task.grade_cell for task in COURSE.tasks if task.id == "dropout_forward")
+    assert classroom.cell_scores(root, "hal")[forward][0] == 0

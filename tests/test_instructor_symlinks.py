@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from coursekit import classroom, sandbox
+from coursekit.classgrade.status import WITH_GRADE
 from coursekit.gradebook import GradebookError
 from coursekit.manifest import COURSE
 from coursekit.paths import REPO_ROOT
@@ -111,5 +112,6 @@ def test_a_run_for_one_student_keeps_the_whole_class_in_scores_csv(linked):
     with open(root / "reports" / COURSE.assignment / "scores.csv", newline="") as file:
         rows = {row["student"]: row for row in csv.DictReader(file)}
     assert set(rows) >= {"notrun", "run", "classcmd", "refused"}
-    assert {rows[s]["status"] for s in ("notrun", "run", "classcmd")} == {"graded"}
+    for student in ("notrun", "run", "classcmd"):  # graded (a loaded machine may time a check out)
+        assert rows[student]["status"] in WITH_GRADE and float(rows[student]["score"]) > 0
     assert rows["refused"]["status"] == "not graded" and rows["refused"]["score"] == ""

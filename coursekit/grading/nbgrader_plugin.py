@@ -20,6 +20,7 @@ import atexit
 import os
 import shutil
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -113,6 +114,7 @@ class ResilientExecute(Execute):
                 first_code.outputs.append(new_output("stream", name="stdout", text=NOT_RUN_NOTE))
             return nb, resources
         self._kernel_gone = None
+        self._deadline = time.monotonic() + self.budget if self.budget > 0 else None
         self._ipc_dir = tempfile.mkdtemp(prefix="dropout-kernel-") if self.ipc_transport else None
         try:
             return super().preprocess(nb, resources, km=km)
@@ -130,11 +132,23 @@ class ResilientExecute(Execute):
 
     stop_after_timeout = Bool(True, help="after a cell times out, run no further cells: grading does not "
                                          "depend on them, and each would wait out its own timeout").tag(config=True)
+    budget = Float(0.0, help="seconds all cells of one notebook may take together (0: only the per-cell "
+                             "timeout); a cell that would run past it is interrupted like a timed-out one"
+                   ).tag(config=True)
 
     def preprocess_cell(self, cell: NotebookNode, resources: dict, index: int) -> tuple[NotebookNode, dict]:
         """Run one cell; after the kernel died or a cell timed out, leave the rest unrun."""
         if self._kernel_gone:
             return cell, resources
+        per_cell = self.timeout
+        if self._deadline is not None and cell.cell_type == "code":
+            remaining = int(self._deadline - time.monotonic())
+            if remaining < 1:
+                self._kernel_gone = "budget"
+                cell.outputs = [new_output("stream", name="stdout", text=(
+                    f"The notebook used up its {self.budget:g} s; this cell and the ones after it were not run.\n"))]
+                return cell, resources
+            self.timeout = min(per_cell, remaining) if per_cell else remaining
         try:
             cell, resources = super().preprocess_cell(cell, resources, index)
             timed_out = any(o.get("output_type") == "error" and o.get("ename") == "CellTimeoutError"
@@ -152,6 +166,8 @@ class ResilientExecute(Execute):
                 traceback=[f"KernelDied: the notebook's kernel stopped while running this cell; later cells "
                            f"were not run ({type(exc).__name__})"]))
             return cell, resources
+        finally:
+            self.timeout = per_cell
 
 
 class JudgeCells(NbGraderPreprocessor):
