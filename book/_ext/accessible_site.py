@@ -12,9 +12,12 @@ sphinxcontrib-bibtex's markup are not ours to edit):
 - every table cell gets the header of its column as `data-label`, for the phone layout
   of book.css, which shows each row as a card;
 - Sphinx's search takes its snippets from the page's body text, leaving out the theme's
-  print-only contents block and the TeX source of the formulas.
+  print-only contents block and the TeX source of the formulas;
+- the book's own static files (book/_static) are copied again when they changed, which
+  Sphinx does not do when no page changed.
 """
 
+import shutil
 from pathlib import Path
 
 from bs4 import BeautifulSoup
@@ -60,11 +63,23 @@ def fix_search(static: Path) -> None:
     script.write_text(text.replace(SEARCH_REMOVALS_OLD, SEARCH_REMOVALS_NEW, 1), encoding="utf-8")
 
 
+def refresh_static_files(app: Sphinx, static: Path) -> None:
+    """Copy the book's own static files again: Sphinx skips them when no page changed."""
+    for folder in app.config.html_static_path:
+        source = Path(app.confdir) / folder
+        for path in source.rglob("*") if source.is_dir() else []:
+            target = static / path.relative_to(source)
+            if path.is_file() and (not target.exists() or target.read_bytes() != path.read_bytes()):
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(path, target)
+
+
 def on_build_finished(app: Sphinx, exception: Exception | None) -> None:
     """Rewrite every page the HTML builder wrote."""
     if exception is not None or app.builder.format != "html":
         return
     out = Path(app.outdir)
+    refresh_static_files(app, out / "_static")
     for page in out.rglob("*.html"):
         if "_static" in page.parts:
             continue
