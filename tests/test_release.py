@@ -393,3 +393,29 @@ def test_a_fresh_venv_from_the_release_runs_the_solved_notebook(release_dir, tmp
     ran = nbformat.read(work / "ran.ipynb", as_version=4)
     errors = [o for cell in ran.cells for o in cell.get("outputs", []) if o.output_type == "error"]
     assert not errors and any(cell.get("outputs") for cell in ran.cells if cell.cell_type == "code")
+
+
+@pytest.mark.parametrize("command", [["autograde", ASSIGNMENT], ["generate_assignment", ASSIGNMENT], ["export"]])
+@pytest.mark.parametrize("broken, words", [
+    ("no-pytest", "cannot load the course's grading: ImportError: no pytest here"),
+    ("no-repo", "no coursekit/grading in"),
+])
+def test_every_nbgrader_command_stops_when_the_course_config_cannot_load(tmp_path, command, broken, words):
+    """traitlets would log the error and go on as stock nbgrader (no sandbox, no hidden checks)."""
+    import subprocess
+    import sys
+
+    root = copy_course(tmp_path)
+    env = release_module.nbgrader_env()
+    if broken == "no-pytest":  # what `pip install ".[grading]"` gave before pytest joined the extra
+        fake = tmp_path / "fake"
+        fake.mkdir()
+        (fake / "pytest.py").write_text('raise ImportError("no pytest here")\n')
+        env["PYTHONPATH"] = str(fake)
+    else:
+        env["DROPOUT_COURSE_REPO"] = str(tmp_path / "nowhere")
+    done = subprocess.run([sys.executable, "-m", "nbgrader", *command], cwd=root, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert words in done.stderr and str(root / "nbgrader_config.py") in done.stderr
+    assert not (root / "release").exists() and not (root / "gradebook.db").exists()
