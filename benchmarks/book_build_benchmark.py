@@ -18,18 +18,18 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-BOOK_FILES = ["_config.yml", "_toc.yml", "book", "source_pkg", "coursekit", "tests/faults"]
 
 
 def checkout(revision: str | None, into: Path) -> Path:
-    """The book's files at `revision` (None: the working tree) copied into `into`."""
+    """The repository's files at `revision` (None: the working tree, untracked files too)."""
     into.mkdir(parents=True)
     if revision is None:
-        for name in BOOK_FILES:
+        listed = subprocess.run(["git", "-C", str(ROOT), "ls-files", "-z", "--cached", "--others",
+                                 "--exclude-standard"], check=True, capture_output=True).stdout
+        for name in filter(None, listed.decode().split("\0")):
             source = ROOT / name
-            if source.is_dir():
-                shutil.copytree(source, into / name, ignore=shutil.ignore_patterns("__pycache__"))
-            elif source.exists():
+            if source.is_file():
+                (into / name).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(source, into / name)
     else:
         archive = subprocess.run(["git", "-C", str(ROOT), "archive", revision], check=True,
