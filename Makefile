@@ -51,13 +51,13 @@ pdf: $(INSTALLED) $(SYSTEM_DEPS) _build/.source_pkg.stamp
 test: setup book pdf
 	$(PYTHON) -m pytest
 
-# nbgrader release of the assignment, with the student edition of source_pkg beside the notebook.
 # What grading needs from Debian (bubblewrap): checked, and installed when run as root.
 GRADING_DEPS := $(VENV)/.grading-deps
 $(GRADING_DEPS): .ci/grading-packages.txt
 	bash .ci/install-system-packages .ci/grading-packages.txt
 	mkdir -p $(VENV) && touch $@
 
+# nbgrader release of the assignment, with the student edition of source_pkg beside the notebook.
 release: $(INSTALLED) $(GRADING_DEPS)
 	$(PYTHON) -m coursekit.release
 
