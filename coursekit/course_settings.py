@@ -72,7 +72,8 @@ def read_settings(course_root: Path, assignment: str = "") -> CourseSettings:
         try:
             app.initialize([])
         except SystemExit as error:  # nbgrader has logged the setting it rejected
-            raise CourseSettingsError(f"nbgrader rejected a setting of {config_file} (see its message above)") from error
+            raise CourseSettingsError(f"{config_file} failed to load or nbgrader rejected a setting of it "
+                                      "(its message is above)") from error
         except Exception as error:
             raise CourseSettingsError(f"{config_file} failed to load: {type(error).__name__}: {error}") from error
         coursedir = app.coursedir
