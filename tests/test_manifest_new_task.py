@@ -73,10 +73,13 @@ print(json.dumps({
 @pytest.fixture(scope="module")
 def copy(tmp_path_factory):
     root = tmp_path_factory.mktemp("repo")
-    skip = shutil.ignore_patterns("__pycache__", "release", "submitted", "autograded", "feedback", "reports",
-                                  "gradebook.db", ".ipynb_checkpoints")
-    for folder in ("coursekit", "tests", "source_pkg", "assignments", "book"):
+    skip = shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints")
+    # nbgrader's own folders in the course root (not coursekit/feedback, which shares a name).
+    course_output = shutil.ignore_patterns("__pycache__", "release", "submitted", "autograded", "feedback",
+                                           "reports", "gradebook.db", "grades*.csv")
+    for folder in ("coursekit", "tests", "source_pkg", "book"):
         shutil.copytree(REPO_ROOT / folder, root / folder, ignore=skip)
+    shutil.copytree(REPO_ROOT / "assignments", root / "assignments", ignore=course_output)
     for name in ("pyproject.toml", "_toc.yml", "_config.yml"):
         shutil.copy2(REPO_ROOT / name, root / name)
     manifest = root / "coursekit" / "course.toml"
