@@ -84,6 +84,20 @@ def submit(root: Path, student: str, variant: Any) -> Path:
     return folder
 
 
+def answer_inline_questions(folder: Path, answer: str = "Dropout zeroes units at random; see my experiment.") -> None:
+    """Write ``answer`` into each hand-graded cell of a submission, as a student does (a cell
+    left as handed out scores 0 in nbgrader)."""
+    import nbformat
+
+    path = Path(folder) / f"{COURSE.notebook}.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    manual = {part.grade_cell for part in COURSE.manual}
+    for cell in nb.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade_id") in manual:
+            cell.source = answer
+    nbformat.write(nb, path)
+
+
 def nbgrader(root: Path, *args: str, check: bool = True, timeout: float = 3600) -> subprocess.CompletedProcess:
     """Run ``nbgrader ARGS`` in the course root; returns the CompletedProcess."""
     command = [sys.executable, "-m", "nbgrader", *args]

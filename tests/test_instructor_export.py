@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import csv
 
-import nbformat
 import pytest
 from nbgrader.api import Gradebook
 
@@ -28,16 +27,6 @@ def read_csv(path):
         return list(csv.reader(file))
 
 
-def answer_inline_questions(folder):
-    """Write an answer into each hand-graded cell, as a student does (else nbgrader scores it 0)."""
-    path = folder / f"{COURSE.notebook}.ipynb"
-    nb = nbformat.read(path, as_version=4)
-    manual = {part.grade_cell for part in COURSE.manual}
-    for cell in nb.cells:
-        if cell.metadata.get("nbgrader", {}).get("grade_id") in manual:
-            cell.source = "Dropout zeroes units at random; see my experiment above."
-    nbformat.write(nb, path)
-
 
 @pytest.fixture(scope="module")
 def course(tmp_path_factory):
@@ -54,7 +43,7 @@ def course(tmp_path_factory):
         folder = classroom.submit(root, student, CATALOGUE.BY_NAME[variant])
         stamp = "2026-01-11 18:00:00 UTC" if student == "cid" else "2026-01-09 09:00:00 UTC"
         (folder / "timestamp.txt").write_text(stamp)
-        answer_inline_questions(folder)
+        classroom.answer_inline_questions(folder)
     classroom.nbgrader(root, "autograde", ASSIGNMENT, "--ResilientExecute.run_notebook=False")
     settings = course_settings(root)
     with Gradebook(settings.db_url, course_id=settings.course_id) as gradebook:  # ada's hand grading

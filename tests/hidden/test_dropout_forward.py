@@ -59,14 +59,20 @@ def _case(run, name):
     return plan.inputs[name + "/x"], results[name]
 
 
+def _train_output(run, p):
+    """(input, train-mode output) at drop probability p; fails when the shapes differ."""
+    x, result = _case(run, f"train/{p}")
+    out = result["out"]
+    if out.shape != x.shape:
+        fail(f"With p={p} the output has shape {out.shape}, the input {x.shape}.")
+    return x, out
+
+
 def _train_facts(run):
     """Per train-mode p: (zero fraction, median scale of the kept entries or None, all kept scales equal)."""
     facts = {}
     for p in TRAIN_PS:
-        x, result = _case(run, f"train/{p}")
-        out = result["out"]
-        if out.shape != x.shape:
-            fail(f"With p={p} the output has shape {out.shape}, the input {x.shape}.")
+        x, out = _train_output(run, p)
         kept = out != 0
         ratio = out[kept] / x[kept]
         scale = float(np.median(ratio)) if ratio.size else None
@@ -133,10 +139,7 @@ def test_train_statistics(run):
     """Zero fraction within a Hoeffding bound of p; output mean within one of the input mean."""
     problems = []
     for p in TRAIN_PS:
-        x, result = _case(run, f"train/{p}")
-        out = result["out"]
-        if out.shape != x.shape:
-            fail(f"With p={p} the output has shape {out.shape}, the input {x.shape}.")
+        x, out = _train_output(run, p)
         n = x.size
         zero_fraction = float(np.mean(out == 0))
         # Each entry is dropped independently with probability p: a Bernoulli(p) draw.
@@ -165,10 +168,7 @@ def test_train_statistics(run):
 def test_train_values(run):
     """Every output entry is 0 or x / (1 - p)."""
     for p in TRAIN_PS:
-        x, result = _case(run, f"train/{p}")
-        out = result["out"]
-        if out.shape != x.shape:
-            fail(f"With p={p} the output has shape {out.shape}, the input {x.shape}.")
+        x, out = _train_output(run, p)
         kept = out != 0
         if not kept.any():
             fail(f"With p={p} every output entry is 0.")
