@@ -25,6 +25,7 @@ from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.plugins import ExportPlugin, LateSubmissionPlugin
 from traitlets import Enum, Float
 
+from .gradebook import is_pending, pending_points
 from .manifest import COURSE
 
 LAYOUTS = ("full", "canvas", "moodle")
@@ -88,11 +89,10 @@ def gradebook_rows(gradebook: Gradebook, assignments: list[str] = (), students: 
                 continue
             row.submitted, row.timestamp = True, _text(submission.timestamp)
             row.raw_score, row.penalty = submission.score, submission.late_submission_penalty or 0.0
+            row.pending_points = pending_points(submission)
             for notebook in submission.notebooks:
                 for grade in notebook.grades:
-                    pending = grade.needs_manual_grade and grade.manual_score is None
-                    row.cells[grade.name] = None if pending else grade.score
-                    row.pending_points += grade.max_score if pending else 0.0
+                    row.cells[grade.name] = None if is_pending(grade) else grade.score
             rows.append(row)
     return rows
 

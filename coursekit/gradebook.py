@@ -237,8 +237,20 @@ def _new_submission(gradebook: Gradebook, assignment: Assignment, student: Stude
     return submission
 
 
-def submission_scores(db_url: str, course_id: str, assignment: str) -> dict[str, tuple[float, float, bool]]:
-    """{student: (score, max_score, needs_manual_grade)} of every submission of ``assignment``."""
+def is_pending(grade: Grade) -> bool:
+    """A cell nbgrader asks to grade by hand (formgrader's "needs manual grade") with no manual score yet."""
+    return bool(grade.needs_manual_grade and grade.manual_score is None)
+
+
+def pending_points(submission: SubmittedAssignment) -> float:
+    """The points of ``submission`` that wait for a grader (its pending cells' maxima)."""
+    return float(sum(grade.max_score for notebook in submission.notebooks for grade in notebook.grades
+                     if is_pending(grade)))
+
+
+def submission_scores(db_url: str, course_id: str, assignment: str) -> dict[str, tuple[float, float, float]]:
+    """{student: (score, max_score, pending points)} of every submission of ``assignment``
+    (pending points: see ``pending_points``)."""
     if not gradebook_exists(db_url):
         return {}
     with _opened(db_url, course_id) as gradebook:
@@ -247,5 +259,5 @@ def submission_scores(db_url: str, course_id: str, assignment: str) -> dict[str,
         except MissingEntry:
             return {}
         return {submission.student_id: (float(submission.score), float(submission.max_score),
-                                        bool(submission.needs_manual_grade))
+                                        pending_points(submission))
                 for submission in found.submissions}

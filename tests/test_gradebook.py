@@ -72,8 +72,19 @@ def test_cell_scores_and_submission_scores(url):
         cell: (SCORES.get(cell), points) for cell, points in COURSE.cell_points.items()}
     with pytest.raises(GradebookError, match=r"no submission of .* by bo"):
         cell_scores(url, COURSE_ID, ASSIGNMENT, NOTEBOOK, "bo")
-    assert submission_scores(url, COURSE_ID, ASSIGNMENT) == {
-        "ana": (sum(SCORES.values()), COURSE.total_points, True)}  # the written answers wait for a grader
+    manual = sum(part.points for part in COURSE.manual)  # the written answers wait for a grader
+    assert submission_scores(url, COURSE_ID, ASSIGNMENT) == {"ana": (sum(SCORES.values()), COURSE.total_points, manual)}
+
+
+def test_a_hand_score_ends_pending(tmp_path):
+    from nbgrader.api import Gradebook
+
+    url = build_gradebook(sqlite_url(tmp_path / "gradebook.db"))
+    first, *rest = COURSE.manual
+    with Gradebook(url, COURSE_ID) as gradebook:
+        gradebook.find_grade(first.grade_cell, NOTEBOOK, ASSIGNMENT, "ana").manual_score = 0
+        gradebook.db.commit()
+    assert submission_scores(url, COURSE_ID, ASSIGNMENT)["ana"][2] == sum(part.points for part in rest)
 
 
 def test_a_missing_sqlite_gradebook_is_never_created(tmp_path):

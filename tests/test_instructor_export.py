@@ -99,3 +99,23 @@ def test_moodle_layout(course):
     rows = {row[0]: row for row in table[1:]}
     assert rows["ada"][1:4] == ["Ada", "Lovelace", "ada@example.edu"]
     assert float(rows["ada"][4]) == COURSE.total_points - len(COURSE.manual) and rows["bob"][4] == ""
+
+
+def test_class_report_and_scores_csv_flag_pending_hand_grading(course, tmp_path):
+    """The class command's table and report agree with the export: bob and cid wait for a grader."""
+    from coursekit.classgrade.cli import format_table
+    from coursekit.classgrade.grader import grade_class
+
+    result = grade_class(course, ASSIGNMENT, report_dir=tmp_path, progress="none", log=lambda *_: None)
+    assert result.graded == 0  # plain nbgrader graded them all: the class command only reports
+    manual = sum(part.points for part in COURSE.manual)
+    status = {o.student: (o.status, o.detail) for o in result.outcomes}
+    assert status["ada"] == ("graded", "")
+    for student in ("bob", "cid"):
+        assert status[student] == ("pending", f"hand grading pending: {manual:g} point(s) without a score")
+    table = format_table(result.outcomes)
+    assert [line.split()[2] for line in table.splitlines()[1:]] == ["graded", "pending", "pending"]
+    scores = {row[0]: row for row in read_csv(result.report["scores"])[1:]}
+    assert {student: row[1] for student, row in scores.items()} == {"ada": "graded", "bob": "pending",
+                                                                   "cid": "pending"}
+    assert result.report["png"].stat().st_size > 10_000

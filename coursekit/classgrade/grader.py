@@ -45,10 +45,12 @@ class ClassResult:
     recovered: list[str] = field(default_factory=list)  # merged from a run that died
 
 
-def facts(course: Course, student: str, attempt: Attempt, grade: tuple[float, float] | None) -> Facts:
-    """The facts ``decide`` needs about ``student``'s submission, read from its folders."""
+def facts(course: Course, student: str, attempt: Attempt, grade: tuple[float, ...] | None) -> Facts:
+    """The facts ``decide`` needs about ``student``'s submission, read from its folders
+    (``grade``: score, max score and, from the gradebook, the points pending hand grading)."""
     return Facts(student, attempt, verdicts=submissions.verdicts(course, student),
-                 missing=submissions.missing_files(course, student), grade=grade)
+                 missing=submissions.missing_files(course, student), grade=grade[:2] if grade else None,
+                 pending=grade[2] if grade and len(grade) > 2 else 0.0)
 
 
 def grade_class(course_root: Path, assignment: str, workers: int | None = None, pattern: str = "*",
@@ -117,6 +119,6 @@ def _not_in_run(course: Course, in_run: set[str], scores: dict) -> list[Outcome]
     return outcomes
 
 
-def _grade(score: tuple | None) -> tuple[float, float] | None:
-    """(score, max score) of a ``gradebook.submission_scores`` entry."""
-    return None if score is None else (score[0], score[1])
+def _grade(score: tuple | None) -> tuple[float, float, float] | None:
+    """(score, max score, pending points) of a ``gradebook.submission_scores`` entry."""
+    return None if score is None else (score[0], score[1], score[2])

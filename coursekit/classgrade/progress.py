@@ -6,7 +6,7 @@ import sys
 import time
 from typing import TextIO
 
-from .status import GRADED, Outcome
+from .status import GRADED, PENDING, Outcome
 
 
 class Progress:
@@ -35,9 +35,9 @@ class Progress:
         return time.strftime("%H:%M:%S", time.gmtime(seconds))
 
     def update(self, outcome: Outcome) -> None:
-        """Count one submission done; anything but ``graded`` counts as a failure."""
+        """Count one submission done; anything but ``graded`` or ``pending`` counts as a failure."""
         self.done += 1
-        if outcome.status != GRADED:
+        if outcome.status not in (GRADED, PENDING):
             self.failures += 1
         if self.mode == "bar":
             self.bar.set_postfix_str(f"failures {self.failures}", refresh=False)

@@ -1,7 +1,8 @@
 """The class report: a PNG an instructor can take in at a glance, and the same figures as CSV.
 
-- ``scores.csv``: one row per submission: student, status (graded / crashed / timed out /
-  missing files / failed / interrupted / not graded), score and max score (empty, never 0,
+- ``scores.csv``: one row per submission: student, status (graded / pending / crashed /
+  timed out / missing files / failed / interrupted / not graded; "pending" when hand-graded parts
+  wait for a grader, counted as formgrader and ``nbgrader export`` count them), score and max score (empty, never 0,
   when the gradebook holds no grade of that submission), one column per task of the course
   manifest with that task's points from the verdicts, what this run did, and why.
 - ``score_histogram.csv``: the histogram of the PNG, one column per status.
@@ -24,12 +25,12 @@ from typing import Mapping, Sequence
 
 from ..grading.verdict import Verdict
 from ..manifest import COURSE
-from .status import CRASHED, GRADED, MISSING, TIMED_OUT, WITH_GRADE, Outcome
+from .status import CRASHED, GRADED, MISSING, PENDING, TIMED_OUT, WITH_GRADE, Outcome
 
 HISTOGRAM_STATUSES = WITH_GRADE  # the statuses of a submission with a grade
-COLOURS = {GRADED: "#4C72B0", CRASHED: "#C44E52", TIMED_OUT: "#DD8452", MISSING: "#8C8C8C"}
+COLOURS = {GRADED: "#4C72B0", PENDING: "#8172B3", CRASHED: "#C44E52", TIMED_OUT: "#DD8452", MISSING: "#8C8C8C"}
 # Submissions whose checks count in the pass rates: missing files say nothing about mistakes.
-CHECKED_STATUSES = (GRADED, CRASHED, TIMED_OUT)
+CHECKED_STATUSES = (GRADED, PENDING, CRASHED, TIMED_OUT)
 # How a failed check's student code ended -> its column in checks.csv.
 FAILURE_COLUMNS = {"error": "raised", "crashed": "crashed", "timeout": "timed_out", "not-run": "not_run"}
 CHECK_FIELDS = ["task", "check", "points", "submissions", "passed", "failed", "raised", "crashed", "timed_out",
@@ -165,7 +166,8 @@ def _plot(path: Path, outcomes: Sequence[Outcome], edges: list[float], counts: d
     left.set_xlabel(f"score (of {edges[-1]:g}; hand-graded parts count 0 until graded)")
     left.set_ylabel("submissions")
     mean = f", mean {sum(scored) / len(scored):.1f}" if scored else ""
-    left.set_title(f"Scores: {len(scored)} submission(s) with a grade{mean}")
+    pending = f"; {statuses[PENDING]} wait for hand grading" if statuses[PENDING] else ""
+    left.set_title(f"Scores: {len(scored)} submission(s) with a grade{mean}{pending}")
     left.yaxis.get_major_locator().set_params(integer=True)
     if any(bottom):
         left.legend(loc="upper left")

@@ -6,8 +6,9 @@ it lacks, and the grade the gradebook holds. ``decide`` turns them into an ``Out
 status shown in the table, the progress line and the report, its explanation, and whether the
 gradebook holds a grade of this very submission.
 
-Statuses: graded; crashed, timed out, missing files (graded, with a reason the score may be
-low); failed, interrupted, not graded (no grade of this submission; never shown as 0).
+Statuses: graded; pending (autograded, hand-graded parts still without a score, as formgrader
+and ``nbgrader export`` count them); crashed, timed out, missing files (graded, with a reason the
+score may be low); failed, interrupted, not graded (no grade of this submission; never shown as 0).
 """
 
 from __future__ import annotations
@@ -17,11 +18,12 @@ from pathlib import Path
 from typing import Mapping
 
 from ..grading.verdict import VERDICT_SUFFIX, Verdict
+from ..limits import LIMITS
 
-GRADED, CRASHED, TIMED_OUT, MISSING, FAILED, INTERRUPTED, NOT_GRADED = (
-    "graded", "crashed", "timed out", "missing files", "failed", "interrupted", "not graded")
+GRADED, PENDING, CRASHED, TIMED_OUT, MISSING, FAILED, INTERRUPTED, NOT_GRADED = (
+    "graded", "pending", "crashed", "timed out", "missing files", "failed", "interrupted", "not graded")
 # Statuses of a submission that holds a grade; the others hold none (never shown as 0).
-WITH_GRADE = (GRADED, CRASHED, TIMED_OUT, MISSING)
+WITH_GRADE = (GRADED, PENDING, CRASHED, TIMED_OUT, MISSING)
 
 # What a run did with a submission.
 UP_TO_DATE = "up to date"  # its grade was current: not graded again
@@ -67,6 +69,7 @@ class Facts:
     verdicts: Mapping[str, Verdict] = field(default_factory=dict)  # notebook -> its verdict
     missing: tuple[str, ...] = ()  # files the submission should hold and does not
     grade: tuple[float, float] | None = None  # (score, max score) the gradebook holds, if any
+    pending: float = 0.0  # points of it still waiting for hand grading (gradebook.pending_points)
 
 
 @dataclass
@@ -102,6 +105,9 @@ def decide(facts: Facts) -> Outcome:
     if grade is None:
         detail = "; ".join(filter(None, [detail, "no grade in the gradebook"]))
         return Outcome(facts.student, FAILED, detail, run=run, graded=False)
+    if facts.pending:
+        status = PENDING if status == GRADED else status
+        detail = "; ".join(filter(None, [detail, f"hand grading pending: {facts.pending:g} point(s) without a score"]))
     return Outcome(facts.student, status, detail, run=run, graded=True, score=grade[0], max_score=grade[1])
 
 
@@ -138,6 +144,8 @@ def _from_verdicts(verdicts: Mapping[str, Verdict], missing: tuple[str, ...]) ->
             if count := task_verdict.student_code_count("timeout"):
                 timed_out = True
                 details.append(f"{task}: student code timed out in {count} check(s)")
+        for reason in LIMITS.reasons_in([check.message for check in verdict.checks]):
+            details.insert(0, f"{reason} (the course's limit)")
     if missing:
         return MISSING, "; ".join([f"missing: {', '.join(missing)}", *details])
     if not verdicts:
@@ -146,4 +154,4 @@ def _from_verdicts(verdicts: Mapping[str, Verdict], missing: tuple[str, ...]) ->
         return CRASHED, "; ".join(details)
     if timed_out:
         return TIMED_OUT, "; ".join(details)
-    return GRADED, ""
+    return GRADED, "; ".join(details)  # only the limits it hit, if any
