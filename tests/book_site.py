@@ -13,10 +13,12 @@ from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import importlib.util
+
 import pytest
 import yaml
 
-from coursekit.paths import BUILD_DIR, SITE_DIR, TOC_FILE
+from coursekit.paths import BUILD_DIR, REPO_ROOT, SITE_DIR, TOC_FILE
 
 SITE = SITE_DIR
 SCREENSHOTS = BUILD_DIR / "screenshots"
@@ -32,6 +34,26 @@ def toc_pages(toc_file=TOC_FILE):
 
 
 BOOK_PAGES = toc_pages()
+
+
+def _load_figure_style():
+    """book/figure_style.py, the palettes and contrast function the pages draw with."""
+    spec = importlib.util.spec_from_file_location("figure_style", REPO_ROOT / "book" / "figure_style.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+figure_style = _load_figure_style()
+
+
+def css_colour_to_hex(colour, background="#FFFFFF"):
+    """A computed CSS colour, rgb() or rgba() (blended over `background`), as #RRGGBB."""
+    values = [float(v) for v in re.findall(r"[\d.]+", colour)]
+    red, green, blue, alpha = (values + [1.0])[:4]
+    under = [int(background.lstrip("#")[i:i + 2], 16) for i in (0, 2, 4)]
+    mixed = [round(alpha * c + (1 - alpha) * u) for c, u in zip((red, green, blue), under)]
+    return "#" + "".join(f"{c:02X}" for c in mixed)
 
 
 def require_site(site=SITE):

@@ -6,8 +6,10 @@ with every request off the machine aborted, and
 - no display equation, table, output or code block may be wider than its box (also at 320 px),
 - a full-page screenshot goes to _build/screenshots/chapters/<page>-<width>-<mode>.jpg.
 Then the checks axe cannot make: written alt text (not a file name) and a caption for every
-figure, a full-size link for every figure, every control reachable by keyboard, and search
-snippets taken from the body text without raw TeX.
+figure, a full-size link for every figure, every control reachable by keyboard with a
+visible focus indicator, and search snippets taken from the body text without raw TeX.
+Figures must show their dark-mode twin in dark mode, and their text must render at
+MIN_FIGURE_TEXT_PX or more on a phone (measured from the SVG's font sizes and its scale).
 """
 
 import re
@@ -15,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from book_site import (BOOK_PAGES, SCREENSHOTS, book_pages_served, browser, serve,  # noqa: F401
-                       server, stay_local)
+from book_site import (BOOK_PAGES, SCREENSHOTS, book_pages_served, browser, css_colour_to_hex,  # noqa: F401
+                       figure_style, serve, server, stay_local)
 
 AXE = Path(__file__).resolve().parents[1] / "node_modules" / "axe-core" / "axe.min.js"
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
@@ -73,7 +75,38 @@ FOCUSABLE_JS = """() => Array.from(document.querySelectorAll(
                   && getComputedStyle(el).visibility !== 'hidden'
                   // the content of a closed <details> is reached by opening its summary
                   && !(el.tagName !== 'SUMMARY' && el.closest('details:not([open])')))
-    .map((el, i) => { el.dataset.kbdIndex = i; return el.outerHTML.slice(0, 80); })"""
+    .map((el, i) => { el.dataset.kbdIndex = i;
+                      return {html: el.outerHTML.slice(0, 80), boxShadow: getComputedStyle(el).boxShadow}; })"""
+
+# The focused element's indicator: its outline, its box shadow, and the colour behind it.
+FOCUS_STYLE_JS = """() => {
+    const el = document.activeElement, style = getComputedStyle(el);
+    let background = 'rgb(255, 255, 255)';
+    for (let up = el; up; up = up.parentElement) {
+        const colour = getComputedStyle(up).backgroundColor;
+        if (colour !== 'transparent' && !/, 0\\)$/.test(colour)) { background = colour; break; }
+    }
+    return {index: el.dataset.kbdIndex, outlineStyle: style.outlineStyle,
+            outlineWidth: parseFloat(style.outlineWidth), outlineColor: style.outlineColor,
+            boxShadow: style.boxShadow, background};
+}"""
+
+# Each visible figure: its SVG's smallest font size times the scale at which it is shown.
+FIGURE_TEXT_JS = """async () => {
+    const found = [];
+    for (const img of document.querySelectorAll('article figure img')) {
+        if (img.offsetParent === null) continue;
+        const svg = new DOMParser().parseFromString(
+            await (await fetch(img.currentSrc || img.src)).text(), 'image/svg+xml').documentElement;
+        const sizes = Array.from(svg.querySelectorAll('text'), t =>
+            parseFloat((/font-size:\\s*([0-9.]+)px/.exec(t.getAttribute('style') || '') || [0, 'NaN'])[1]))
+            .filter(size => !Number.isNaN(size));
+        const scale = img.getBoundingClientRect().width / svg.viewBox.baseVal.width;
+        found.push({src: img.getAttribute('src'), smallest: Math.min(...sizes) * scale, texts: sizes.length});
+    }
+    return found;
+}"""
+MIN_FIGURE_TEXT_PX = 9.5
 
 FILE_NAME_ALT = re.compile(r"(\.(png|jpe?g|svg|gif)\b|^\.\./|_images/|^[0-9a-f]{16,})", re.I)
 
@@ -123,6 +156,8 @@ def audits(server, browser):
                 _open(page, base, name)
                 seen = {"overflow": page.evaluate(OVERFLOW_JS),
                         "theme": page.evaluate("() => document.documentElement.dataset.theme")}
+                if width == 390:
+                    seen["figure_text"] = page.evaluate(FIGURE_TEXT_JS)
                 if width in WIDTHS:
                     seen["axe"] = _axe(page)
                     shot = CHAPTER_SHOTS / f"{name.replace('/', '__').removesuffix('.html')}-{width}-{mode}.jpg"
@@ -153,6 +188,30 @@ def test_nothing_is_wider_than_its_box(audits, width):
     assert problems == [], "\n".join(problems)
 
 
+def small_figure_text(figures, mode):
+    """Figures whose text is too small, or that show the wrong twin for the colour mode."""
+    problems = []
+    for figure in figures:
+        if figure["texts"] == 0 or figure["smallest"] < MIN_FIGURE_TEXT_PX:
+            problems.append(f"{figure['src']}: smallest text {figure['smallest']:.1f} px")
+        if figure["src"].endswith(".dark.svg") != (mode == "dark"):
+            problems.append(f"{figure['src']}: shown in {mode} mode")
+    return problems
+
+
+def test_figure_text_is_readable_on_a_phone_in_both_modes(audits):
+    problems = [f"{name} {mode}: {text}" for (name, mode, width), seen in audits.items() if width == 390
+                for text in small_figure_text(seen["figure_text"], mode)]
+    assert problems == [], "\n".join(problems)
+    assert sum(len(seen.get("figure_text", [])) for seen in audits.values()) >= 2 * 12
+
+
+def test_figure_text_check_can_fail():
+    figures = [{"src": "a.svg", "smallest": 6.9, "texts": 30}, {"src": "b.svg", "smallest": 10.2, "texts": 9}]
+    assert len(small_figure_text(figures, "light")) == 1
+    assert len(small_figure_text(figures, "dark")) == 3
+
+
 def test_screenshots_of_every_chapter(audits):
     for page in BOOK_PAGES:
         for mode in MODES:
@@ -171,11 +230,12 @@ def desktop_pages(server, browser):
     for name in BOOK_PAGES:
         _open(page, base, name)
         focusable = page.evaluate(FOCUSABLE_JS)
-        reached = set()
+        reached = {}
         # Formulas are focusable too (MathJax's menu), so Tab stops outnumber the listed controls.
         for _ in range(3 * len(focusable) + 50):
             page.keyboard.press("Tab")
-            reached.add(page.evaluate("() => document.activeElement.dataset.kbdIndex"))
+            focused = page.evaluate(FOCUS_STYLE_JS)
+            reached[focused["index"]] = focused
             if len(reached) > len(focusable):
                 break
         found[name] = {"figures": page.evaluate(FIGURES_JS), "focusable": focusable, "reached": reached}
@@ -210,9 +270,47 @@ def test_figure_check_can_fail():
 
 
 def test_keyboard_reaches_every_control(desktop_pages):
-    problems = [f"{name}: Tab never reaches {control}" for name, seen in desktop_pages.items()
+    problems = [f"{name}: Tab never reaches {control['html']}" for name, seen in desktop_pages.items()
                 for index, control in enumerate(seen["focusable"]) if str(index) not in seen["reached"]]
     assert problems == [], "\n".join(problems[:20])
+
+
+def focus_problem(unfocused, focused):
+    """Why a focused control shows no visible indicator (None when it does).
+
+    Visible: an outline at least 1 px wide that is the browser's own focus ring or has 3:1
+    contrast with the colour behind the control (WCAG 2.4.7, 1.4.11), or a box shadow that
+    appears only on focus (the theme's focus style for some buttons).
+    """
+    if focused["outlineStyle"] not in ("none", "hidden") and focused["outlineWidth"] >= 1:
+        if focused["outlineStyle"] == "auto":
+            return None
+        background = css_colour_to_hex(focused["background"])
+        ratio = figure_style.contrast(css_colour_to_hex(focused["outlineColor"], background), background)
+        if ratio >= 3:
+            return None
+        return f"outline {focused['outlineColor']} has {ratio:.2f}:1 contrast on {focused['background']}"
+    if focused["boxShadow"] not in ("none", unfocused["boxShadow"]):
+        return None
+    return "no outline and no focus shadow"
+
+
+def test_focus_is_visible_on_every_control(desktop_pages):
+    problems = [f"{name}: {control['html']}: {problem}" for name, seen in desktop_pages.items()
+                for index, control in enumerate(seen["focusable"]) if str(index) in seen["reached"]
+                if (problem := focus_problem(control, seen["reached"][str(index)]))]
+    assert problems == [], "\n".join(problems[:20])
+    assert sum(len(seen["reached"]) for seen in desktop_pages.values()) >= 100
+
+
+def test_focus_check_can_fail():
+    plain = {"boxShadow": "none"}
+    ring = {"outlineStyle": "solid", "outlineWidth": 3.0, "outlineColor": "rgb(10, 115, 200)",
+            "boxShadow": "none", "background": "rgb(255, 255, 255)"}
+    assert focus_problem(plain, ring) is None
+    assert "contrast" in focus_problem(plain, dict(ring, outlineColor="rgba(10, 115, 200, 0.2)"))
+    assert focus_problem(plain, dict(ring, outlineStyle="none")) == "no outline and no focus shadow"
+    assert focus_problem(plain, dict(ring, outlineStyle="none", boxShadow="rgb(0, 0, 0) 0px 0px 0px 2px")) is None
 
 
 def test_search_snippets_come_from_the_body_text(server, browser):

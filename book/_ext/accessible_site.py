@@ -8,7 +8,8 @@ sphinxcontrib-bibtex's markup are not ours to edit):
   their titles, so its label names it (axe: label-content-name-mismatch);
 - the bibliography's entries get role="listitem" instead of the deprecated
   doc-biblioentry, inside their role="list" (axe: aria-required-children);
-- every figure of a cell output becomes a link to the full-size file;
+- every figure of a cell output becomes a link to the full-size file; an SVG figure also gets
+  its dark-mode twin (figure_style.dark_svg), shown instead of it when the theme is dark;
 - every table cell gets the header of its column as `data-label`, for the phone layout
   of book.css, which shows each row as a card;
 - Sphinx's search takes its snippets from the page's body text, leaving out the theme's
@@ -17,11 +18,21 @@ sphinxcontrib-bibtex's markup are not ours to edit):
   Sphinx does not do when no page changed.
 """
 
+import copy
+import importlib.util
+import re
 import shutil
 from pathlib import Path
 
 from bs4 import BeautifulSoup
 from sphinx.application import Sphinx
+
+_spec = importlib.util.spec_from_file_location("figure_style", Path(__file__).parents[1] / "figure_style.py")
+figure_style = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(figure_style)
+
+DARK_SUFFIX = ".dark.svg"
+DARK_SRC = re.compile(r'<img[^>]* src="([^"]+\.dark\.svg)"')
 
 SEARCH_REMOVALS_OLD = '[".headerlink", "script", "style"]'
 SEARCH_REMOVALS_NEW = '[".headerlink", "script", "style", ".onlyprint", ".math", "mjx-container"]'
@@ -44,12 +55,42 @@ def fix_page(markup: str) -> str:
         if image.find_parent("a") is None and image.get("src"):
             link = soup.new_tag("a", href=image["src"], attrs={"class": "figure-full-size"})
             image.wrap(link)
+    for image in soup.select("figure img[src$='.svg']"):
+        add_dark_twin(image)
     for table in soup.select("article table"):
         headers = [th.get_text(" ", strip=True) for th in table.select("thead th")]
         for row in table.select("tbody tr"):
             for header, cell in zip(headers, row.find_all("td", recursive=False)):
                 cell["data-label"] = header
     return str(soup)
+
+
+def dark_twin_name(src: str) -> str:
+    """Where the dark-mode twin of an SVG figure lives."""
+    return src.removesuffix(".svg") + DARK_SUFFIX
+
+
+def add_dark_twin(image) -> None:
+    """Put the dark twin's linked image beside the figure's (book.css shows one per mode)."""
+    link = image.find_parent("a")
+    if image["src"].endswith(DARK_SUFFIX) or link is None or link.find_next_sibling("a", class_="figure-dark"):
+        return
+    link["class"] = ["figure-full-size", "figure-light"]
+    twin = copy.copy(link)
+    twin["class"] = ["figure-full-size", "figure-dark"]
+    twin["href"] = dark_twin_name(link["href"])
+    twin.img["src"] = dark_twin_name(image["src"])
+    link.insert_after(twin)
+
+
+def write_dark_twins(page: Path, markup: str) -> None:
+    """Write (or refresh) the dark twin of every SVG figure a page shows."""
+    for src in DARK_SRC.findall(markup):
+        twin = (page.parent / src).resolve()
+        svg = twin.with_name(twin.name.removesuffix(DARK_SUFFIX) + ".svg")
+        text = figure_style.dark_svg(svg.read_text(encoding="utf-8"), name=str(svg))
+        if not twin.exists() or twin.read_text(encoding="utf-8") != text:
+            twin.write_text(text, encoding="utf-8")
 
 
 def fix_search(static: Path) -> None:
@@ -87,6 +128,7 @@ def on_build_finished(app: Sphinx, exception: Exception | None) -> None:
         fixed = fix_page(text)
         if fixed != text:
             page.write_text(fixed, encoding="utf-8")
+        write_dark_twins(page, fixed)
     fix_search(out / "_static")
 
 
