@@ -9,7 +9,9 @@ from pathlib import Path
 # A course root kept elsewhere names the repository in DROPOUT_COURSE_REPO.
 COURSE_REPO = Path(os.environ.get("DROPOUT_COURSE_REPO") or Path(__file__).resolve().parent.parent)
 # traitlets logs an exception raised here and goes on as stock nbgrader (no sandbox, no hidden
-# checks); SystemExit is the one thing it lets through, so every failure to load ends in one.
+# checks); SystemExit is the one thing it lets through, so every failure to load ends in one. An
+# error this file cannot catch (a syntax error, a mistake in a line added below) is stopped by
+# etc/jupyter/nbgrader_config.py, which pip installs into the environment and nbgrader reads first.
 if not (COURSE_REPO / "coursekit" / "grading").is_dir():
     print(f"nbgrader: {__file__}: no coursekit/grading in {COURSE_REPO}; set DROPOUT_COURSE_REPO to the "
           "repository of the course", file=sys.stderr)

@@ -8,6 +8,7 @@ import hashlib
 import os
 import re
 import shutil
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -368,6 +369,67 @@ def test_students_requirements_pin_the_tested_versions(release_dir):
     assert f"pip install -r {student_setup.REQUIREMENTS}" in readme and f"jupyter notebook {NOTEBOOK}" in readme
 
 
+def requirement_problems(pins: dict[str, str]) -> list[str]:
+    """What pip check would say about the pinned packages and everything they need, read from the
+    installed distributions: a missing dependency or a version outside a declared range."""
+    from importlib import metadata
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    problems, seen, todo = [], set(), list(pins)
+    while todo:
+        name = canonicalize_name(todo.pop())
+        if name in seen:
+            continue
+        seen.add(name)
+        try:
+            dist = metadata.distribution(name)
+        except metadata.PackageNotFoundError:
+            problems.append(f"{name} is not installed")
+            continue
+        if name in pins and dist.version != pins[name]:
+            problems.append(f"{name} {dist.version} installed, {pins[name]} pinned")
+        for line in dist.requires or []:
+            requirement = Requirement(line)
+            if requirement.marker is not None and not requirement.marker.evaluate({"extra": ""}):
+                continue
+            try:
+                found = metadata.version(requirement.name)
+            except metadata.PackageNotFoundError:
+                problems.append(f"{name} needs {requirement}: not installed")
+                continue
+            if not requirement.specifier.contains(found, prereleases=True):
+                problems.append(f"{name} needs {requirement}: {found} installed")
+            todo.append(requirement.name)
+    return problems
+
+
+def test_the_release_requirements_hold_together_and_import(release_dir, tmp_path):
+    """The cheap, every-run version of the fresh-venv test below: the pins are one consistent set
+    (each pinned package's own requirements met by the versions installed with it), and the
+    released notebook's imports work from the release folder with the stubs, with no PYTHONPATH or
+    user site-packages."""
+    import subprocess
+    import sys
+
+    from packaging.utils import canonicalize_name
+
+    lines = (release_dir / student_setup.REQUIREMENTS).read_text().splitlines()
+    pins = {canonicalize_name(name): version for name, version in
+            (line.split("==") for line in lines if line and not line.startswith("#"))}
+    assert set(pins) == {canonicalize_name(name) for name in student_setup.STUDENT_PACKAGES}
+    assert requirement_problems(pins) == []
+    work = tmp_path / "handout"
+    shutil.copytree(release_dir, work)
+    imports = (f"import numpy, matplotlib.pyplot, sklearn, ipykernel, notebook, {COURSE.package}; "
+               f"print({COURSE.package}.__file__)")
+    done = subprocess.run([sys.executable, "-E", "-s", "-c", imports], cwd=work, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert Path(done.stdout.strip()).parent == work / COURSE.package  # the released stubs, not the repository's
+
+
 @pytest.mark.skipif(os.environ.get("DROPOUT_STUDENT_VENV_TEST") != "1",
                     reason="installs the students' requirements from the package registry (minutes): "
                            "DROPOUT_STUDENT_VENV_TEST=1 runs it")
@@ -393,29 +455,3 @@ def test_a_fresh_venv_from_the_release_runs_the_solved_notebook(release_dir, tmp
     ran = nbformat.read(work / "ran.ipynb", as_version=4)
     errors = [o for cell in ran.cells for o in cell.get("outputs", []) if o.output_type == "error"]
     assert not errors and any(cell.get("outputs") for cell in ran.cells if cell.cell_type == "code")
-
-
-@pytest.mark.parametrize("command", [["autograde", ASSIGNMENT], ["generate_assignment", ASSIGNMENT], ["export"]])
-@pytest.mark.parametrize("broken, words", [
-    ("no-pytest", "cannot load the course's grading: ImportError: no pytest here"),
-    ("no-repo", "no coursekit/grading in"),
-])
-def test_every_nbgrader_command_stops_when_the_course_config_cannot_load(tmp_path, command, broken, words):
-    """traitlets would log the error and go on as stock nbgrader (no sandbox, no hidden checks)."""
-    import subprocess
-    import sys
-
-    root = copy_course(tmp_path)
-    env = release_module.nbgrader_env()
-    if broken == "no-pytest":  # what `pip install ".[grading]"` gave before pytest joined the extra
-        fake = tmp_path / "fake"
-        fake.mkdir()
-        (fake / "pytest.py").write_text('raise ImportError("no pytest here")\n')
-        env["PYTHONPATH"] = str(fake)
-    else:
-        env["DROPOUT_COURSE_REPO"] = str(tmp_path / "nowhere")
-    done = subprocess.run([sys.executable, "-m", "nbgrader", *command], cwd=root, env=env,
-                          capture_output=True, text=True, timeout=300)
-    assert done.returncode == 2, done.stderr[-2000:]
-    assert words in done.stderr and str(root / "nbgrader_config.py") in done.stderr
-    assert not (root / "release").exists() and not (root / "gradebook.db").exists()
