@@ -18,6 +18,11 @@ They also get their own PID namespace (no view of other processes, so no way int
 folders through ``/proc/<pid>/cwd``) and no network (the kernel reaches nbgrader over Unix
 sockets).
 
+Inside the sandbox the command starts under ``prlimit`` with the course's limits on memory,
+processes and file size (``coursekit/limits.py``, ``[limits]`` of ``coursekit/course.toml``);
+the processes that start sandboxes also put each one in a pids cgroup of its own where the
+machine allows (``coursekit/cgroups.py``), since root is exempt from RLIMIT_NPROC.
+
 Where bwrap cannot run, grading refuses to start unless ``DROPOUT_GRADING_UNCONFINED=1`` is set
 on purpose.
 """
@@ -33,6 +38,7 @@ import tempfile
 from pathlib import Path
 from typing import Iterable, Sequence
 
+from .limits import LIMITS, Limits
 from .paths import REPO_ROOT
 
 KERNELS_DIR = REPO_ROOT / "coursekit" / "kernels"
@@ -139,8 +145,9 @@ def _system_binds() -> list[str]:
 
 def bwrap_command(command: Sequence[str], cwd: Path | str, writable: Iterable[Path | str] = (),
                   readonly: Iterable[Path | str] = (), hide: Iterable[Path] = (), network: bool = False,
-                  env: dict[str, str] | None = None) -> list[str]:
-    """The bwrap command line that runs ``command`` confined as described in this module.
+                  env: dict[str, str] | None = None, limits: Limits | None = LIMITS) -> list[str]:
+    """The bwrap command line that runs ``command`` confined as described in this module,
+    under ``limits`` (None: no rlimits).
 
     Nothing of the file system is visible but SYSTEM_PATHS, the Python installation and the
     virtual environment (read-only), ``readonly``, ``writable`` and a private /tmp. Hidden
@@ -170,7 +177,7 @@ def bwrap_command(command: Sequence[str], cwd: Path | str, writable: Iterable[Pa
     for key, value in (env or {}).items():
         args += ["--setenv", key, value]
     args += ["--chdir", str(Path(cwd).resolve()), "--"]
-    return args + list(command)
+    return args + (limits.prlimit_command() if limits else []) + list(command)
 
 
 def _symlinked_names(paths: Iterable[Path | str]) -> list[tuple[Path, Path]]:

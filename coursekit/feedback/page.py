@@ -25,6 +25,7 @@ from traitlets import Bool, Unicode, default
 from traitlets.config import Config
 
 from ..grading.verdict import Verdict, VerdictError, verdict_path
+from ..limits import LIMITS
 from ..manifest import COURSE
 from .book import public_book_url
 from .cells import cell_views, markdown_html
@@ -150,6 +151,8 @@ class FeedbackPage(Preprocessor):
             notes.append("No verdict of the hidden checks was saved for this submission: ask your instructor.")
         if verdict.kernel in KERNEL_NOTES:
             notes.append(KERNEL_NOTES[verdict.kernel])
+        for reason in LIMITS.reasons_in([check.message for check in verdict.checks]):
+            notes.append(f"Your code was stopped because it {reason}, a limit of the course's grading.")
         if verdict.kernel == "not run":
             notes.append("Autograde did not run this notebook's cells: the outputs shown are the ones you submitted.")
         book_url = self.book_url.rstrip("/")

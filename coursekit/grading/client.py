@@ -8,7 +8,6 @@ runner restarts after it so the remaining calls still get their chance, within `
 
 import json
 import os
-import resource
 import shutil
 import signal
 import subprocess
@@ -21,11 +20,13 @@ from typing import Any
 
 import numpy as np
 
+from ..cgroups import PidsGroup
+from ..limits import LIMITS
 from ..manifest import COURSE
 
 RUNNER = Path(__file__).resolve().with_name("runner.py")
 REFERENCE = RUNNER.with_name("reference.py")  # trusted code the runner loads by path
-MEMORY_LIMIT_BYTES = 4 * 1024**3
+MEMORY_LIMIT_BYTES = LIMITS.memory  # the course's [limits] (coursekit/limits.py)
 POLL_SECONDS = 0.01
 
 
@@ -70,6 +71,9 @@ class OpResult:
     def why(self) -> str:
         """One sentence on why this call gave no result (empty if it did)."""
         if self.status == "error":
+            limit = LIMITS.reason(self.error.get("type", ""), self.error.get("message", ""))
+            if limit:  # the course's limit, not a fault in the code: said in the instructor's words
+                return f"{self.description} {limit} (the course's limit) and was stopped"
             if self.facts.get("returned"):
                 return f"{self.description}: {self.error['message']}"
             where = self.where
@@ -115,9 +119,14 @@ class Plan:
         return name
 
 
-def _limit_resources():
-    os.setsid()
-    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT_BYTES, MEMORY_LIMIT_BYTES))
+def _limiter(group: PidsGroup | None):
+    """What the runner's process does before it starts: its own session, the course's limits."""
+    def limit_resources():
+        os.setsid()
+        if group is not None:
+            group.enter()
+        LIMITS.apply_here()
+    return limit_resources
 
 
 def _runner_environment():
@@ -155,12 +164,17 @@ def run_plan(plan: Plan, submission: Path, op_timeout: float = 10.0, budget: flo
             from ..sandbox import bwrap_command
 
             command = bwrap_command(command, job_dir, writable=[job_dir], readonly=[RUNNER, REFERENCE, submission])
-        return _run(plan, submission, job_dir, op_timeout, budget, command)
+        group = PidsGroup.create(LIMITS.processes)
+        try:
+            return _run(plan, submission, job_dir, op_timeout, budget, command, group)
+        finally:
+            if group is not None:
+                group.remove()
     finally:
         shutil.rmtree(job_dir, ignore_errors=True)
 
 
-def _run(plan, submission, job_dir, op_timeout, budget, command):
+def _run(plan, submission, job_dir, op_timeout, budget, command, group=None):
     results, skip = {}, {}
     deadline = time.monotonic() + budget
     start = 0
@@ -172,7 +186,7 @@ def _run(plan, submission, job_dir, op_timeout, budget, command):
             process = subprocess.Popen(command, cwd=job_dir,
                                        env=_runner_environment(), stdin=subprocess.DEVNULL,
                                        stdout=subprocess.DEVNULL, stderr=stderr,
-                                       preexec_fn=_limit_resources)
+                                       preexec_fn=_limiter(group))
             stopped_at, why = _watch(process, job_dir, start, len(plan.ops), op_timeout, deadline, skip)
         stderr_tail = log.read_bytes()[-2000:].decode(errors="replace")
         for k in range(start, len(plan.ops)):
@@ -200,7 +214,8 @@ def _run(plan, submission, job_dir, op_timeout, budget, command):
         start = stopped_at + 1
     imported = results.get("import")
     if imported is not None and imported.status == "error":
-        reason = f"{COURSE.package} could not be imported: {imported.error['type']}: {imported.error['message']}"
+        reason = imported.why() if LIMITS.reason(imported.error["type"], imported.error["message"]) else (
+            f"{COURSE.package} could not be imported: {imported.error['type']}: {imported.error['message']}")
         for k, name in enumerate(plan.names[1:], start=1):
             results[name] = OpResult(name, plan.descriptions[k], "not-run", detail=reason)
     for k, name in enumerate(plan.names):

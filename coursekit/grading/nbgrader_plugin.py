@@ -35,6 +35,7 @@ from .. import sandbox
 from ..feedback.book import public_book_url
 from ..feedback.evidence import (GRADED_FILES_KEY, GradedCodeCells, KeepSubmittedOutputs,
                                  RestoreSubmittedOutputs)
+from ..limits import LIMITS
 from ..manifest import COURSE
 from .checks_server import ChecksServer, ChecksServerError
 from .judge import JudgeError, checks_environment, judge
@@ -132,9 +133,9 @@ class ResilientExecute(Execute):
 
     stop_after_timeout = Bool(True, help="after a cell times out, run no further cells: grading does not "
                                          "depend on them, and each would wait out its own timeout").tag(config=True)
-    budget = Float(0.0, help="seconds all cells of one notebook may take together (0: only the per-cell "
-                             "timeout); a cell that would run past it is interrupted like a timed-out one"
-                   ).tag(config=True)
+    budget = Float(LIMITS.notebook_seconds, help="seconds all cells of one notebook may take together (0: "
+                   "only the per-cell timeout); a cell that would run past it is interrupted like a timed-out one. "
+                   "Default: notebook_seconds of [limits] in coursekit/course.toml").tag(config=True)
 
     def preprocess_cell(self, cell: NotebookNode, resources: dict, index: int) -> tuple[NotebookNode, dict]:
         """Run one cell; after the kernel died or a cell timed out, leave the rest unrun."""
@@ -178,7 +179,8 @@ class JudgeCells(NbGraderPreprocessor):
     book_url = Unicode(help="root of the published book (default: html.baseurl of _config.yml); without "
                             "one, links are relative to the book's root").tag(config=True)
     op_timeout = Float(10.0, help="seconds one call of student code may take").tag(config=True)
-    budget = Float(60.0, help="seconds all calls of one task may take").tag(config=True)
+    budget = Float(LIMITS.checks_seconds / len(COURSE.tasks), help="seconds all calls of one task may take. "
+                   "Default: an equal share of checks_seconds of [limits] in coursekit/course.toml").tag(config=True)
     confine = Bool(True, help="run student code in a bubblewrap sandbox (coursekit/sandbox.py)").tag(config=True)
     checks_server = Bool(True, help="check each submission in a child of one pytest process that imported "
                                     "the checks once (checks_server.py), instead of a new pytest process"

@@ -5,6 +5,11 @@ nbgrader starts this through the ``dropout-sandbox`` kernel spec with the notebo
 writable place. With the ``ipc`` transport (what coursekit's ResilientExecute asks for) the
 kernel talks to nbgrader over Unix sockets in a folder of their own and gets no network at
 all; with TCP it keeps the host network to answer on its ports.
+
+The course's limits (``coursekit/limits.py``) apply to the kernel and everything it starts:
+memory and file size through rlimits, processes through a pids cgroup of the kernel's own
+where the machine allows (``coursekit/cgroups.py``) and RLIMIT_NPROC inside the sandbox.
+The time of all the notebook's cells together is kept by nbgrader's side (ResilientExecute).
 """
 
 import json
@@ -14,13 +19,25 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
 
+from coursekit.cgroups import PidsGroup  # noqa: E402
+from coursekit.limits import LIMITS  # noqa: E402
 from coursekit.sandbox import bwrap_command, require  # noqa: E402
+
+
+def _limit_this_process() -> None:
+    """Put this process (and so the kernel it becomes) under the course's limits."""
+    group = PidsGroup.create(LIMITS.processes)
+    if group is not None:
+        group.enter()
+    LIMITS.apply_here()
 
 
 def main(connection_file: str) -> None:
     """Exec the kernel confined (or unconfined, when chosen on purpose)."""
     kernel = [sys.executable, "-m", "ipykernel_launcher", "-f", connection_file]
-    if not require():
+    confined = require()
+    _limit_this_process()
+    if not confined:
         os.execv(kernel[0], kernel)  # unconfined, chosen on purpose (DROPOUT_GRADING_UNCONFINED=1)
     folder = Path.cwd().resolve()
     connection = json.loads(Path(connection_file).read_text())

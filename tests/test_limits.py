@@ -1,0 +1,202 @@
+"""The course's limits on student code ([limits] of coursekit/course.toml, coursekit/limits.py).
+
+One course, graded on both routes: plain ``nbgrader autograde`` for one half of the class, then
+the class command (``python -m coursekit.classgrade --run-notebooks``) for the other half. Each
+half holds a correct submission and one submission per limit: 8 GiB allocated at import, forks
+without end at import, a 1 TiB file written at import, and a notebook that sleeps in many cells.
+Each gets its reason in the class report and on its feedback page; the correct ones keep full
+marks, and no process of a submission outlives grading.
+"""
+
+from __future__ import annotations
+
+import csv
+import random
+import subprocess
+import sys
+import tomllib
+from dataclasses import replace
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from coursekit import cgroups, classroom, limits, sandbox
+from coursekit.limits import LIMITS
+from coursekit.manifest import COURSE
+from coursekit.paths import MANIFEST_FILE, REPO_ROOT
+
+CATALOGUE = classroom.load_catalogue()
+AUTO = {task.grade_cell: task.points for task in COURSE.tasks}
+MARK = f"600.{random.randrange(10**8):08d}"  # the fork bomb's children run `sleep MARK`: findable afterwards
+AT_IMPORT = {
+    "memory": "import numpy as _np\n_hog = _np.ones(8 * 2**30 // 8)\n",
+    "fork": ("import os as _os\nwhile True:\n    if _os.fork() == 0:\n"
+             f"        _os.execv('/bin/sleep', ['sleep', '{MARK}'])\n        _os._exit(0)\n"),
+    "file": "with open('/tmp/huge.bin', 'wb') as _f:\n    _f.seek(2**40)\n    _f.write(b'x')\n",
+}
+REASONS = {"memory": f"used more than {LIMITS.memory_text} of memory",
+           "fork": f"started more than {LIMITS.processes} processes",
+           "file": f"wrote a file larger than {LIMITS.file_size_text}"}
+NOTEBOOK_SECONDS = 12  # the sleeper's notebook budget in this course (the default is LIMITS.notebook_seconds)
+SLEEPING_CELLS = 12
+
+
+def submit(root: Path, student: str, kind: str) -> None:
+    reference = CATALOGUE.BY_NAME["reference"]
+    variant = replace(reference, name=kind, edits=CATALOGUE._prelude(AT_IMPORT[kind])) if kind in AT_IMPORT else reference
+    folder = classroom.submit(root, student, variant)
+    if kind == "sleep":
+        path = folder / f"{COURSE.notebook}.ipynb"
+        nb = nbformat.read(path, as_version=4)
+        for _ in range(SLEEPING_CELLS):
+            nb.cells.insert(1, nbformat.v4.new_code_cell("import time\ntime.sleep(2)"))
+        nbformat.write(nb, path)
+
+
+KINDS = ("ok", "memory", "fork", "file", "sleep")
+PLAIN = {f"{kind}-plain": kind for kind in KINDS}  # graded by plain nbgrader autograde
+CLASS = {f"{kind}-class": kind for kind in KINDS}  # graded by the class command
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory):
+    root = classroom.make_course(tmp_path_factory.mktemp("limits"), cell_timeout=30, op_timeout=5)
+    with open(root / "nbgrader_config.py", "a") as config:
+        config.write(f"c.ResilientExecute.budget = {NOTEBOOK_SECONDS}\n")
+    classroom.release_course(root)
+    for student, kind in PLAIN.items():
+        submit(root, student, kind)
+    plain = classroom.nbgrader(root, "autograde", COURSE.assignment, check=False)
+    for student, kind in CLASS.items():
+        submit(root, student, kind)
+    done = subprocess.run([sys.executable, "-m", "coursekit.classgrade", COURSE.assignment, "--course-root", str(root),
+                           "--workers", "2", "--run-notebooks", "--progress", "none"],
+                          cwd=REPO_ROOT, capture_output=True, text=True, timeout=900)
+    assert done.returncode in (0, 1), done.stdout + done.stderr
+    feedback = classroom.nbgrader(root, "generate_feedback", COURSE.assignment, check=False)
+    assert feedback.returncode == 0, feedback.stdout[-3000:] + feedback.stderr[-3000:]
+    with open(root / "reports" / COURSE.assignment / "scores.csv", newline="") as file:
+        rows = {row["student"]: row for row in csv.DictReader(file)}
+    return root, plain, rows
+
+
+def auto_scores(root, student):
+    return {cell: score for cell, (score, _) in classroom.cell_scores(root, student).items() if cell in AUTO}
+
+
+def feedback_page(root, student) -> str:
+    return (root / "feedback" / student / COURSE.assignment / f"{COURSE.notebook}.html").read_text()
+
+
+@pytest.mark.skipif(sandbox.probe() is not None, reason=f"bwrap unusable: {sandbox.probe()}")
+class TestClassAtTheLimits:
+    def test_correct_submissions_keep_full_marks(self, course):
+        root, _, rows = course
+        for student in ("ok-plain", "ok-class", "sleep-plain", "sleep-class"):
+            assert auto_scores(root, student) == AUTO, student
+        for student in ("ok-plain", "ok-class"):  # (a slow machine may still time out a cell of its experiment)
+            assert not LIMITS.reasons_in([rows[student]["detail"]]), rows[student]
+
+    @pytest.mark.parametrize("kind", sorted(AT_IMPORT))
+    def test_each_limit_is_a_graded_row_with_its_reason(self, course, kind):
+        root, _, rows = course
+        for student in (f"{kind}-plain", f"{kind}-class"):
+            row = rows[student]
+            assert row["score"] != "" and float(row["score"]) == 0, row
+            assert row["detail"].startswith(f"{REASONS[kind]} (the course's limit)"), row
+            assert f"Your code was stopped because it {REASONS[kind]}" in feedback_page(root, student)
+
+    def test_a_notebook_past_its_time_is_stopped_and_named(self, course):
+        root, _, rows = course
+        for student in ("sleep-plain", "sleep-class"):
+            assert rows[student]["status"] == "timed out", rows[student]
+            assert "ran out of time" in rows[student]["detail"]
+            graded = nbformat.read(root / "autograded" / student / COURSE.assignment / f"{COURSE.notebook}.ipynb", 4)
+            texts = [o.get("text", "") + o.get("evalue", "") for c in graded.cells if c.cell_type == "code"
+                     for o in c.get("outputs", [])]
+            assert any(f"used up its {NOTEBOOK_SECONDS:g} s" in t for t in texts), texts[:20]
+            ran = [c for c in graded.cells if "time.sleep(2)" in c.source and c.get("execution_count")]
+            assert 0 < len(ran) < SLEEPING_CELLS
+
+    def test_plain_nbgrader_finished_every_submission(self, course):
+        root, plain, _ = course
+        assert plain.returncode == 0, plain.stderr[-3000:]
+        for student in PLAIN:
+            assert (root / "autograded" / student / COURSE.assignment / f"{COURSE.notebook}.ipynb").exists()
+
+    def test_no_process_of_a_submission_outlives_grading(self, course):
+        left = []
+        for proc in Path("/proc").iterdir():
+            try:
+                if proc.name.isdigit() and MARK.encode() in (proc / "cmdline").read_bytes():
+                    left.append(int(proc.name))
+            except OSError:
+                continue
+        assert left == []
+
+
+# -- the reader of [limits] ----------------------------------------------------------------------
+
+def test_defaults_fit_two_workers_on_a_24_gib_machine():
+    assert LIMITS == limits.load(MANIFEST_FILE)
+    assert 2 * LIMITS.memory <= 24 * 1024**3 // 4 and LIMITS.processes >= 32
+    assert LIMITS.notebook_seconds >= 60 and LIMITS.checks_seconds >= 60
+
+
+@pytest.mark.parametrize("key, value, says", [
+    ("memory", '"2 GB"', 'expected a size such as "2 GiB"'),
+    ("memory", '"100 MiB"', "must be at least 512 MiB"),
+    ("processes", "-1", "must be at least 16"),
+    ("processes", '"64"', "expected a whole number"),
+    ("file_size", "1000", 'expected a size such as'),
+    ("notebook_seconds", "true", "expected a number of seconds"),
+    ("checks_seconds", "0", "must be at least 5"),
+])
+def test_a_bad_value_is_refused_naming_file_key_and_value(tmp_path, key, value, says):
+    path = tmp_path / "course.toml"
+    path.write_text(f"[limits]\n{key} = {value}\n")
+    with pytest.raises(limits.LimitsError) as refused:
+        limits.load(path)
+    message = str(refused.value)
+    assert message.startswith(f"{path}: [limits].{key} = ") and says in message
+    assert repr(tomllib.loads(f"v = {value}")["v"]) in message
+
+
+def test_an_unknown_key_is_refused(tmp_path):
+    path = tmp_path / "course.toml"
+    path.write_text("[limits]\nmemroy = \"2 GiB\"\n")
+    with pytest.raises(limits.LimitsError, match=r"course.toml: \[limits\] has unknown key\(s\) memroy"):
+        limits.load(path)
+
+
+def test_reasons_name_the_limit_in_an_instructors_words():
+    assert LIMITS.reason("MemoryError", "Unable to allocate 8.00 GiB") == f"used more than {LIMITS.memory_text} of memory"
+    assert LIMITS.reason("OSError", "[Errno 27] File too large") == f"wrote a file larger than {LIMITS.file_size_text}"
+    assert LIMITS.reason("BlockingIOError", "[Errno 11] Resource temporarily unavailable") == \
+        f"started more than {LIMITS.processes} processes"
+    assert LIMITS.reason("ValueError", "[Errno 11] shapes differ") is None
+    assert LIMITS.reasons_in(["x used more than 2 GiB of memory (the course's limit)", "ok"]) == \
+        ["used more than 2 GiB of memory"]
+
+
+def test_every_sandboxed_command_starts_under_the_limits(tmp_path):
+    command = sandbox.bwrap_command(["python3", "-c", "pass"], tmp_path)
+    start = command.index("--", command.index("--chdir")) + 1
+    assert command[start:start + 5] == LIMITS.prlimit_command()
+
+
+@pytest.mark.skipif(cgroups.parent_folder() is None, reason="no writable pids cgroup on this machine")
+def test_a_pids_group_counts_only_its_own_processes():
+    group = cgroups.PidsGroup.create(8)
+    try:
+        done = subprocess.run([sys.executable, "-c", (
+            "import os\nn = 0\ntry:\n    while n < 100:\n        if os.fork() == 0:\n"
+            "            import time; time.sleep(2); os._exit(0)\n        n += 1\nexcept OSError as e:\n"
+            "    print(n, e.errno)")], preexec_fn=group.enter, capture_output=True, text=True, timeout=60)
+        forked, code = map(int, done.stdout.split())
+        assert forked < 8 and code == 11 and group.hit()
+    finally:
+        subprocess.run(["sleep", "2.5"])
+        group.remove()
+    assert not group.path.exists()
