@@ -60,8 +60,9 @@ class Credit:
 
     rule: str
     identity_max_points: float
-    faulty_kept_max: float
+    behaviour_kept_max: float  # mean fraction of a broken cell's points a fault of the behaviour keeps
     presupposes: dict[str, str]  # check name -> the behaviour it presupposes
+    incidental: tuple[str, ...] = ()  # mistake ids that break one incidental property only
 
 
 @dataclass(frozen=True)
@@ -226,26 +227,31 @@ def load(path: Path = MANIFEST_FILE) -> Course:
     return Course(assignment=assignment.text("name"), notebook=assignment.text("notebook"),
                   package=assignment.text("package"), course_id=assignment.text("course_id"),
                   mistakes_page=assignment.text("mistakes_page"), tasks=tuple(tasks), manual=tuple(manual),
-                  mistakes=mistakes, credit=_credit(path, data.get("credit")))
+                  mistakes=mistakes, credit=_credit(path, data.get("credit"), mistakes))
 
 
-def _credit(path: Path, table: object) -> Credit | None:
+def _credit(path: Path, table: object, mistakes: dict[str, str]) -> Credit | None:
     """The [credit] table, or None when the manifest has none."""
     if table is None:
         return None
     if not isinstance(table, dict):
         raise ManifestError(f"{path}: [credit] = {table!r}: expected a table")
     reader = _Reader(path, table, "[credit]")
-    reader.unknown_keys({"rule", "identity_max_points", "faulty_kept_max", "presupposes"})
+    reader.unknown_keys({"rule", "identity_max_points", "behaviour_kept_max", "incidental", "presupposes"})
     presupposes = table.get("presupposes") or {}
     checks = _Reader(path, presupposes, "[credit.presupposes]")
     if not isinstance(presupposes, dict):
         raise reader.fail("presupposes", "expected a table: check name -> behaviour")
-    kept = reader.number("faulty_kept_max")
+    kept = reader.number("behaviour_kept_max")
     if kept > 1:
-        raise reader.fail("faulty_kept_max", "expected a fraction between 0 and 1")
+        raise reader.fail("behaviour_kept_max", "expected a fraction between 0 and 1")
+    incidental = reader.texts("incidental") if "incidental" in table else ()
+    unknown = [mistake for mistake in incidental if mistake not in mistakes]
+    if unknown:
+        raise reader.fail("incidental", f"{unknown[0]!r} is not a mistake id of [mistakes]")
     return Credit(rule=reader.text("rule"), identity_max_points=reader.number("identity_max_points"),
-                  faulty_kept_max=kept, presupposes={key: checks.text(key) for key in presupposes})
+                  behaviour_kept_max=kept, presupposes={key: checks.text(key) for key in presupposes},
+                  incidental=incidental)
 
 
 def _unique(path: Path, what: str, values: list[str]) -> None:

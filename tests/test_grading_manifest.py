@@ -1,22 +1,25 @@
 """Grading follows the course manifest, and its trusted code stays apart from student code.
 
 The hidden checks' markers and points come from ``COURSE``; a module whose points disagree with
-the manifest stops collection; ``reference.py`` (the scripted dropout and the net driver that the
+the manifest stops collection; a malformed credit policy is refused naming file, key and value;
+``reference.py`` (the scripted dropout and the net driver that the
 runner and the hidden checks share) imports nothing but numpy and the standard library.
 """
 
 import ast
 import json
+import re
 import subprocess
 import sys
 import textwrap
 
 import numpy as np
+import pytest
 
 from coursekit.grading import reference
 from coursekit.grading.judge import checks_arguments, checks_environment
-from coursekit.manifest import COURSE
-from coursekit.paths import REPO_ROOT
+from coursekit.manifest import COURSE, ManifestError, load
+from coursekit.paths import MANIFEST_FILE, REPO_ROOT
 
 REFERENCE = REPO_ROOT / "coursekit" / "grading" / "reference.py"
 STDLIB_AND_NUMPY = {"__future__", "typing", "numpy"}
@@ -90,3 +93,29 @@ def test_the_driver_restores_the_modules_it_scripts():
     assert [c["mode"] for c in facts["trace"] if c["kind"] == "forward"] == ["train", "test"]
     assert (layers.dropout_forward, fc_net.dropout_forward, layers.dropout_backward,
             fc_net.dropout_backward) == before
+
+
+@pytest.mark.parametrize("old, new, words", [
+    ('incidental = ["dtype-changed",', 'incidental = ["dtype-changd",',
+     [r"\[credit\]\.incidental = \[", "'dtype-changd' is not a mistake id"]),
+    ("behaviour_kept_max = 0.4", "behaviour_kept_max = 4", [r"\[credit\]\.behaviour_kept_max = 4", "fraction"]),
+    ("behaviour_kept_max = 0.4", "faulty_kept_max = 0.4", [r"\[credit\] has unknown key\(s\) faulty_kept_max"]),
+    ('incidental = ["dtype-changed",', 'incidental = [3, "dtype-changed",', [r"\[credit\]\.incidental", "list of"]),
+])
+def test_a_broken_credit_table_is_refused_naming_file_key_and_value(tmp_path, old, new, words):
+    text = MANIFEST_FILE.read_text()
+    assert text.count(old) == 1, old
+    path = tmp_path / "course.toml"
+    path.write_text(text.replace(old, new))
+    with pytest.raises(ManifestError) as error:
+        load(path)
+    message = str(error.value)
+    assert str(path) in message
+    for pattern in words:
+        assert re.search(pattern, message), (pattern, message)
+
+
+def test_incidental_mistakes_are_known_and_credit_is_read():
+    credit = COURSE.credit
+    assert set(credit.incidental) <= set(COURSE.mistakes) and credit.incidental
+    assert 0 < credit.behaviour_kept_max <= 1 and credit.identity_max_points > 0

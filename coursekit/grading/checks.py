@@ -24,19 +24,21 @@ DELTA = 1e-9
 
 
 class CheckFailure(AssertionError):
-    """A hidden check failed; ``mistake`` is the id of the diagnosed mistake, or None."""
+    """A hidden check failed; ``mistake`` is the id of the diagnosed mistake, or None; ``where`` is
+    where the student's code raised (file, line, source), when the failure is about that."""
 
-    def __init__(self, message: str, mistake: str | None = None) -> None:
+    def __init__(self, message: str, mistake: str | None = None, where: dict[str, str] | None = None) -> None:
         if mistake is not None and mistake not in COURSE.mistakes:
             raise ValueError(f"unknown mistake id {mistake!r}")
         super().__init__(message)
         self.mistake = mistake
+        self.where = dict(where or {})
 
 
-def fail(message: str, mistake: str | None = None) -> NoReturn:
+def fail(message: str, mistake: str | None = None, where: dict[str, str] | None = None) -> NoReturn:
     """Fail the current check with a plain-words message and, if diagnosed, the mistake's id."""
     __tracebackhide__ = True
-    raise CheckFailure(message, mistake)
+    raise CheckFailure(message, mistake, where)
 
 
 def bernoulli_tolerance(n: int, delta: float = DELTA) -> float:

@@ -1,18 +1,28 @@
 """The plain-text report of one task's verdict, as students read it in their feedback.
 
-One line per check, then what went wrong in each failed check with the likely mistake and where
-the book explains it, then the book section that teaches the task. Titles and links come from
-the course manifest.
+One line per check, then what went wrong in each failed check: the message, where the student's
+code broke (file, line and source line, when it raised), the likely mistake and where the book
+explains it; then the book section that teaches the task. Titles and links come from the course
+manifest.
 """
 
 from __future__ import annotations
 
 from ..manifest import COURSE
-from .verdict import TaskVerdict
+from .verdict import CheckResult, TaskVerdict
 
 
 def _plural(points: float) -> str:
     return f"{points:g} point{'s' if points != 1 else ''}"
+
+
+def where_line(check: CheckResult) -> str:
+    """``  Where: source_pkg/layers.py, line 12: <source line>`` when the check names the student's code, else ""."""
+    if not check.student_file:
+        return ""
+    line = f", line {check.student_line}" if check.student_line else ""
+    source = f": {check.student_source}" if check.student_source else ""
+    return f"  Where: {check.student_file}{line}{source}"
 
 
 def task_report(verdict: TaskVerdict, book_url: str = "") -> str:
@@ -30,6 +40,8 @@ def task_report(verdict: TaskVerdict, book_url: str = "") -> str:
             continue
         said[check.message] = check.name
         lines.append(f"✗ {check.name}: {check.message}")
+        if where_line(check):
+            lines.append(where_line(check))
         if check.mistake:
             lines.append(f"  Likely mistake: {COURSE.mistakes[check.mistake]}. "
                          f"Read: {COURSE.mistake_link(check.mistake, book_url)}")

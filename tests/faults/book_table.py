@@ -1,35 +1,23 @@
 """The book's table of mistakes (book/assignment.md), generated from the fault catalogue.
 
 For each mistake of the course manifest: its title (linked to its section of the mistakes
-page), what the feedback says (the recorded message of the catalogue entry that shows it, up to
-the measurements, which name hidden inputs) and what that entry lost per task. The messages and
-points come from feedback.json, which tests/test_grading_faults.py keeps equal to what the
-judge says today.
+page), what the feedback says (the recorded message of the catalogue entry that shows it; no
+message names the checks' inputs, tests/faults/messages.py) and what that entry lost per task.
+The messages and points come from feedback.json, which tests/test_grading_faults.py keeps equal
+to what the judge says today. The credit figures come from tests/faults/credit.py.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
-import re
+import sys
 from html import escape
 from pathlib import Path
 
 from coursekit.manifest import COURSE
 
 FEEDBACK_FILE = Path(__file__).resolve().with_name("feedback.json")
-# Where a message turns from what is wrong to the measurements (hidden p values, shapes, errors).
-MEASUREMENTS = re.compile(r": \(drop probability\)|\s+\(they agree|\s+\(W\d|\s+\(relative errors|:\s+with p=|\s+\(relative error|: loss \d|, with p=|: dropout_forward was|"
-                          r" \(neighbouring| \(by up to|: with the same|: gradients differ")
-
-
-def said(message: str) -> str:
-    """The part of a feedback message that says what is wrong, without the measurements."""
-    message = re.sub(r"^FullyConnectedNet\([^)]*\): ", "", message)
-    message = re.sub(r"(?i)\b(in test mode )?with p=[\d.]+,?\s*", lambda m: m.group(1) or "", message)
-    message = re.sub(r"\(x of shape \([^)]*\) and dtype \w+, \{[^}]*\}\)", "(x, dropout_param)", message)
-    message = re.sub(r"^Loss [\d.]+ instead of [\d.]+\. ", "", message)
-    head = MEASUREMENTS.split(message, maxsplit=1)[0].rstrip(" .:;")
-    return head + ("." if head == message.rstrip(" .") else " …")
 
 
 def rows() -> list[tuple[str, str, str]]:
@@ -43,7 +31,7 @@ def rows() -> list[tuple[str, str, str]]:
             raise KeyError(f"{FEEDBACK_FILE}: no recorded feedback for the mistake {mistake!r}")
         cost = ", ".join(f"{lost:g} of {cells[cell].points:g} ({cells[cell].title})"
                          for cell, lost in sorted(entry["cost"].items()))
-        table.append((f'<a href="mistakes.html#{mistake}">{escape(title)}</a>', said(entry["message"]), cost))
+        table.append((f'<a href="mistakes.html#{mistake}">{escape(title)}</a>', entry["message"], cost))
     return table
 
 
@@ -59,4 +47,22 @@ def credit_markdown() -> str:
     """The credit policy of the manifest, as a Markdown list."""
     credit = COURSE.credit
     items = [f"- `{check.removeprefix('test_')}` needs: {behaviour}" for check, behaviour in credit.presupposes.items()]
-    return f"{credit.rule}\n\n" + "\n".join(items)
+    incidental = ", ".join(COURSE.mistakes[mistake] for mistake in credit.incidental)
+    return (f"{credit.rule}\n\n" + "\n".join(items)
+            + f"\n\nIncidental mistakes, which cost only their property's points: {incidental}.")
+
+
+def _sibling(name: str):
+    """A module of tests/faults, loaded by path (this module is loaded by path from the book)."""
+    spec = importlib.util.spec_from_file_location(f"dropout_faults_{name}", FEEDBACK_FILE.with_name(f"{name}.py"))
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def figures_markdown() -> str:
+    """The credit figures on the catalogue, as a Markdown list."""
+    catalogue = _sibling("catalogue")
+    found = _sibling("credit").figures(catalogue.FAULTS, catalogue.BROKEN)
+    return "\n".join(f"- {line[0].upper()}{line[1:]}." for line in found.lines())

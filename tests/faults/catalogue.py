@@ -89,6 +89,18 @@ def _all(checks, mistake=None):
     return {check: mistake for check in checks}
 
 
+def _load_wild():
+    """wild.py, loaded by path (as this module is loaded by classroom.py); its variants() takes ``Variant``."""
+    spec = importlib.util.spec_from_file_location("dropout_fault_wild", Path(__file__).with_name("wild.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_WILD = _load_wild()
+GATED_ON_STATISTICS = _WILD.GATED_ON_STATISTICS
+
+
 # Forward and backward written as a student might; the net regions use the helpers.
 BOOL_MASK_FORWARD = """
     mask = np.random.rand(*x.shape) >= p
@@ -192,13 +204,13 @@ FAULTS = [
                 mask = (np.random.rand(*x.shape) < p) / p
                 out = x * mask
             """},
-            expected={"test_train_statistics": "keep-drop-swapped", "test_train_values": "keep-drop-swapped"}),
+            expected=_all(GATED_ON_STATISTICS, "keep-drop-swapped")),
     Variant("survivors-not-scaled", "zeroes the dropped units but never scales the kept ones",
             regions={"dropout_forward": """
                 mask = np.random.rand(*x.shape) < 1 - p
                 out = x * mask
             """},
-            expected={"test_train_statistics": "survivors-not-scaled", "test_train_values": "survivors-not-scaled"}),
+            expected=_all(GATED_ON_STATISTICS, "survivors-not-scaled")),
     Variant("vanilla-dropout", "vanilla dropout: unscaled in training, scaled by 1 - p at test time",
             regions={"dropout_forward": """
                 mask = np.random.rand(*x.shape) < 1 - p
@@ -245,13 +257,15 @@ FAULTS = [
                 out = x * mask
             """},
             # 500 draws instead of 250,000: the zero fraction strays beyond the bound too.
-            expected={"test_masks_independent": "mask-shared-across-batch", "test_train_statistics": None}),
+            expected={"test_masks_independent": "mask-shared-across-batch", "test_train_statistics": None,
+                      "test_test_mode_identity": None}),
     Variant("mask-shared-across-units", "one keep/drop decision per example",
             regions={"dropout_forward": """
                 mask = (np.random.rand(x.shape[0], *([1] * (x.ndim - 1))) < 1 - p) / (1 - p)
                 out = x * mask
             """},
-            expected={"test_masks_independent": "mask-shared-across-units", "test_train_statistics": None}),
+            expected={"test_masks_independent": "mask-shared-across-units", "test_train_statistics": None,
+                      "test_test_mode_identity": None}),
     Variant("dropout-not-applied", "the net never calls dropout",
             regions={"FullyConnectedNet.loss:1": NET_FORWARD_NO_DROPOUT,
                      "FullyConnectedNet.loss:2": NET_BACKWARD_NO_DROPOUT},
@@ -323,15 +337,7 @@ BROKEN = [
 ]
 
 
-def _wild_variants():
-    """The entries of wild.py (loaded by path, as this module is), built with ``Variant``."""
-    spec = importlib.util.spec_from_file_location("dropout_fault_wild", Path(__file__).with_name("wild.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.variants(Variant)
-
-
-WILD_CORRECT, WILD_FAULTS = _wild_variants()
+WILD_CORRECT, WILD_FAULTS = _WILD.variants(Variant)
 CORRECT += WILD_CORRECT
 FAULTS += WILD_FAULTS
 

@@ -1,8 +1,9 @@
 """Dropout layers as students write them, re-written from public CS231n-style repositories.
 
 Each entry re-writes, in this course's conventions (``p`` is the DROP probability), one distinct
-pattern seen in public code; the comment above it names the repository and path where it was
-seen (the code here is our own). Written for the keep convention of the 2018+ CS231n handouts,
+pattern of public code; the comment above it names the repository and path where it was seen
+(the code here is our own). An entry whose pattern was not found in a named public file says so:
+it is a pattern we wrote. Written for the keep convention of the 2018+ CS231n handouts,
 a pattern lands in the "swapped" family. ``points`` is what the entry earns per task and
 ``expected`` the mistake each failing check must name: tests/test_grading_faults.py asserts both.
 Loaded by ``catalogue.py`` (by path, as classroom.py loads the catalogue), which passes ``Variant``.
@@ -14,6 +15,9 @@ FULL = {task.id: task.points for task in COURSE.tasks}
 FORWARD_GATED = ("test_test_mode_identity", "test_shape_and_dtype_kept", "test_input_not_modified",
                  "test_masks_independent", "test_seed_makes_mask_reproducible")
 BACKWARD_TRAIN = ("test_backward_reuses_forward_mask", "test_backward_matches_numeric_gradient")
+# A train mode that drops at the wrong rate or scales wrongly fails these: statistics and values,
+# and the test branch (given code), right only as the partner of a right train mode.
+GATED_ON_STATISTICS = ("test_train_statistics", "test_train_values", "test_test_mode_identity")
 
 
 def _points(**lost):
@@ -33,54 +37,57 @@ def variants(Variant):
                 regions={"dropout_forward": "mask = (np.random.rand(*x.shape) > p).astype(np.float32)\n"
                                             "out = x * mask / (1 - p)",
                          "dropout_backward": 'dx = dout * mask / (1 - dropout_param["p"])'}, points=_points()),
-        # TinyDL core/autograd dropout op (code corpus): uniform draws, mask filled with 1/(1-p) where kept.
+        # A pattern we wrote (not found in a named public file): uniform draws, a mask filled with 1/(1-p).
         Variant("wild-uniform-fill", "np.random.uniform draws; mask = 1/(1-p) where kept, 0 elsewhere",
                 regions={"dropout_forward": "draws = np.random.uniform(0, 1, size=x.shape)\n"
                                             "mask = np.zeros_like(draws)\nmask[draws >= p] = 1 / (1 - p)\n"
                                             "out = x * mask",
                          "dropout_backward": "dx = mask * dout"}, points=_points()),
-        # Dropout layer with "1 - binomial(1, p)" (code corpus, class Dropout(object) with forward/backward).
+        # A pattern we wrote after a code-search excerpt that named no repository ("1 - binomial(1, p)");
+        # not found in a named public file.
         Variant("wild-one-minus-binomial", "keep = 1 - binomial(1, p): a drop indicator turned into a keep mask",
                 regions={"dropout_forward": "mask = 1 - np.random.binomial(n=1, p=p, size=x.shape)\n"
                                             "out = mask * x / (1 - p)",
                          "dropout_backward": 'dx = mask * dout / (1 - dropout_param["p"])'}, points=_points()),
-        # mnemos Dropout (code corpus): boolean mask cast to float32, unscaled in the cache.
+        # A pattern we wrote (not found in a named public file): the keep probability named once.
         Variant("wild-keep-variable", "keep = 1 - p named once, mask < keep scaled by 1/keep",
                 regions={"dropout_forward": "keep = 1 - p\nmask = (np.random.rand(*x.shape) < keep) / keep\n"
                                             "out = x * mask"}, points=_points()),
-        # Most real correct files return a float64 dx for a float32 dout (the mask is float64);
-        # CS231n's skeleton has no cast in dropout_backward. Same here: the given cast removed.
+        # Most real correct files return a float64 dx for a float32 dout (the mask is float64); CS231n's
+        # skeleton (VisBlank/DLMatFramework learn/cs231n/assignment2/cs231n/layers.py) has no cast in
+        # dropout_backward. Same here: the given cast removed.
         Variant("wild-float64-dx", "no cast of dx: float64 dx for a float32 dout",
                 edits=[("layers.py", "    return dx.astype(dout.dtype, copy=False)\n", "    return dx\n")],
                 points=_points()),
-        # x.shape[0] and x.shape[1:] used separately instead of unpacking N, D: any shape works.
+        # A pattern we wrote (not seen): x.shape[0] and x.shape[1:] used apart instead of unpacking N, D.
         Variant("wild-shape-split", "mask drawn as rand(N, *rest): works for any number of dimensions",
                 regions={"dropout_forward": "N = x.shape[0]\n"
                                             "mask = (np.random.rand(N, *x.shape[1:]) < 1 - p) / (1 - p)\n"
                                             "out = x * mask"}, points=_points()),
     ]
     faults = [
-        # EpyNN nnlibs/dropout/forward.py (standard_normal draws compared with the keep rate), and
-        # eight CS231n layers.py files in the code corpus: (np.random.randn(*x.shape) < p) / p.
+        # Synthaze/EpyNN nnlibs/dropout/forward.py: standard_normal draws compared with the keep rate,
+        # divided by it. A string search found nine CS231n-style layers.py files with the same line,
+        # (np.random.randn(*x.shape) < p) / p, but named none of their repositories.
         Variant("wild-randn-keep", "normal draws < p, scaled by 1/p (keep-convention code with randn)",
                 regions={"dropout_forward": "mask = (np.random.randn(*x.shape) < p) / p\nout = x * mask"},
-                expected={"test_train_statistics": "mask-from-normal", "test_train_values": "mask-from-normal"},
-                points=_points(dropout_forward=4)),
+                expected=dict.fromkeys(GATED_ON_STATISTICS, "mask-from-normal"), points=_points(dropout_forward=6)),
+        # A pattern we wrote (not seen): the same normal draws in the drop convention.
         Variant("wild-randn-drop", "normal draws > p, scaled by 1/(1-p) (drop convention, randn)",
                 regions={"dropout_forward": "mask = (np.random.randn(*x.shape) > p) / (1 - p)\nout = x * mask"},
-                # The survivors are scaled right, so only the statistics check fails.
-                expected={"test_train_statistics": "mask-from-normal"}, points=_points(dropout_forward=3)),
-        # Dropout with "mask * grad / self.p" (code corpus, numpy Dropout class): drops with p, scales by 1/p.
+                # The survivors are scaled right, so the values check passes.
+                expected={"test_train_statistics": "mask-from-normal", "test_test_mode_identity": "mask-from-normal"},
+                points=_points(dropout_forward=5)),
+        # A pattern we wrote after a code-search excerpt that named no repository (keeps rand > p, divides
+        # by p); not found in a named public file.
         Variant("wild-inverse-p", "drops with probability p but scales the survivors by 1/p",
                 regions={"dropout_forward": "out = x * (np.random.rand(*x.shape) > p) / p\n"
                                             "mask = (out != 0) / p"},
-                expected={"test_train_statistics": "scaled-by-inverse-p", "test_train_values": "scaled-by-inverse-p"},
-                points=_points(dropout_forward=4)),
+                expected=dict.fromkeys(GATED_ON_STATISTICS, "scaled-by-inverse-p"), points=_points(dropout_forward=6)),
         # nilbahaaeddine/M1_CNN src/classes/dropout.py: binomial(1, p) / p, the keep convention.
         Variant("wild-binomial-keep", "np.random.binomial(1, p) / p: p used as the keep probability",
                 regions={"dropout_forward": "mask = np.random.binomial(1, p, size=x.shape) / p\nout = x * mask"},
-                expected={"test_train_statistics": "keep-drop-swapped", "test_train_values": "keep-drop-swapped"},
-                points=_points(dropout_forward=4)),
+                expected=dict.fromkeys(GATED_ON_STATISTICS, "keep-drop-swapped"), points=_points(dropout_forward=6)),
         # pizzalist/transformer-numpy numpy/utils/dropout.py and U-T100/make-DeepLearning-from-zero
         # ch06/Dropout.py: unscaled in training, x * (1 - p) at test time (vanilla dropout).
         Variant("wild-vanilla", "vanilla dropout: rand > p unscaled in training, x * (1 - p) in test mode",
@@ -89,7 +96,7 @@ def variants(Variant):
                 expected={"test_train_statistics": "scaled-at-test-time", "test_train_values": "scaled-at-test-time",
                           "test_test_mode_identity": "scaled-at-test-time"},
                 points=_points(dropout_forward=6)),
-        # The same written for the keep convention: keeps with p, test output x * p.
+        # A pattern we wrote (not seen): the same in the keep convention, test output x * p.
         Variant("wild-vanilla-keep", "vanilla dropout in the keep convention: rand < p unscaled, x * p at test time",
                 regions={"dropout_forward": "mask = np.random.rand(*x.shape) < p\nout = x * mask"},
                 edits=[("layers.py", "        out = x.copy()\n", "        out = x * p\n")],
@@ -100,9 +107,9 @@ def variants(Variant):
         Variant("wild-binomial-unscaled", "binomial(1, 1 - p) keep mask, survivors never scaled",
                 regions={"dropout_forward": "mask = np.random.binomial(1, 1 - p, x.shape).astype(x.dtype)\n"
                                             "out = x * mask"},
-                expected={"test_train_statistics": "survivors-not-scaled", "test_train_values": "survivors-not-scaled"},
-                points=_points(dropout_forward=4)),
-        # An operator-precedence slip seen in a real file: the division lands inside the comparison.
+                expected=dict.fromkeys(GATED_ON_STATISTICS, "survivors-not-scaled"), points=_points(dropout_forward=6)),
+        # A pattern we wrote (not found in a named public file): an operator-precedence slip puts the
+        # division inside the comparison.
         Variant("wild-drops-nothing", "rand < (1 - p) / (1 - p): the comparison is always true, nothing dropped",
                 regions={"dropout_forward": "mask = np.random.rand(*x.shape) < (1 - p) / (1 - p)\nout = x * mask"},
                 expected={"test_train_statistics": "drops-nothing", "test_train_values": "drops-nothing",
@@ -113,8 +120,8 @@ def variants(Variant):
                 regions={"dropout_forward": "N, D = x.shape\nmask = (np.random.rand(N, D) > p) / (1 - p)\n"
                                             "out = x * mask"},
                 expected={"test_shape_and_dtype_kept": "assumes-2d-input"}, points=_points(dropout_forward=1)),
-        # CS231n's skeleton starts dropout_backward with dx = None and returns dx: left unwritten it
-        # returns None (several files in the code corpus).
+        # VisBlank/DLMatFramework learn/cs231n/assignment2/cs231n/layers.py: CS231n's skeleton starts
+        # dropout_backward with dx = None, leaves the train branch as pass and returns dx: None.
         Variant("wild-backward-none", "dropout_backward left as the skeleton: returns None",
                 regions={"dropout_backward": "pass"},
                 edits=[("layers.py", "    dropout_param, mask = cache\n", "    dropout_param, mask = cache\n    dx = None\n"),
@@ -122,27 +129,30 @@ def variants(Variant):
                 expected={**dict.fromkeys(BACKWARD_TRAIN, "backward-not-written"),
                           "test_backward_in_test_mode_is_identity": "backward-not-written"},
                 points=_points(dropout_backward=6)),
+        # Our own student edition's stub, handed in unchanged (not seen elsewhere).
         Variant("wild-backward-notimplemented", "dropout_backward still raises NotImplementedError",
                 regions={"dropout_backward": 'raise NotImplementedError("dropout_backward")'},
                 expected={**dict.fromkeys(BACKWARD_TRAIN, "backward-not-written"),
                           "test_backward_in_test_mode_is_identity": "backward-not-written"},
                 points=_points(dropout_backward=6)),
-        # mnemos-style mask stored pre-scaled, then divided again in the backward pass.
+        # A pattern we wrote (not seen): a pre-scaled mask divided again in the backward pass.
         Variant("wild-backward-double-scale", "pre-scaled mask, and the backward divides by 1 - p again",
                 regions={"dropout_backward": 'dx = dout * mask / (1 - dropout_param["p"])'},
                 expected=dict.fromkeys(BACKWARD_TRAIN), points=_points(dropout_backward=5)),
-        # DropoutLayer with binomial(size=shape[1]) (code corpus): one mask row for the whole batch.
+        # Young-1231/HUST-AI----- youngnet/nn/dropout.py: binomial(1, 1 - p, x.shape[-1]), one mask row
+        # for the whole batch.
         Variant("wild-row-mask", "binomial mask of one row, broadcast over the batch",
                 regions={"dropout_forward": "mask = np.random.binomial(1, 1 - p, size=x.shape[1:]) / (1 - p)\n"
                                             "out = x * mask"},
-                expected={"test_masks_independent": "mask-shared-across-batch", "test_train_statistics": None},
-                points=_points(dropout_forward=4)),
-        # In-place zeroing of the caller's array (out = x aliases it).
+                expected={"test_masks_independent": "mask-shared-across-batch", "test_train_statistics": None,
+                          "test_test_mode_identity": None},
+                points=_points(dropout_forward=6)),
+        # A pattern we wrote (not found in a named public file): out = x aliases the caller's array.
         Variant("wild-inplace-zero", "out = x, then out[drop] = 0 and out /= 1 - p: writes into x",
                 regions={"dropout_forward": "mask = (np.random.rand(*x.shape) >= p) / (1 - p)\n"
                                             "out = x\nout[mask == 0] = 0\nout /= 1 - p"},
                 expected={"test_input_not_modified": "input-modified"}, points=_points(dropout_forward=1)),
-        # CS231n FullyConnectedNet.loss written whole: bn_param modes never set from y.
+        # A pattern we wrote (not seen): FullyConnectedNet.loss without the loop that sets bn_param modes.
         Variant("wild-batchnorm-train-at-test", "batch norm layers never switched to test mode",
                 edits=[("fc_net.py", '        for bn_param in self.bn_params:\n            bn_param["mode"] = mode\n', "")],
                 expected={"test_test_mode_is_deterministic_and_dropout_free": "batchnorm-train-at-test"},

@@ -5,10 +5,12 @@ checks below look only at the raw outputs. Inputs are chosen so that the mask ca
 the output: every input entry is far from 0, so ``out == 0`` exactly where a unit was dropped.
 
 Credit policy (``[credit]`` in the course manifest): the checks of properties that any layer
-doing nothing would have (test branch, shape and dtype, input unchanged, mask independence,
-seed) earn their points only when train mode drops units. A diagnosis is named only when the
-measured zero fractions and scales fit one pattern for every p; otherwise the message gives the
-measurements alone.
+doing nothing would have (shape and dtype, input unchanged, mask independence, seed) earn their
+points only when train mode drops units; the test branch (given code) earns its points only with
+a train mode that drops at rate p and keeps the mean, the partner that makes test-mode identity
+right. A diagnosis is named only when the measured zero fractions and scales fit one pattern for
+every p; otherwise the message states the measured facts in words. Messages never show the
+checks' inputs (p values, shapes, seeds) nor numbers measured on them.
 """
 
 import numpy as np
@@ -29,8 +31,9 @@ def _forward(plan, name, x, p, mode, seed=None):
     if seed is not None:
         param["seed"] = seed
     plan.array(name + "/x", x)
+    seeded = " with a seed" if seed is not None else ""
     plan.add(name, {"op": "dropout_forward", "x": name + "/x", "param": param},
-             f"dropout_forward(x of shape {x.shape} and dtype {x.dtype}, {param})")
+             f"a {mode}-mode call of dropout_forward{seeded} on a {x.ndim}-D {x.dtype} input")
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +67,7 @@ def _train_output(run, p):
     x, result = _case(run, f"train/{p}")
     out = result["out"]
     if out.shape != x.shape:
-        fail(f"With p={p} the output has shape {out.shape}, the input {x.shape}.")
+        fail("A train-mode output does not have the shape of its input.")
     return x, out
 
 
@@ -130,34 +133,54 @@ def _drops_units(run, check):
     x, result = _case(run, "train/0.5")
     out = result["out"]
     if out.shape == x.shape and not (out == 0).any():
-        fail(f"Not credited: {check} presupposes that train mode drops units, and with p=0.5 it dropped none "
-             "of 250,000.", "drops-nothing")
+        fail(f"Not credited: {check} presupposes that train mode drops units, and it dropped none.",
+             "drops-nothing")
+
+
+def _outside(error, tolerance):
+    """+1 or -1 when ``error`` is beyond ``tolerance`` on that side, else 0."""
+    return 0 if abs(error) <= tolerance else int(np.sign(error))
+
+
+def _statistics_problems(run):
+    """The values of p whose train-mode zero fraction or mean is outside its Hoeffding bound, with
+    the side (+1 above, -1 below, 0 within) of the zero fraction against p and of the output mean
+    against the input mean."""
+    problems = {}
+    for p in TRAIN_PS:
+        x, out = _train_output(run, p)
+        # Each entry is dropped independently with probability p: a Bernoulli(p) draw.
+        zeros = _outside(float(np.mean(out == 0)) - p, bernoulli_tolerance(x.size))
+        # Entry i of the output minus the input is x_i (k_i - (1 - p)) / (1 - p), k_i in {0, 1}:
+        # its range has width |x_i| / (1 - p).
+        mean = _outside(float(np.mean(out)) - float(np.mean(x)), bounded_mean_tolerance(np.abs(x) / (1 - p)))
+        if zeros or mean:
+            problems[p] = (zeros, mean)
+    return problems
+
+
+def _compared(error, more, fewer, same):
+    return more if error > 0 else fewer if error < 0 else same
+
+
+def _sides(signs, above, below, close):
+    """The words for the sides measured over the values of p: one of them, or two for some and others."""
+    words = [word for sign, word in ((1, above), (-1, below), (0, close)) if sign in signs]
+    return words[0] if len(words) == 1 else f"{words[0]} for some values and {words[1]} for others"
 
 
 @points(3)
 def test_train_statistics(run):
     """Zero fraction within a Hoeffding bound of p; output mean within one of the input mean."""
-    problems = []
-    for p in TRAIN_PS:
-        x, out = _train_output(run, p)
-        n = x.size
-        zero_fraction = float(np.mean(out == 0))
-        # Each entry is dropped independently with probability p: a Bernoulli(p) draw.
-        zero_tolerance = bernoulli_tolerance(n)
-        # Entry i of the output minus the input is x_i (k_i - (1 - p)) / (1 - p), k_i in {0, 1}:
-        # its range has width |x_i| / (1 - p).
-        mean_tolerance = bounded_mean_tolerance(np.abs(x) / (1 - p))
-        out_mean, in_mean = float(np.mean(out)), float(np.mean(x))
-        zero_ok = abs(zero_fraction - p) <= zero_tolerance
-        mean_ok = abs(out_mean - in_mean) <= mean_tolerance
-        if not (zero_ok and mean_ok):
-            problems.append((p, zero_fraction, zero_tolerance, out_mean, in_mean, mean_tolerance))
+    problems = _statistics_problems(run)
     if not problems:
         return
-    p, zero_fraction, zero_tolerance, out_mean, in_mean, mean_tolerance = problems[0]
-    figures = (f"with p={p} (drop probability) the train-mode output has {zero_fraction:.4f} of its entries "
-               f"zeroed (expected {p} ± {zero_tolerance:.4f}) and mean {out_mean:.4f} (input mean "
-               f"{in_mean:.4f} ± {mean_tolerance:.4f}); {len(problems)} of {len(TRAIN_PS)} values of p fail")
+    share = "every value" if len(problems) == len(TRAIN_PS) else "some of the values"
+    zeros = _sides({z for z, _ in problems.values()}, "above p", "below p", "close to p")
+    mean = _sides({m for _, m in problems.values()}, "above the input's mean", "below the input's mean",
+                  "close to the input's mean")
+    figures = (f"for {share} of p tried, the fraction of zeroed entries in the train-mode output is {zeros}, "
+               f"and the output's mean is {mean} (inverted dropout keeps the mean)")
     mistake, meaning = _diagnosis(run)
     if mistake:
         fail(f"{meaning[0].upper()}{meaning[1:]}: {figures}.", mistake)
@@ -171,12 +194,12 @@ def test_train_values(run):
         x, out = _train_output(run, p)
         kept = out != 0
         if not kept.any():
-            fail(f"With p={p} every output entry is 0.")
+            fail("For some p, every train-mode output entry is 0.")
         ratio = out[kept] / x[kept]
         if np.allclose(ratio, 1 / (1 - p), rtol=1e-6):
             continue
-        where = (f"with p={p}, kept entries are x times {float(np.median(ratio)):.4g}, where inverted dropout "
-                 f"gives x / (1 - p) = x times {1 / (1 - p):.4g}")
+        factor = _compared(float(np.median(ratio)) - 1 / (1 - p), "larger", "smaller", "other")
+        where = f"the kept entries are x times a factor {factor} than 1/(1-p), where inverted dropout gives x / (1 - p)"
         mistake, meaning = _diagnosis(run)
         if mistake:
             fail(f"{meaning[0].upper()}{meaning[1:]}: {where}.", mistake)
@@ -187,25 +210,27 @@ def test_train_values(run):
 def test_test_mode_identity(run):
     """In test mode the output is exactly the input, whatever p."""
     _drops_units(run, "the test-mode check")
+    identity = all(np.array_equal(_case(run, f"test/{p}")[1]["out"], _case(run, f"test/{p}")[0]) for p in TEST_PS)
+    if identity and _statistics_problems(run):
+        fail("Not credited: the test branch is given code, and returning x unchanged is right only as the "
+             "partner of a train mode that drops units with probability p and keeps the mean (see the "
+             "train statistics check).", _diagnosis(run)[0])
     for p in TEST_PS:
         x, result = _case(run, f"test/{p}")
         out = result["out"]
         if out.shape == x.shape and np.array_equal(out, x):
             continue
         if out.shape != x.shape:
-            fail(f"In test mode with p={p} the output has shape {out.shape}, the input {x.shape}.")
-        zeros = float(np.mean(out == 0))
-        if zeros > 0:
-            fail(f"In test mode with p={p}, {zeros:.4f} of the output entries are zero: dropout must "
-                 "do nothing at test time (the input has no zero).", "active-in-test-mode")
+            fail("In test mode the output does not have the shape of its input.")
+        if (out == 0).any():
+            fail("In test mode some output entries are zero although the input has none: dropout must "
+                 "do nothing at test time.", "active-in-test-mode")
         for name, factor in (("1 - p", 1 - p), ("p", p)):
             if np.allclose(out, factor * x, rtol=1e-6):
-                fail(f"In test mode with p={p} the output is the input times {name} = {factor:g}: that is "
-                     "vanilla dropout's test-time scaling; inverted dropout scales in training and "
-                     "returns x unchanged in test mode.", "scaled-at-test-time")
-        worst = float(np.max(np.abs(out - x)))
-        fail(f"In test mode with p={p} the output differs from the input (by up to {worst:.3g}); "
-             "it must be x unchanged.")
+                fail(f"In test mode the output is the input times {name}: that is vanilla dropout's "
+                     "test-time scaling; inverted dropout scales in training and returns x unchanged in "
+                     "test mode.", "scaled-at-test-time")
+        fail("In test mode the output differs from the input; it must be x unchanged.")
 
 
 @points(1)
@@ -217,10 +242,10 @@ def test_shape_and_dtype_kept(run):
         if not result.ok and result.raised and x.ndim != 2 and _case(run, "train/0.5")[1].ok:
             fail(f"A {mode}-mode call on a {x.ndim}-D input raised {result.raised}{where_it_broke(result)}, while "
                  "2-D inputs work: dropout_forward must take an input of any shape (draw the mask with x.shape "
-                 "as a whole instead of unpacking it into N, D).", "assumes-2d-input")
+                 "as a whole instead of unpacking it into N, D).", "assumes-2d-input", where=result.where)
         out = result["out"]
         if out.shape != x.shape:
-            fail(f"In {mode} mode an input of shape {x.shape} gave an output of shape {out.shape}.")
+            fail(f"In {mode} mode the output of a {x.ndim}-D input does not have the input's shape.")
         if out.dtype != x.dtype:
             fail(f"In {mode} mode an input of dtype {x.dtype} gave an output of dtype {out.dtype}; "
                  "the output must keep the input's dtype.", "dtype-changed")
@@ -236,8 +261,7 @@ def test_input_not_modified(run):
             continue
         x, result = _case(run, name)
         if not np.array_equal(result["x_after"], x):
-            changed = float(np.mean(result["x_after"] != x))
-            fail(f"{result.description} changed {changed:.1%} of the entries of its input x; the "
+            fail(f"{result.description[0].upper()}{result.description[1:]} changed entries of its input x; the "
                  "caller's array must stay as it was (compute a new array instead of writing into x).",
                  "input-modified")
 
@@ -255,9 +279,9 @@ def test_masks_independent(run):
         x, result = _case(run, f"train/{p}")
         kept = result["out"] != 0
         if kept.shape != x.shape:
-            fail(f"With p={p} the output has shape {kept.shape}, the input {x.shape}.")
+            fail("A train-mode output does not have the shape of its input.")
         if kept.all():
-            fail(f"With p={p} no unit is dropped, so there is no mask to check.")
+            fail("For some p no unit is dropped, so there is no mask to check.")
         # Judged at the measured drop rate q, so that a wrong rate costs the statistics check
         # only; estimating q moves q^2 + (1 - q)^2 by at most 2 |q - E q|: widen the bounds by that.
         q = float(np.mean(~kept))
@@ -268,19 +292,20 @@ def test_masks_independent(run):
         column_tolerance = bernoulli_tolerance(kept[:, 0::2].size) + 2 * bernoulli_tolerance(kept.size)
         # A shared mask makes the other direction's agreement rate noisy too: name it first.
         if rows > 0.99:
-            fail(f"With p={p} every example gets the same mask (neighbouring rows agree on {rows:.1%} "
-                 f"of the units, {expected:.1%} expected): draw the mask with the input's full shape, "
-                 "not one row broadcast over the batch.", "mask-shared-across-batch")
+            fail("Every example in the batch gets the same mask (the rows of the output are dropped in the "
+                 "same places): draw the mask with the input's full shape, not one row broadcast over the "
+                 "batch.", "mask-shared-across-batch")
         if columns > 0.99:
-            fail(f"With p={p} each example keeps or drops all its units together (neighbouring "
-                 f"columns agree on {columns:.1%}, {expected:.1%} expected): each unit needs its own "
-                 "draw.", "mask-shared-across-units")
+            fail("Each example keeps or drops all its units together (whole rows of the output are kept or "
+                 "zeroed): each unit needs its own draw.", "mask-shared-across-units")
         if abs(rows - expected) > row_tolerance:
-            fail(f"With p={p} the masks of different examples are not independent: neighbouring rows "
-                 f"agree on {rows:.1%} of the units, {expected:.1%} ± {row_tolerance:.1%} expected.")
+            fail("The masks of different examples are not independent: neighbouring rows of the output are "
+                 f"dropped in the same places {_compared(rows - expected, 'more', 'less', 'as')} often than "
+                 "independent draws would be.")
         if abs(columns - expected) > column_tolerance:
-            fail(f"With p={p} the units of one example are not dropped independently: neighbouring "
-                 f"columns agree on {columns:.1%}, {expected:.1%} ± {column_tolerance:.1%} expected.")
+            fail("The units of one example are not dropped independently: neighbouring columns of the output "
+                 f"are dropped together {_compared(columns - expected, 'more', 'less', 'as')} often than "
+                 "independent draws would be.")
 
 
 @points(1)
@@ -292,13 +317,13 @@ def test_seed_makes_mask_reproducible(run):
     first = _case(run, "seed/unseeded-1")[1]["out"]
     second = _case(run, "seed/unseeded-2")[1]["out"]
     if not (a == 0).any():
-        fail(f"With p={SEED_P} and a seed no unit is dropped, so there is no mask to reproduce.")
+        fail("With a seed no unit is dropped, so there is no mask to reproduce.")
     if not np.array_equal(a, b):
         fail("Two train-mode calls with the same dropout_param['seed'] gave different masks: the mask "
              "must come from the random generator the seed initialises, as gradient checks need.",
              "seed-ignored")
     if np.array_equal(a == 0, c == 0):
-        fail("Train-mode calls with seeds 5 and 6 gave the same mask: the mask does not depend on the "
+        fail("Train-mode calls with two different seeds gave the same mask: the mask does not depend on the "
              "seed.", "seed-ignored")
     if np.array_equal(first == 0, second == 0):
         fail("Two train-mode calls without a seed gave the same mask: a new mask must be drawn on "

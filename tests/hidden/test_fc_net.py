@@ -6,6 +6,8 @@ points only in its own checks. That layer draws masks the judge can reproduce an
 call; the reference is the instructor's net run here through the same driver (``run_net``) with
 the same layer, the same parameters and the same inputs. Comparing with the reference
 (float64) is stricter than a numeric gradient check and needs no tolerance for ReLU kinks.
+Messages name a net in words and state facts in words, never the checks' inputs (sizes, p
+values) nor numbers measured on them (losses, errors).
 """
 
 from dataclasses import dataclass
@@ -26,6 +28,7 @@ MATCH = 1e-8  # same float64 operations in a possibly different order
 @dataclass
 class Case:
     name: str
+    words: str  # how messages name this net: no sizes, no p
     hidden_dims: list
     input_dim: int = 15
     num_classes: int = 10
@@ -40,16 +43,15 @@ class Case:
                 "dropout": self.dropout, "use_batchnorm": self.use_batchnorm, "reg": self.reg}
 
     def describe(self):
-        return (f"FullyConnectedNet(hidden_dims={self.hidden_dims}, dropout={self.dropout}, "
-                f"use_batchnorm={self.use_batchnorm}, reg={self.reg})")
+        return f"The {self.words}"
 
 
 CASES = [
-    Case("no-dropout", [20, 30]),
-    Case("dropout-0.25", [20, 30], dropout=0.25),
-    Case("dropout-0.5-reg", [20, 30], dropout=0.5, reg=0.1),
-    Case("batchnorm-3-hidden", [12, 9, 7], input_dim=11, num_classes=5, batch=8, dropout=0.3,
-         use_batchnorm=True, reg=0.05),
+    Case("no-dropout", "net without dropout", [20, 30]),
+    Case("dropout-0.25", "net with dropout", [20, 30], dropout=0.25),
+    Case("dropout-0.5-reg", "net with dropout and L2 regularization", [20, 30], dropout=0.5, reg=0.1),
+    Case("batchnorm-3-hidden", "net with batch norm, dropout and L2 regularization", [12, 9, 7], input_dim=11,
+         num_classes=5, batch=8, dropout=0.3, use_batchnorm=True, reg=0.05),
 ]
 DROPOUT_CASES = [case for case in CASES if case.dropout > 0]
 SEQUENCES = {"train": ["train"], "test": ["test", "test"]}
@@ -92,7 +94,8 @@ def run(submission, runner_limits):
             calls = [{"X": f"{case.name}/X", "y": f"{case.name}/y" if mode == "train" else None} for mode in modes]
             plan.add(f"{case.name}/{sequence}", {"op": "net", "init": case.init, "params": f"{case.name}/param/",
                                                  "param_names": sorted(params), "calls": calls, "mask_seed": MASK_SEED},
-                     f"{case.describe()}.loss" + ("(X, y)" if sequence == "train" else "(X) twice"))
+                     f"loss(X, y) of the {case.words}" if sequence == "train"
+                     else f"loss(X), twice, of the {case.words}")
             inputs = [(X, y if mode == "train" else None) for mode in modes]
             cases[f"{case.name}/{sequence}"] = (case, params, *_run_reference(case, params, inputs))
             cases[f"{case.name}/{sequence}/inputs"] = inputs
@@ -130,12 +133,12 @@ def _placement_problem(case, trace):
     first = [c for c in calls if c["loss_call"] == 0]
     expected = [[case.batch, h] for h in case.hidden_dims]
     if not first:
-        return ("In train mode the net never calls dropout_forward with mode 'train' although "
-                f"dropout={case.dropout}.", "dropout-not-applied")
+        return ("In train mode the net never calls dropout_forward with mode 'train' although its dropout "
+                "setting asks for it.", "dropout-not-applied")
     shapes = [c["shape"] for c in first]
     if [case.batch, case.num_classes] in shapes:
-        return (f"Dropout is applied to the class scores (shape {case.batch}×{case.num_classes}): it belongs "
-                "after each hidden ReLU, never after the last affine layer.", "dropout-after-last-layer")
+        return ("Dropout is applied to the class scores: it belongs after each hidden ReLU, never after the "
+                "last affine layer.", "dropout-after-last-layer")
     if [case.batch, case.input_dim] in shapes and case.input_dim not in case.hidden_dims:
         return ("Dropout is applied to the input X: in this net it belongs after each hidden ReLU only.",
                 "dropout-misplaced")
@@ -143,10 +146,10 @@ def _placement_problem(case, trace):
         return ("Dropout receives negative values, so it runs before a ReLU: apply it to the ReLU's "
                 "output.", "dropout-misplaced")
     if any(c["p"] != case.dropout for c in first):
-        return (f"dropout_forward was called with p={first[0]['p']}, not the net's dropout={case.dropout}.", None)
+        return ("dropout_forward was called with another p than the net's dropout setting.", None)
     if shapes != expected:
-        return (f"dropout_forward was called on shapes {shapes} in train mode; after each hidden ReLU means "
-                f"{expected}.", None)
+        return ("In train mode dropout_forward was not called exactly once on the output of each hidden ReLU.",
+                None)
     return None
 
 
@@ -155,15 +158,15 @@ def test_net_without_dropout_unchanged(run):
     case, params, result, reference = _outcome(run, CASES[0])
     loss = result["0/loss"]
     if rel_error(loss, reference["0/loss"]) > MATCH:
-        fail(f"With dropout=0 the loss is {float(loss):.6f}, the reference {reference['0/loss']:.6f}.")
+        fail("With dropout off, the loss differs from the reference's on the same parameters.")
     for name in params:
         if f"0/grad/{name}" not in result.arrays:
-            fail(f"With dropout=0 grads has no entry {name!r}.")
+            fail(f"With dropout off, grads has no entry {name!r}.")
         if rel_error(result[f"0/grad/{name}"], reference[f"0/grad/{name}"]) > MATCH:
-            fail(f"With dropout=0 the gradient of {name} differs from the reference.")
+            fail(f"With dropout off, the gradient of {name} differs from the reference's.")
     trace = result.facts.get("trace", [])
     if any(c["p"] > 0 for c in _train_forward_calls(trace)):
-        fail("With dropout=0 the net still drops units.", "dropout-not-applied")
+        fail("With dropout off, the net still drops units.", "dropout-not-applied")
 
 
 @points(2)
@@ -174,10 +177,12 @@ def test_loss_with_dropout(run):
         if rel_error(loss, reference["0/loss"]) <= MATCH:
             continue
         problem = _placement_problem(case, result.facts.get("trace", []))
+        relation = "larger" if loss > reference["0/loss"] else "smaller"
         if problem:
-            fail(f"{case.describe()}: loss {loss:.6f} instead of {reference['0/loss']:.6f}. {problem[0]}", problem[1])
-        fail(f"{case.describe()}: the train-mode loss is {loss:.6f}, the reference {reference['0/loss']:.6f} "
-             "with the same parameters and dropout masks.")
+            fail(f"{case.describe()}: the train-mode loss is {relation} than the reference's on the same "
+                 f"parameters and dropout masks. {problem[0]}", problem[1])
+        fail(f"{case.describe()}: the train-mode loss is {relation} than the reference's on the same parameters "
+             "and dropout masks.")
 
 
 @points(3)
@@ -195,18 +200,19 @@ def test_gradients_with_dropout(run):
         wrong = {name: error for name, error in errors.items() if error > MATCH}
         if not wrong:
             continue
-        listing = ", ".join(f"{name} {error:.1e}" for name, error in sorted(wrong.items()))
+        listing = ", ".join(sorted(wrong))
         forwards = _train_forward_calls(trace)
         backwards = [c for c in trace if c["kind"] == "backward"]
         if forwards and not backwards:
-            fail(f"{case.describe()}: gradients differ from the reference ({listing}) and dropout_backward "
-                 "is never called: the backward pass must go back through each dropout layer, with the "
-                 "cache of its forward call.", "backward-skips-dropout")
+            fail(f"{case.describe()}: the gradients of {listing} differ from the reference's and "
+                 "dropout_backward is never called: the backward pass must go back through each dropout layer, "
+                 "with the cache of its forward call.", "backward-skips-dropout")
         problem = _placement_problem(case, trace)
         if problem:
-            fail(f"{case.describe()}: gradients differ from the reference ({listing}). {problem[0]}", problem[1])
-        fail(f"{case.describe()}: gradients differ from the reference with the same masks "
-             f"(relative errors {listing}).")
+            fail(f"{case.describe()}: the gradients of {listing} differ from the reference's. {problem[0]}",
+                 problem[1])
+        fail(f"{case.describe()}: the gradients of {listing} differ from the reference's on the same parameters "
+             "and dropout masks.")
 
 
 @points(1)
@@ -229,17 +235,14 @@ def test_test_mode_is_deterministic_and_dropout_free(run):
             fail(f"{case.describe()}: loss(X) without y still runs dropout in train mode: the net must "
                  "switch its dropout layers to test mode when y is None.", "net-not-in-test-mode")
         if first.shape != reference["0/scores"].shape:
-            fail(f"{case.describe()}: test-mode scores have shape {first.shape}, expected "
-                 f"{reference['0/scores'].shape}.")
+            fail(f"{case.describe()}: test-mode scores do not have one row per example and one column per class.")
         if not np.array_equal(first, second):
             fail(f"{case.describe()}: two test-mode calls on the same X gave different scores.")
         if rel_error(first, reference["0/scores"]) > MATCH and case.use_batchnorm:
             stuck = _reference_with_batchnorm_in_train_mode(case, params, run[0][f"{case.name}/test/inputs"])
             if rel_error(first, stuck["0/scores"]) <= MATCH:
-                fail(f"{case.describe()}: test-mode scores differ from the reference (relative error "
-                     f"{rel_error(first, reference['0/scores']):.1e}) and equal what the net gives with its "
-                     "batch norm layers in train mode (batch statistics instead of running averages): "
-                     "set every bn_param's mode to 'test' when y is None.", "batchnorm-train-at-test")
+                fail(f"{case.describe()}: test-mode scores differ from the reference's and equal what the net "
+                     "gives with its batch norm layers in train mode (batch statistics instead of running "
+                     "averages): set every bn_param's mode to 'test' when y is None.", "batchnorm-train-at-test")
         if rel_error(first, reference["0/scores"]) > MATCH:
-            fail(f"{case.describe()}: test-mode scores differ from the reference "
-                 f"(relative error {rel_error(first, reference['0/scores']):.1e}).")
+            fail(f"{case.describe()}: test-mode scores differ from the reference's on the same parameters.")
