@@ -16,6 +16,7 @@ from typing import Sequence
 from .. import sandbox
 from ..course_settings import CourseSettingsError
 from ..gradebook import GradebookError
+from .cluster import ClusterError
 from .grader import ClassResult, grade_class
 from .scheduler import worker_count
 from .status import NOT_GRADED, RUN_LABELS, NO_NOTEBOOK, Outcome
@@ -79,6 +80,10 @@ def parser() -> argparse.ArgumentParser:
                         help="also run each notebook's cells in its sandboxed kernel, as plain nbgrader "
                              "autograde does, so the feedback shows the student's outputs (same grades; "
                              "about five times slower)")
+    parser.add_argument("--scheduler", metavar="tcp://HOST:8786", default=None,
+                        help="grade on the Dask cluster at this scheduler address, one task per submission, "
+                             "instead of local workers (needs the 'cluster' extra, a course folder shared at the "
+                             "same path on every machine, and a PostgreSQL db_url; README: 'Grading on a cluster')")
     parser.add_argument("--progress", choices=("auto", "bar", "lines", "none"), default="auto",
                         help="a progress bar on a terminal, one line per submission otherwise (default: auto)")
     return parser
@@ -96,8 +101,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         result = grade_class(
             args.course_root, args.assignment, workers=args.workers, pattern=args.student, force=args.force,
             batch_size=args.batch_size, timeout=args.timeout, report_dir=args.report_dir, progress=args.progress,
-            log=lambda text: print(text, file=sys.stderr, flush=True), run_notebooks=args.run_notebooks)
-    except (GradebookError, CourseSettingsError, FileNotFoundError) as error:
+            log=lambda text: print(text, file=sys.stderr, flush=True), run_notebooks=args.run_notebooks,
+            scheduler_address=args.scheduler)
+    except (GradebookError, CourseSettingsError, FileNotFoundError, ClusterError) as error:
         print(f"classgrade: {error}", file=sys.stderr)
         return UNUSABLE
     print(format_table(result.outcomes))

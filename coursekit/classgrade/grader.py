@@ -27,7 +27,7 @@ from typing import Callable
 from .. import gradebook as gradebooks
 from . import recovery, report, submissions
 from .progress import Progress
-from .scheduler import RunOptions, Scheduler, worker_count
+from .scheduler import RunOptions, make_scheduler, worker_count
 from .status import NO_NOTEBOOK, NOT_STARTED, UP_TO_DATE, Attempt, Facts, Outcome, decide
 from .submissions import Course
 
@@ -56,7 +56,7 @@ def facts(course: Course, student: str, attempt: Attempt, grade: tuple[float, ..
 def grade_class(course_root: Path, assignment: str, workers: int | None = None, pattern: str = "*",
                 force: bool = False, batch_size: int | None = None, timeout: float | None = None,
                 report_dir: Path | None = None, progress: str = "auto", log: Callable[[str], None] = print,
-                run_notebooks: bool = False) -> ClassResult:
+                run_notebooks: bool = False, scheduler_address: str | None = None) -> ClassResult:
     """Grade the class in ``course_root`` and write its report; see the module's docstring."""
     course = submissions.load_course(course_root, assignment)
     course.notebooks = tuple(gradebooks.check_gradebook(course.db_url, course.course_id, assignment))
@@ -78,14 +78,16 @@ def grade_class(course_root: Path, assignment: str, workers: int | None = None, 
         else:
             to_grade.append(student)
 
+    where = (f"the Dask cluster at {scheduler_address}" if scheduler_address
+             else f"{min(workers, max(1, len(to_grade)))} worker(s)")
     log(f"{assignment}: {len(students)} submission(s) in {course.root}; {len(to_grade)} to grade with "
-        f"{min(workers, max(1, len(to_grade)))} worker(s), {len(students) - len(to_grade)} up to date or "
+        f"{where}, {len(students) - len(to_grade)} up to date or "
         f"without a notebook; gradebook {gradebooks.safe_url(course.db_url)}; notebook cells "
         f"{'run' if run_notebooks else 'not run (the hidden checks grade; --run-notebooks runs them)'}")
     shown = Progress(len(to_grade), progress)
-    scheduler = Scheduler(course, RunOptions(workers, batch_size, timeout, run_notebooks), report_dir / ".work",
-                          on_done=lambda student, attempt: shown.update(
-                              decide(facts(course, student, attempt, attempt.merged))))
+    scheduler = make_scheduler(course, RunOptions(workers, batch_size, timeout, run_notebooks, scheduler_address),
+                               report_dir / ".work", on_done=lambda student, attempt: shown.update(
+                                   decide(facts(course, student, attempt, attempt.merged))))
     started = time.monotonic()
     try:
         attempts.update(scheduler.run(to_grade))

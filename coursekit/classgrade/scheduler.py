@@ -71,6 +71,18 @@ class RunOptions:
     batch_size: int | None = None  # None: auto_batch_size
     timeout: float | None = None  # seconds one submission may take; None: no limit
     run_notebooks: bool = False
+    address: str | None = None  # a Dask scheduler (tcp://host:8786): grade there instead (cluster.py)
+
+
+def make_scheduler(course: Course, options: RunOptions, work_root: Path,
+                   on_done: Callable[[str, Attempt], None] = lambda student, attempt: None) -> "Scheduler":
+    """The local pool of nbgrader workers, or the Dask cluster at ``options.address`` (a
+    ``cluster.ClusterScheduler``: the same ``run``, ``stop_reason`` and ``logs_dir``)."""
+    if options.address:
+        from .cluster import ClusterScheduler
+
+        return ClusterScheduler(course, options, work_root, on_done)
+    return Scheduler(course, options, work_root, on_done)
 
 
 @dataclass
@@ -252,16 +264,7 @@ class Scheduler:
         return requeue
 
     def _discard_partial(self, student: str) -> None:
-        """Remove what a stopped nbgrader left in the autograded folder, as nbgrader does for
-        a submission it fails to grade, so the next run grades it again."""
-        folder = self.course.folder("autograded", student)
-        if folder.exists():
-            for path in [folder, *folder.rglob("*")]:
-                try:
-                    path.chmod(0o755 if path.is_dir() else 0o644)
-                except OSError:
-                    pass
-            shutil.rmtree(folder, ignore_errors=True)
+        discard_partial(self.course.folder("autograded", student))
 
     def _stop_all(self) -> None:
         # SIGINT to nbgrader alone: it abandons the submission in flight (and removes its
@@ -293,6 +296,18 @@ class Scheduler:
         self.logs_dir.mkdir(parents=True)
         for path in batch_logs:
             shutil.move(str(path), self.logs_dir / path.name)
+
+
+def discard_partial(folder: Path) -> None:
+    """Remove what a stopped nbgrader left in an autograded ``folder``, as nbgrader does for a
+    submission it fails to grade, so the next run grades it again."""
+    if folder.exists():
+        for path in [folder, *folder.rglob("*")]:
+            try:
+                path.chmod(0o755 if path.is_dir() else 0o644)
+            except OSError:
+                pass
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _signal_group(batch: Batch, signum: int) -> None:

@@ -1,0 +1,192 @@
+"""The class command on a Dask cluster: a real ``dask scheduler`` and two ``dask worker``
+processes (loopback only, free ports, one thread each), a real PostgreSQL gradebook.
+
+The class is graded on the cluster and every cell score is compared with serial
+``nbgrader autograde`` of the same submissions (in a copy of the course). The same submission
+graded twice at once leaves one row; a worker killed while it grades loses no submission.
+"""
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from postgres import free_port, postgres_server
+
+from coursekit import classroom, gradebook
+from coursekit.manifest import COURSE
+from coursekit.paths import REPO_ROOT
+
+distributed = pytest.importorskip("distributed", reason="the 'cluster' extra (distributed) is not installed")
+
+from coursekit.classgrade.cluster import (ClusterError, ClusterScheduler, check_gradebook_for_cluster,  # noqa: E402
+                                          grade_submission)
+from coursekit.classgrade.scheduler import RunOptions  # noqa: E402
+from coursekit.classgrade.submissions import load_course  # noqa: E402
+from coursekit.classgrade.worker import CHECKS_ONLY  # noqa: E402
+
+CATALOGUE = classroom.load_catalogue()
+CLASS = {"a1": "reference", "a2": "keep-drop-swapped", "b1": "dropout-not-applied"}
+TWICE = ("c1", "reference")  # graded by two tasks at once
+DASK = str(Path(sys.executable).with_name("dask"))
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"  # nbgrader runs alembic
+    return env
+
+
+def _start(*args: str, log: Path) -> subprocess.Popen:
+    with open(log, "w") as out:
+        return subprocess.Popen([DASK, *args], cwd=REPO_ROOT, env=_env(), stdin=subprocess.DEVNULL, stdout=out,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    """(scheduler address, {worker name: process}) of a scheduler and two workers."""
+    logs = tmp_path_factory.mktemp("dask")
+    address = f"tcp://127.0.0.1:{free_port()}"
+    processes = [_start("scheduler", "--host", "127.0.0.1", "--port", address.rsplit(":", 1)[1], "--no-dashboard",
+                        log=logs / "scheduler.log")]
+    workers = {}
+    for name in ("wa", "wb"):
+        workers[name] = _start("worker", address, "--name", name, "--nthreads", "1", "--no-nanny", "--host",
+                               "127.0.0.1", "--memory-limit", "1GiB", "--no-dashboard", log=logs / f"{name}.log")
+        processes.append(workers[name])
+    try:
+        with distributed.Client(address, timeout=60, set_as_default=False) as client:
+            client.wait_for_workers(2, timeout=60)
+        yield address, workers
+    finally:
+        for process in reversed(processes):
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in processes:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory):
+    """(course root on PostgreSQL, its db_url, {student: cell scores of serial nbgrader autograde})."""
+    with postgres_server() as server:
+        url = server.create_database("gradebook")
+        root = classroom.make_course(tmp_path_factory.mktemp("dask course"), cell_timeout=10, op_timeout=3, budget=20)
+        with open(root / "nbgrader_config.py", "a") as config:
+            config.write(f"c.CourseDirectory.db_url = {url!r}\n")
+        classroom.release_course(root)
+        for student, variant in [*CLASS.items(), TWICE]:
+            classroom.submit(root, student, CATALOGUE.BY_NAME[variant])
+        yield root, url, _serial_scores(root, url, tmp_path_factory.mktemp("serial"))
+
+
+def _serial_scores(root: Path, url: str, where: Path) -> dict[str, dict]:
+    """Cell scores of serial ``nbgrader autograde`` of the same submissions (the hidden checks
+    grade, cells not run, as the class command's default), in a copy of the course with a SQLite
+    copy of the released gradebook."""
+    serial = classroom.make_course(where / "serial", cell_timeout=10, op_timeout=3, budget=20)
+    for folder in ("release", "submitted"):
+        shutil.copytree(root / folder, serial / folder)
+    gradebook.copy_gradebook(url, serial / "gradebook.db")
+    classroom.nbgrader(serial, "autograde", COURSE.assignment, CHECKS_ONLY)
+    return {student: classroom.cell_scores(serial, student) for student in [*CLASS, TWICE[0]]}
+
+
+def _classgrade(root: Path, address: str, *args: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "coursekit.classgrade", COURSE.assignment, "--course-root",
+                             str(root), "--scheduler", address, "--progress", "lines", *args],
+                            cwd=REPO_ROOT, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _rows(url: str) -> dict[str, tuple[int, int]]:
+    """{student: (submission rows, grade rows)} in the PostgreSQL gradebook."""
+    import psycopg
+
+    with psycopg.connect(url.replace("postgresql+psycopg", "postgresql")) as db:
+        found = db.execute("""SELECT s.student_id, COUNT(DISTINCT s.id), COUNT(g.id) FROM submitted_assignment s
+                              JOIN submitted_notebook n ON n.assignment_id = s.id
+                              LEFT JOIN grade g ON g.notebook_id = n.id GROUP BY s.student_id""").fetchall()
+    return {student: (submissions, grades) for student, submissions, grades in found}
+
+
+def test_cluster_grades_the_class_as_serial_nbgrader_does(cluster, course):
+    address, _ = cluster
+    root, url, serial = course
+    started = time.monotonic()
+    command = _classgrade(root, address, "--student", "[ab]*")
+    out, err = command.communicate(timeout=300)
+    assert command.returncode == 0, out + err[-3000:]
+    assert f"to grade with the Dask cluster at {address}" in err
+    assert {student: classroom.cell_scores(root, student) for student in CLASS} == \
+        {student: serial[student] for student in CLASS}
+    grade_cells = len(serial["a1"])
+    assert _rows(url) == {student: (1, grade_cells) for student in CLASS}
+    assert not (root / "gradebook.db").exists()
+    print(f"{len(CLASS)} submissions on a 2-worker Dask cluster: {time.monotonic() - started:.1f} s")
+
+
+def test_one_submission_graded_twice_at_once_leaves_one_row(cluster, course):
+    address, _ = cluster
+    root, url, serial = course
+    student = TWICE[0]
+    pool = ClusterScheduler(load_course(root, COURSE.assignment), RunOptions(1, address=address),
+                            root / "reports" / COURSE.assignment / ".work")
+    template = gradebook.copy_gradebook(url, root / "twice-template.db").read_bytes()
+    with distributed.Client(address, set_as_default=False) as client:
+        workers = list(client.scheduler_info()["workers"])
+        futures = [client.submit(grade_submission, pool.task(student), template, pure=False, workers=[worker],
+                                 allow_other_workers=False) for worker in workers]
+        results = client.gather(futures)
+    assert [result["kind"] for result in results] == ["finished", "finished"], results
+    assert results[0]["merged"] == results[1]["merged"]
+    assert classroom.cell_scores(root, student) == serial[student]
+    assert _rows(url)[student] == (1, len(serial[student]))
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for path in Path(f"/proc/{pid}/task").glob("*/children"):
+        found += [int(child) for child in path.read_text().split()]
+    return found
+
+
+def test_a_worker_killed_midway_loses_no_submission_and_writes_no_row_twice(cluster, course):
+    address, workers = cluster
+    root, url, serial = course
+    command = _classgrade(root, address, "--force")
+    victim = workers["wa"]
+    deadline, grading = time.monotonic() + 120, []
+    while not grading and time.monotonic() < deadline and command.poll() is None:
+        grading = _children(victim.pid)  # its nbgrader: a submission in flight on this worker
+        time.sleep(0.05)
+    assert grading, "worker wa never started grading"
+    os.killpg(victim.pid, signal.SIGKILL)
+    victim.wait()
+    out, err = command.communicate(timeout=300)
+    assert command.returncode == 0, out + err[-3000:]
+    everyone = [*CLASS, TWICE[0]]
+    table = {line.split()[0]: line for line in out.splitlines()[1:] if line.split() and line.split()[0] in everyone}
+    assert sorted(table) == sorted(everyone) and all(" graded " in line for line in table.values()), out
+    assert {student: classroom.cell_scores(root, student) for student in everyone} == serial
+    assert _rows(url) == {student: (1, len(serial[student])) for student in everyone}
+    time.sleep(1)
+    assert not [pid for pid in grading if Path(f"/proc/{pid}").exists()], "the killed worker's nbgrader lives on"
+
+
+def test_sqlite_gradebook_is_refused_when_a_worker_is_on_another_machine(tmp_path):
+    config, url = tmp_path / "nbgrader_config.py", f"sqlite:///{tmp_path}/gradebook.db"
+    check_gradebook_for_cluster(url, ["tcp://127.0.0.1:40001"], config, "tcp://127.0.0.1:8786")
+    check_gradebook_for_cluster("postgresql+psycopg://u@db/g", ["tcp://10.1.2.3:40001"], config, "tcp://x:8786")
+    with pytest.raises(ClusterError) as refusal:
+        check_gradebook_for_cluster(url, ["tcp://127.0.0.1:40001", "tcp://10.1.2.3:40001"], config, "tcp://x:8786")
+    message = str(refusal.value)
+    assert str(config) in message and "c.CourseDirectory.db_url" in message and url in message
+    assert "10.1.2.3" in message and "PostgreSQL" in message
