@@ -12,7 +12,8 @@ EXTRAS := book,grading,test,torch
 
 .PHONY: setup book pdf test release demo student-edition clean
 
-# npm packages pinned in package.json/package-lock.json: axe-core for the book's accessibility gate.
+# npm packages pinned in package.json/package-lock.json: axe-core for the book's accessibility gate,
+# mathjax-full for the formulas of the feedback pages (typeset when nbgrader generate_feedback runs).
 NODE_DEPS := node_modules/.package-lock.json
 
 setup: $(INSTALLED) $(SYSTEM_DEPS) $(NODE_DEPS)
@@ -62,7 +63,7 @@ release: $(INSTALLED) $(GRADING_DEPS)
 	$(PYTHON) -m coursekit.release
 
 # A small class of example submissions through the real nbgrader pipeline.
-demo: $(INSTALLED)
+demo: $(INSTALLED) $(NODE_DEPS)
 	$(PYTHON) -m coursekit.demo
 
 student-edition: $(INSTALLED)

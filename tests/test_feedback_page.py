@@ -3,9 +3,10 @@
 One module-scoped class: each fault of tests/faults/catalogue.py, a few broken submissions and a
 correct one handed in with the outputs of its own run, autograded (checks only, the fast route)
 and given feedback with the real `nbgrader generate_feedback dropout`; one hand grade and comment
-are entered through nbgrader's gradebook as formgrader would. Every page is opened in headless
-Chromium at 390 and 1280 px with every non-file request aborted; screenshots land in
-_build/screenshots/feedback/.
+are entered through nbgrader's gradebook as formgrader would. Every page's content is checked
+in its HTML; a sample (one page per family of mistakes, the broken submissions and the correct
+one) is opened in headless Chromium at 390 and 1280 px with every non-file request aborted and
+checked by axe; their screenshots land in _build/screenshots/feedback/.
 """
 
 import json
@@ -26,6 +27,21 @@ POINTS = json.loads((REPO_ROOT / "tests" / "faults" / "points.json").read_text()
 EVIDENCE = "with-evidence"  # the correct submission handed in with its own run's outputs
 CLASS = {v.name: v.name for v in CATALOGUE.FAULTS}
 CLASS.update({"missing-package": "missing-package", "backward-raises": "backward-raises", EVIDENCE: "reference"})
+BROKEN = ("missing-package", "backward-raises")
+
+
+def by_family():
+    """One fault per family of mistakes (the tasks whose checks it fails), the first by name."""
+    families = {}
+    for variant in sorted(CATALOGUE.FAULTS, key=lambda v: v.name):
+        family = frozenset(CATALOGUE.TASK_OF_CHECK[check] for check in variant.expected)
+        families.setdefault(family, variant.name)
+    return set(families.values())
+
+
+WHOLE = ("keep-drop-swapped", EVIDENCE)  # whole-page screenshots, also at the narrowest width; the others show their results
+SAMPLE = sorted(by_family() | set(BROKEN) | set(WHOLE))
+PAGE_BYTES = 300_000
 WIDTHS = (390, 1280)
 NARROWEST = 320  # the narrowest phone width the prose must fit, checked on the whole-page students
 SHOTS = BUILD_DIR / "screenshots" / "feedback"
@@ -154,6 +170,24 @@ def test_the_submitted_run_and_the_hand_grade_are_on_the_page(course):
     assert f"{COURSE.manual[0].title}: not graded yet" in text
 
 
+@pytest.mark.parametrize("student", sorted(CLASS))
+def test_every_formula_is_typeset_and_the_page_is_small_and_runs_no_script(course, student):
+    page = page_of(course, student).read_text()
+    prose = re.sub(r"<pre\b.*?</pre>|<code\b.*?</code>|<mjx-container\b.*?</mjx-container>", "", page, flags=re.S)
+    assert len(page.encode()) < PAGE_BYTES
+    assert "<script" not in page
+    assert page.count("<mjx-container") > 0 and '<g data-mml-node="merror"' not in page
+    assert re.findall(r"\$[^$\n]+\$|\\\(", prose) == []
+    assert page.count("<mjx-assistive-mml") == page.count("<mjx-container")
+
+
+def test_a_question_is_shown_without_its_sections_introduction(course):
+    page = page_of(course, EVIDENCE).read_text()
+    questions = re.findall(r'<div class="question math-ok">(.*?)</div>', page, flags=re.S)
+    assert len(questions) == len(COURSE.manual)
+    assert all("Inline question" in q and "<h" not in q and "Answer each question" not in q for q in questions)
+
+
 def test_the_graded_notebook_carries_read_only_code_cells_for_formgrader(course):
     nb = json.loads((course / "autograded" / EVIDENCE / COURSE.assignment / f"{COURSE.notebook}.ipynb").read_text())
     code_cells = [c for c in nb["cells"] if "graded-code" in c["metadata"].get("tags", [])]
@@ -166,17 +200,15 @@ def test_the_graded_notebook_carries_read_only_code_cells_for_formgrader(course)
 
 @pytest.fixture(scope="module")
 def seen(course):
-    """Every page at each width: requests, console errors, overflow, MathJax, visible diagnoses, axe."""
+    """The sample's pages at each width: requests, scripts, overflow, formulas, visible diagnoses, axe."""
     from playwright.sync_api import sync_playwright
 
     SHOTS.mkdir(parents=True, exist_ok=True)
     facts = {}
-    axe_pages = {"keep-drop-swapped", EVIDENCE}
-    whole = {"keep-drop-swapped", EVIDENCE}  # whole-page screenshots; the others show their results part
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=FLAGS)
-        for student in sorted(CLASS):
-            for width in WIDTHS + ((NARROWEST,) if student in whole else ()):
+        for student in SAMPLE:
+            for width in WIDTHS + ((NARROWEST,) if student in WHOLE else ()):
                 page = browser.new_page(viewport={"width": width, "height": 900})
                 outside, errors = [], []
                 page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(("file:", "data:"))
@@ -184,25 +216,25 @@ def seen(course):
                 page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
                 page.on("pageerror", lambda e: errors.append(str(e)))
                 page.goto(page_of(course, student).as_uri())
-                page.evaluate("MathJax.startup.promise")
                 fact = page.evaluate("""() => ({
                     scroll: document.documentElement.scrollWidth, inner: window.innerWidth,
-                    math: document.querySelectorAll('mjx-container').length,
-                    mathErrors: document.querySelectorAll('mjx-merror').length,
+                    scripts: document.scripts.length,
+                    math: [...document.querySelectorAll('mjx-container > svg')].map(svg => {
+                        const r = svg.getBoundingClientRect(); return r.width > 0 && r.height > 0; }),
+                    mathErrors: document.querySelectorAll('[data-mml-node="merror"]').length,
                     rawTex: (document.querySelector('main').innerText.match(/\\$[^$\\n]+\\$/g) || []),
                     messages: [...document.querySelectorAll('.message, .mistake p')].map(e => {
                         const r = e.getBoundingClientRect();
                         return {left: r.left, right: r.right, shown: e.checkVisibility()}; })})""")
                 fact.update(outside=outside, errors=errors)
-                if student in axe_pages:
-                    page.add_script_tag(path=str(AXE))
-                    fact["axe"] = page.evaluate("""() => axe.run(document, {runOnly: {type: 'tag',
-                        values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}, resultTypes: ['violations']})
-                        .then(r => r.violations.map(v => v.id + ': ' + v.nodes.length))""")
+                page.add_script_tag(path=str(AXE))
+                fact["axe"] = page.evaluate("""() => axe.run(document, {runOnly: {type: 'tag',
+                    values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}, resultTypes: ['violations']})
+                    .then(r => r.violations.map(v => v.id + ': ' + v.nodes.length))""")
                 if student == "keep-drop-swapped" and width == WIDTHS[-1]:
                     fact["pdf"] = page.pdf(format="A4")
                 height = page.evaluate("document.getElementById('files').getBoundingClientRect().top + scrollY")
-                clip = None if student in whole else {"x": 0, "y": 0, "width": width, "height": height}
+                clip = None if student in WHOLE else {"x": 0, "y": 0, "width": width, "height": height}
                 page.screenshot(path=str(SHOTS / f"{student}-{width}.png"), full_page=True, clip=clip)
                 facts[student, width] = fact
                 page.close()
@@ -210,31 +242,35 @@ def seen(course):
     return facts
 
 
-@pytest.mark.parametrize("student", sorted(CLASS))
+def test_the_sample_covers_every_family_of_mistakes():
+    assert len(by_family()) >= len(COURSE.tasks) and set(SAMPLE) <= set(CLASS)
+
+
+@pytest.mark.parametrize("student", SAMPLE)
 @pytest.mark.parametrize("width", WIDTHS)
 def test_the_page_reads_offline_without_sideways_scrolling(seen, student, width):
     fact = seen[student, width]
-    assert fact["outside"] == [] and fact["errors"] == []
+    assert fact["outside"] == [] and fact["errors"] == [] and fact["scripts"] == 0
     assert fact["scroll"] <= fact["inner"]
-    assert fact["math"] > 0 and fact["mathErrors"] == 0 and fact["rawTex"] == []
+    assert fact["math"] and all(fact["math"]) and fact["mathErrors"] == 0 and fact["rawTex"] == []
     for box in fact["messages"]:
         assert box["shown"] and box["left"] >= 0 and box["right"] <= width
 
 
-@pytest.mark.parametrize("student", ["keep-drop-swapped", EVIDENCE])
+@pytest.mark.parametrize("student", WHOLE)
 def test_the_prose_fits_the_narrowest_phone(seen, student):
     fact = seen[student, NARROWEST]
     assert fact["scroll"] <= fact["inner"] == NARROWEST
     assert all(box["left"] >= 0 and box["right"] <= NARROWEST for box in fact["messages"])
 
 
-def test_every_page_left_its_screenshots(seen):
-    assert {p.name for p in SHOTS.glob("*.png")} >= {f"{s}-{w}.png" for s in CLASS for w in WIDTHS}
+def test_every_sampled_page_left_its_screenshots(seen):
+    assert {p.name for p in SHOTS.glob("*.png")} >= {f"{s}-{w}.png" for s in SAMPLE for w in WIDTHS}
 
 
 def test_axe_finds_no_wcag_violation(seen):
-    found = {key: fact["axe"] for key, fact in seen.items() if "axe" in fact}
-    assert len(found) == 2 * (len(WIDTHS) + 1) and all(v == [] for v in found.values()), found
+    found = {key: fact["axe"] for key, fact in seen.items()}
+    assert len(found) == len(SAMPLE) * len(WIDTHS) + len(WHOLE) and all(v == [] for v in found.values()), found
 
 
 def test_the_page_prints_to_pdf(seen):

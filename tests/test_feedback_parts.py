@@ -5,9 +5,11 @@ from types import SimpleNamespace
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 
-from coursekit.feedback import evidence
+from coursekit.feedback import evidence, typeset
 from coursekit.feedback.book import BookSettingError, mistake_section, public_book_url
 from coursekit.feedback.code import find_function, highlighted, locations_in_message
+from coursekit.feedback.page import question_only
+from coursekit.feedback.typeset import typeset_page
 from coursekit.feedback.verdict_view import check_locations, scrub_paths, verdict_views
 from coursekit.grading.verdict import CheckResult, Verdict
 from coursekit.manifest import COURSE
@@ -123,3 +125,29 @@ def test_graded_code_cells_are_read_only_and_show_the_diff():
     assert all(c.metadata["editable"] is False and c.metadata["deletable"] is False for c in cells)
     text = "\n".join(c.source for c in cells)
     assert "+    return x * 2" in text and "source_pkg/layers.py" in text and "nbgrader" not in str(cells[0].metadata)
+
+
+def test_formulas_are_typeset_and_code_is_left_alone():
+    page = ('<html><head><style>p { color: black }</style></head><body><p>scale by $1/(1-p)$, keep \\(q\\)</p>'
+            '<pre>cost = "$5"; x = "$y$"</pre><p><code>$z$</code> and $\\notamacro$</p>'
+            '<img alt="a plot" src="data:image/png;base64,AAAA$b$"></body></html>')
+    done = typeset_page(page)
+    assert done.formulas == 3 and done.errors == ["\\notamacro"]
+    assert done.html.count("<mjx-container") == 3 and done.html.count("<mjx-assistive-mml") == 3
+    assert '<pre>cost = "$5"; x = "$y$"</pre>' in done.html and "<code>$z$</code>" in done.html
+    assert 'src="data:image/png;base64,AAAA$b$"' in done.html and "p { color: black }" in done.html
+    assert "<script" not in done.html and 'id="MJX-SVG-styles"' in done.html
+
+
+def test_without_node_the_missing_part_is_named(monkeypatch):
+    monkeypatch.setenv(typeset.NODE_ENV, "/nowhere/node")
+    assert "$DROPOUT_NODE=/nowhere/node" in typeset.missing_part()
+    with pytest.raises(typeset.TypesetError, match="nodejs"):
+        typeset.MathTypesetter()
+
+
+def test_a_question_comes_without_its_sections_introduction():
+    cell = "## 6. Questions\n\nAnswer each below.\n\n**Question 1.** Why $1/(1-p)$?\n\nSay why.\n\n**Hint.** Think."
+    assert question_only(cell) == "**Question 1.** Why $1/(1-p)$?\n\nSay why.\n\n**Hint.** Think."
+    assert question_only("## 6. Questions\n\nWhy?") == "Why?"
+    assert question_only("Why?") == "Why?"

@@ -4,13 +4,16 @@
 submission's ``Verdict`` (``<notebook>.verdict.json``), the graded code kept in the notebook by
 autograde, the gradebook's scores and comments, and the notebook's own outputs.
 ``FeedbackExporter`` renders it with the course's template whatever template the caller asked
-for (formgrader's "Generate Feedback" asks for nbgrader's), MathJax inlined.
+for (formgrader's "Generate Feedback" asks for nbgrader's) and typesets its formulas into SVG
+(``typeset``), so the page runs no script. Where Node.js or the npm packages are missing, the
+page carries MathJax inlined instead (about 2.4 MB more) and a warning says why.
 """
 
 from __future__ import annotations
 
 import html
 import importlib.metadata
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -31,6 +34,7 @@ from .book import public_book_url
 from .cells import cell_views, markdown_html
 from .code import diff_html, highlighted, stub_sources, task_functions
 from .evidence import NOTEBOOK_KEY, shown_files
+from .typeset import missing_part, typeset_page
 from .verdict_view import TaskView, verdict_views
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -110,6 +114,22 @@ def _marked_lines(task: TaskView, file: str) -> set[int]:
     return {loc.line for check in task.checks for loc in check.locations if loc.file == file}
 
 
+_BLOCKS = re.compile(r"\n\s*\n")
+
+
+def question_only(markdown: str) -> str:
+    """The question of a Markdown cell that may open with its section's heading and introduction.
+
+    The question starts at the first paragraph after the cell's last heading that opens in bold
+    (``**Inline question 2 (5 points).**``); without one, right after that heading.
+    """
+    blocks = [b for b in _BLOCKS.split(markdown.strip()) if b.strip()]
+    headings = [i for i, block in enumerate(blocks) if block.lstrip().startswith("#")]
+    after = headings[-1] + 1 if headings and headings[-1] + 1 < len(blocks) else 0
+    bold = [i for i in range(after, len(blocks)) if blocks[i].lstrip().startswith("**")]
+    return "\n\n".join(blocks[bold[0] if bold else after:])
+
+
 def _manual_views(nb: NotebookNode) -> list[ManualView]:
     parts = {part.grade_cell: part for part in COURSE.manual}
     views, previous = [], ""
@@ -118,7 +138,7 @@ def _manual_views(nb: NotebookNode) -> list[ManualView]:
         part = parts.get(meta.get("grade_id"))
         if part is not None:
             comment = meta.get("comment") or ""
-            views.append(ManualView(part.title, markdown_html(previous, shift=3), markdown_html(cell.source, shift=3),
+            views.append(ManualView(part.title, markdown_html(question_only(previous), shift=3), markdown_html(cell.source, shift=3),
                                     None if meta.get("pending") else meta.get("score"),
                                     float(meta.get("points") or part.points),
                                     markdown_html(comment) if comment else ""))
@@ -170,12 +190,15 @@ class FeedbackPage(Preprocessor):
         shown, unchanged = shown_files(files, stubs)
         file_views = [FileView(name, diff_html(stubs.get(name, ""), files[name], name), highlighted(files[name]))
                       for name in shown]
+        missing = missing_part()
+        if missing:
+            self.log.warning("Feedback pages carry MathJax inlined (about 2.4 MB each): %s", missing)
         resources[FEEDBACK_KEY] = Feedback(
             student=grading.get("student", ""), assignment=grading.get("assignment", ""),
             score=float(grading.get("score") or 0), max_score=float(grading.get("max_score") or 0),
             late_penalty=float(grading.get("late_penalty") or 0), tasks=tasks, functions=functions,
             manual=_manual_views(nb), files=file_views, unchanged_files=unchanged, cells=cell_views(nb, {t.id: t.title for t in tasks}),
-            notes=notes, book_url=book_url, mathjax=mathjax_source())
+            notes=notes, book_url=book_url, mathjax=mathjax_source() if missing else "")
         resources["dropout_feedback_code_css"] = HtmlFormatter(style="default").get_style_defs(".code")
         return nb, resources
 
@@ -190,6 +213,18 @@ class FeedbackExporter(HTMLExporter):
         config.FeedbackExporter.template_name = TEMPLATE_NAME
         config.FeedbackExporter.extra_template_basedirs = [str(TEMPLATES)]
         super().__init__(config=config, **kwargs)
+
+    def from_notebook_node(self, nb: NotebookNode, resources: dict | None = None, **kw: Any) -> tuple[str, dict]:
+        """The page, its formulas typeset unless it carries MathJax itself."""
+        output, resources = super().from_notebook_node(nb, resources, **kw)
+        feedback = resources.get(FEEDBACK_KEY)
+        if feedback is None or feedback.mathjax:
+            return output, resources
+        typeset = typeset_page(output)
+        if typeset.errors:
+            self.log.warning("Feedback for %s: MathJax could not read %s", feedback.student,
+                             "; ".join(f"${tex}$" for tex in typeset.errors))
+        return typeset.html, resources
 
 
 class GetGradesAndStatus(GetGrades):
