@@ -119,3 +119,50 @@ def test_class_report_and_scores_csv_flag_pending_hand_grading(course, tmp_path)
     assert {student: row[1] for student, row in scores.items()} == {"ada": "graded", "bob": "pending",
                                                                    "cid": "pending"}
     assert result.report["png"].stat().st_size > 10_000
+
+
+# What the LMS import documentation asks of a file (not imported into a real LMS here):
+# - Canvas, Gradebook CSV import ("Import CSV File for Carmen Grades", Ohio State's Canvas guide,
+#   https://teaching.resources.osu.edu/toolsets/carmencanvas/guides/calculating-final-grades/import-csv-file-carmen-grades,
+#   and Canvas's CSV rules, https://developerdocs.instructure.com/services/canvas/sis/file.sis_csv): a header row;
+#   Student Name ("last name, first name") or Student ID or SIS User ID, then SIS Login ID, Section and one
+#   column per assignment named as in Canvas; UTF-8; a field holding a comma is double-quoted.
+# - Moodle, CSV grade import (https://docs.moodle.org/311/en/Grade_import): a header row; each grade column
+#   is mapped to a grade item and each student found by mapping "ID number" to useridnumber or "Email
+#   address" to useremail (emails compared case-sensitively).
+def _numeric_or_empty(value):
+    if value == "":
+        return True
+    try:
+        return float(value) >= 0
+    except ValueError:
+        return False
+
+
+def test_canvas_file_follows_the_gradebook_import_format(course):
+    raw = (course / "grades-canvas.csv").read_bytes()
+    text = raw.decode("utf-8")  # UTF-8, and no byte-order mark in front of "Student"
+    assert text.startswith("Student,ID,SIS User ID,SIS Login ID,Section,")
+    assert '"Çelik, Cid"' in text  # the name's comma is quoted
+    table = read_csv(course / "grades-canvas.csv")
+    header, possible, *students = table
+    assert len(set(header)) == len(header) and header[5:] == [ASSIGNMENT]
+    assert all(len(row) == len(header) for row in table)
+    assert possible[0] == "Points Possible" and all(_numeric_or_empty(v) and v for v in possible[5:])
+    for row in students:
+        assert row[0] or row[1] or row[2], row  # one identifier Canvas matches students by
+        assert ", " in row[0] and row[3]  # "last, first" and the SIS Login ID
+        assert all(_numeric_or_empty(value) for value in row[5:]), row
+    assert {row[2] for row in students} == {student for student, *_ in ROSTER}
+
+
+def test_moodle_file_follows_the_csv_grade_import_format(course):
+    table = read_csv(course / "grades-moodle.csv")
+    header, *students = table
+    assert header[:4] == ["ID number", "First name", "Last name", "Email address"]
+    assert len(set(header)) == len(header) and all(len(row) == len(header) for row in table)
+    emails = {student: email for student, _, _, email in ROSTER}
+    for row in students:
+        assert row[0] and row[3] == emails[row[0]], row  # both mapping keys, the email exactly as in the roster
+        assert all(_numeric_or_empty(value) for value in row[4:]), row
+    assert len({row[0] for row in students}) == len(students)  # one row per student: no ambiguous mapping
