@@ -83,10 +83,14 @@ def add_dark_twin(image) -> None:
     link.insert_after(twin)
 
 
-def write_dark_twins(page: Path, markup: str) -> None:
-    """Write (or refresh) the dark twin of every SVG figure a page shows."""
+def write_dark_twins(images: Path, markup: str) -> None:
+    """Write (or refresh) the dark twin of every SVG figure a page shows.
+
+    Looked up by name in the site's _images folder: the single-page build writes its page in
+    a subfolder but its image paths relative to the root.
+    """
     for src in DARK_SRC.findall(markup):
-        twin = (page.parent / src).resolve()
+        twin = images / Path(src).name
         svg = twin.with_name(twin.name.removesuffix(DARK_SUFFIX) + ".svg")
         text = figure_style.dark_svg(svg.read_text(encoding="utf-8"), name=str(svg))
         if not twin.exists() or twin.read_text(encoding="utf-8") != text:
@@ -128,7 +132,7 @@ def on_build_finished(app: Sphinx, exception: Exception | None) -> None:
         fixed = fix_page(text)
         if fixed != text:
             page.write_text(fixed, encoding="utf-8")
-        write_dark_twins(page, fixed)
+        write_dark_twins(out / "_images", fixed)
     fix_search(out / "_static")
 
 
