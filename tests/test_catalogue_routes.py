@@ -1,0 +1,73 @@
+"""The catalogue's wild entries earn the same points per cell under both instructor routes.
+
+One course root holds every entry of tests/faults/wild.py as a student; a copy of it is graded
+by the class command (``python -m coursekit.classgrade``, parallel workers) and the other by one
+plain ``nbgrader autograde`` process. Both leave the notebooks' cells unrun (the class
+command's default; ``--ResilientExecute.run_notebook=False`` for nbgrader): the points come from
+the hidden checks alone, and the routes with the notebooks run are covered by
+tests/test_grading_nbgrader.py and tests/test_classgrade.py on other entries. Every cell must
+score what tests/faults/points.json records, which tests/test_grading_faults.py keeps equal to
+what the judge says directly.
+"""
+
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from coursekit import classroom
+from coursekit.manifest import COURSE
+from coursekit.paths import REPO_ROOT
+
+CATALOGUE = classroom.load_catalogue()
+ENTRIES = CATALOGUE.WILD_CORRECT + CATALOGUE.WILD_FAULTS
+POINTS = json.loads((Path(__file__).parent / "faults" / "points.json").read_text())
+CELLS = tuple(task.grade_cell for task in COURSE.tasks)
+LIMITS = dict(cell_timeout=5, op_timeout=2.0, budget=15.0)
+
+
+def student_of(variant):
+    return variant.name.replace("-", "_")
+
+
+@pytest.fixture(scope="module")
+def routes(tmp_path_factory):
+    """{route: (course root, seconds)} after grading the same submissions by each route."""
+    base = tmp_path_factory.mktemp("routes")
+    plain = classroom.make_course(base / "plain", **LIMITS)
+    classroom.release_course(plain)
+    for variant in ENTRIES:
+        classroom.submit(plain, student_of(variant), variant)
+    parallel = base / "classgrade"
+    shutil.copytree(plain, parallel, symlinks=True)
+    (parallel / "nbgrader_config.py").write_text(
+        (plain / "nbgrader_config.py").read_text().replace(str(plain), str(parallel)))
+    timings = {}
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-m", "coursekit.classgrade", COURSE.assignment, "--course-root",
+                           str(parallel), "--workers", "2", "--progress", "lines"],
+                          cwd=REPO_ROOT, capture_output=True, text=True, timeout=900)
+    timings["classgrade"] = time.monotonic() - started
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    started = time.monotonic()
+    classroom.nbgrader(plain, "autograde", COURSE.assignment, "--ResilientExecute.run_notebook=False")
+    timings["nbgrader"] = time.monotonic() - started
+    print(f"\n{len(ENTRIES)} submissions: class command {timings['classgrade']:.1f} s, "
+          f"plain nbgrader autograde {timings['nbgrader']:.1f} s")
+    return {"classgrade": parallel, "nbgrader": plain}
+
+
+def cell_points(root, student):
+    return {cell: score for cell, (score, _) in classroom.cell_scores(root, student).items() if cell in CELLS}
+
+
+@pytest.mark.parametrize("variant", ENTRIES, ids=[v.name for v in ENTRIES])
+def test_both_routes_give_the_recorded_points_per_cell(routes, variant):
+    student = student_of(variant)
+    by_route = {route: cell_points(root, student) for route, root in routes.items()}
+    assert by_route["classgrade"] == by_route["nbgrader"], variant.name
+    assert by_route["nbgrader"] == POINTS[variant.name], variant.name
