@@ -3,7 +3,7 @@ folder, with a space and non-ASCII characters in every path (issue 14, item 1).
 
 Python is named through the links (``sys.executable`` keeps them), the way an instructor on a
 university file system runs it. A correct submission must get its full autograded points from
-plain ``nbgrader autograde`` (cells run and not run) and from the class command; a sandbox that
+plain ``nbgrader autograde`` and from the class command (cells run and not run); a sandbox that
 cannot start must be a refusal naming the cause, never 0 points.
 """
 
@@ -51,7 +51,7 @@ def linked(tmp_path_factory):
     links["venv"].symlink_to(VENV.resolve(), target_is_directory=True)
     links["course"].symlink_to(real_course, target_is_directory=True)
     classroom.release_course(real_course)
-    for student in ("notrun", "run", "classcmd", "refused"):
+    for student in ("notrun", "run", "classcmd", "classrun", "refused"):
         classroom.submit(real_course, student, CATALOGUE.BY_NAME["bool-mask"])
     results = {
         "notrun": run(links, "-m", "nbgrader", "autograde", COURSE.assignment, "--student", "notrun",
@@ -60,11 +60,14 @@ def linked(tmp_path_factory):
         "classcmd": run(links, "-m", "coursekit.classgrade", COURSE.assignment, "--course-root", str(links["course"]),
                         "--student", "classcmd", "--workers", "1",
                         env={"PYTHONPATH": str(links["clone"])}),
+        "classrun": run(links, "-m", "coursekit.classgrade", COURSE.assignment, "--course-root", str(links["course"]),
+                        "--student", "classrun", "--workers", "1", "--run-notebooks",
+                        env={"PYTHONPATH": str(links["clone"])}),
     }
     return links, real_course, results
 
 
-@pytest.mark.parametrize("student", ["notrun", "run", "classcmd"])
+@pytest.mark.parametrize("student", ["notrun", "run", "classcmd", "classrun"])
 def test_correct_submission_gets_full_points_through_links(linked, student):
     links, root, results = linked
     done = results[student]
@@ -111,7 +114,7 @@ def test_a_run_for_one_student_keeps_the_whole_class_in_scores_csv(linked):
     _, root, _ = linked
     with open(root / "reports" / COURSE.assignment / "scores.csv", newline="") as file:
         rows = {row["student"]: row for row in csv.DictReader(file)}
-    assert set(rows) >= {"notrun", "run", "classcmd", "refused"}
-    for student in ("notrun", "run", "classcmd"):  # graded (a loaded machine may time a check out)
+    assert set(rows) >= {"notrun", "run", "classcmd", "classrun", "refused"}
+    for student in ("notrun", "run", "classcmd", "classrun"):  # graded (a loaded machine may time a check out)
         assert rows[student]["status"] in WITH_GRADE and float(rows[student]["score"]) > 0
     assert rows["refused"]["status"] == "not graded" and rows["refused"]["score"] == ""
