@@ -24,7 +24,7 @@ from coursekit.paths import REPO_ROOT
 distributed = pytest.importorskip("distributed", reason="the 'cluster' extra (distributed) is not installed")
 
 from coursekit.classgrade.cluster import (ClusterError, ClusterScheduler, check_gradebook_for_cluster,  # noqa: E402
-                                          grade_submission)
+                                          grade_submission, worker_problem)
 from coursekit.classgrade.scheduler import RunOptions  # noqa: E402
 from coursekit.classgrade.submissions import load_course  # noqa: E402
 from coursekit.classgrade.worker import CHECKS_ONLY  # noqa: E402
@@ -190,3 +190,9 @@ def test_sqlite_gradebook_is_refused_when_a_worker_is_on_another_machine(tmp_pat
     message = str(refusal.value)
     assert str(config) in message and "c.CourseDirectory.db_url" in message and url in message
     assert "10.1.2.3" in message and "PostgreSQL" in message
+
+
+def test_a_worker_that_does_not_see_the_course_folder_is_named(tmp_path):
+    assert "does not see the course folder" in worker_problem(str(tmp_path / "elsewhere"))
+    (tmp_path / "nbgrader_config.py").write_text("")
+    assert worker_problem(str(tmp_path)) is None  # bwrap works on this machine

@@ -147,8 +147,17 @@ def check_gradebook_for_cluster(db_url: str, worker_addresses: list[str], config
             f"'Grading on a cluster').")
 
 
-def _course_folder_seen(root: str) -> bool:
-    return Path(root, "nbgrader_config.py").is_file()
+def worker_problem(root: str) -> str | None:
+    """Run on each worker before grading: why this worker cannot grade the course, or None."""
+    from .. import sandbox
+
+    if not Path(root, "nbgrader_config.py").is_file():
+        return f"does not see the course folder {root} (share it at the same path on every machine)"
+    try:
+        sandbox.require()
+    except sandbox.SandboxUnavailable as refusal:
+        return str(refusal)
+    return None
 
 
 class ClusterScheduler:
@@ -211,11 +220,11 @@ class ClusterScheduler:
             raise ClusterError(f"--scheduler {address}: no worker joined within {CONNECT_SECONDS:g} s") from error
         workers = list(client.scheduler_info()["workers"])
         check_gradebook_for_cluster(self.course.db_url, workers, self.course.root / "nbgrader_config.py", address)
-        seen = client.run(_course_folder_seen, str(self.course.root))
-        blind = sorted(worker for worker, ok in seen.items() if not ok)
-        if blind:
-            raise ClusterError(f"--scheduler {address}: worker(s) {', '.join(blind)} do not see the course folder "
-                               f"{self.course.root} (share it at the same path on every machine)")
+        problems = {worker: problem for worker, problem in client.run(worker_problem, str(self.course.root)).items()
+                    if problem}
+        if problems:
+            raise ClusterError(f"--scheduler {address}: " + "; ".join(
+                f"worker {worker} {problem}" for worker, problem in sorted(problems.items())))
 
     def _submit(self, client, students: list[str]) -> dict:
         work = self.work_root / f"cluster-{os.getpid()}-{int(time.time())}"
