@@ -151,3 +151,21 @@ def test_a_question_comes_without_its_sections_introduction():
     assert question_only(cell) == "**Question 1.** Why $1/(1-p)$?\n\nSay why.\n\n**Hint.** Think."
     assert question_only("## 6. Questions\n\nWhy?") == "Why?"
     assert question_only("Why?") == "Why?"
+
+
+@pytest.mark.parametrize("node", ["found", "missing"])
+def test_the_page_typesets_its_formulas_or_carries_mathjax_without_node(tmp_path, monkeypatch, node):
+    from nbformat.v4 import new_markdown_cell
+
+    from coursekit.feedback.page import FeedbackExporter, FeedbackPage
+
+    if node == "missing":
+        monkeypatch.setenv(typeset.NODE_ENV, "/nowhere/node")
+    nb = new_notebook(cells=[new_markdown_cell("Survivors are scaled by $1/(1-p)$.")])
+    resources = {"nbgrader": {"student": "ana", "assignment": COURSE.assignment}, "metadata": {"path": str(tmp_path)}}
+    nb, resources = FeedbackPage(book_url="").preprocess(nb, resources)
+    page, _ = FeedbackExporter().from_notebook_node(nb, resources)
+    if node == "found":
+        assert "<script" not in page and page.count("<mjx-container") == 1 and len(page) < 100_000
+    else:
+        assert "window.MathJax" in page and "$1/(1-p)$" in page and "<mjx-container" not in page
