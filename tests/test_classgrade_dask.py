@@ -15,7 +15,8 @@ import time
 from pathlib import Path
 
 import pytest
-from postgres import free_port, postgres_server
+from dask_cluster import cluster_env, dask_cluster
+from postgres import postgres_server
 
 from coursekit import classroom, gradebook
 from coursekit.manifest import COURSE
@@ -32,46 +33,13 @@ from coursekit.classgrade.worker import CHECKS_ONLY  # noqa: E402
 CATALOGUE = classroom.load_catalogue()
 CLASS = {"a1": "reference", "a2": "keep-drop-swapped", "b1": "dropout-not-applied"}
 TWICE = ("c1", "reference")  # graded by two tasks at once
-DASK = str(Path(sys.executable).with_name("dask"))
-
-
-def _env() -> dict[str, str]:
-    env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"  # nbgrader runs alembic
-    return env
-
-
-def _start(*args: str, log: Path) -> subprocess.Popen:
-    with open(log, "w") as out:
-        return subprocess.Popen([DASK, *args], cwd=REPO_ROOT, env=_env(), stdin=subprocess.DEVNULL, stdout=out,
-                                stderr=subprocess.STDOUT, start_new_session=True)
 
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
     """(scheduler address, {worker name: process}) of a scheduler and two workers."""
-    logs = tmp_path_factory.mktemp("dask")
-    address = f"tcp://127.0.0.1:{free_port()}"
-    processes = [_start("scheduler", "--host", "127.0.0.1", "--port", address.rsplit(":", 1)[1], "--no-dashboard",
-                        log=logs / "scheduler.log")]
-    workers = {}
-    for name in ("wa", "wb"):
-        workers[name] = _start("worker", address, "--name", name, "--nthreads", "1", "--no-nanny", "--host",
-                               "127.0.0.1", "--memory-limit", "1GiB", "--no-dashboard", log=logs / f"{name}.log")
-        processes.append(workers[name])
-    try:
-        with distributed.Client(address, timeout=60, set_as_default=False) as client:
-            client.wait_for_workers(2, timeout=60)
-        yield address, workers
-    finally:
-        for process in reversed(processes):
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-        for process in processes:
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
+    with dask_cluster(tmp_path_factory.mktemp("dask"), workers=2) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")
@@ -103,7 +71,7 @@ def _serial_scores(root: Path, url: str, where: Path) -> dict[str, dict]:
 def _classgrade(root: Path, address: str, *args: str) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "coursekit.classgrade", COURSE.assignment, "--course-root",
                              str(root), "--scheduler", address, "--progress", "lines", *args],
-                            cwd=REPO_ROOT, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            cwd=REPO_ROOT, env=cluster_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def _rows(url: str) -> dict[str, tuple[int, int]]:
@@ -162,12 +130,12 @@ def test_a_worker_killed_midway_loses_no_submission_and_writes_no_row_twice(clus
     address, workers = cluster
     root, url, serial = course
     command = _classgrade(root, address, "--force")
-    victim = workers["wa"]
+    victim = workers["w0"]
     deadline, grading = time.monotonic() + 120, []
     while not grading and time.monotonic() < deadline and command.poll() is None:
         grading = _children(victim.pid)  # its nbgrader: a submission in flight on this worker
         time.sleep(0.05)
-    assert grading, "worker wa never started grading"
+    assert grading, "worker w0 never started grading"
     os.killpg(victim.pid, signal.SIGKILL)
     victim.wait()
     out, err = command.communicate(timeout=300)
