@@ -98,16 +98,11 @@ class Limits:
             return f"started more than {self.processes} processes"
         return None
 
-    def notebook_reason(self) -> str:
-        return f"its notebook ran longer than {self.notebook_seconds:g} s"
-
-    def checks_reason(self) -> str:
-        return f"its code ran longer than the {self.checks_seconds:g} s its checks may take"
-
     def sentences(self) -> tuple[str, ...]:
-        """Every reason this module writes, for finding them in a verdict's messages."""
+        """Every reason ``reason`` gives, for finding them in a verdict's messages. (A notebook or
+        checks past their time are named as timed out by the notebook's cells and the checks.)"""
         return (f"used more than {self.memory_text} of memory", f"wrote a file larger than {self.file_size_text}",
-                f"started more than {self.processes} processes", self.notebook_reason(), self.checks_reason())
+                f"started more than {self.processes} processes")
 
     def reasons_in(self, texts: list[str]) -> list[str]:
         """The reasons (of ``sentences``) that appear in ``texts``, each once, in this order."""

@@ -25,6 +25,7 @@ from coursekit import cgroups, classroom, limits, sandbox
 from coursekit.limits import LIMITS
 from coursekit.manifest import COURSE
 from coursekit.paths import MANIFEST_FILE, REPO_ROOT
+from book_site import SCREENSHOTS, browser  # noqa: F401 (a fixture)
 
 CATALOGUE = classroom.load_catalogue()
 AUTO = {task.grade_cell: task.points for task in COURSE.tasks}
@@ -124,6 +125,25 @@ class TestClassAtTheLimits:
         assert plain.returncode == 0, plain.stderr[-3000:]
         for student in PLAIN:
             assert (root / "autograded" / student / COURSE.assignment / f"{COURSE.notebook}.ipynb").exists()
+
+    @pytest.mark.parametrize("width", [390, 1280])
+    def test_the_reason_shows_on_the_feedback_page_in_chromium(self, course, browser, width):
+        root, _, _ = course
+        page = browser.new_page(viewport={"width": width, "height": 900})
+        outside = []
+        page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(("file:", "data:"))
+                   else (outside.append(route.request.url), route.abort("blockedbyclient")))
+        try:
+            page.goto((root / "feedback" / "memory-plain" / COURSE.assignment / f"{COURSE.notebook}.html").as_uri())
+            note = page.get_by_text(f"Your code was stopped because it {REASONS['memory']}")
+            assert note.is_visible()
+            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            note.scroll_into_view_if_needed()
+            page.screenshot(path=str(SCREENSHOTS / f"limits-feedback-{width}.png"))
+            assert page.evaluate("document.documentElement.scrollWidth") <= width
+        finally:
+            page.close()
+        assert outside == []
 
     def test_no_process_of_a_submission_outlives_grading(self, course):
         left = []
