@@ -25,7 +25,7 @@ from coursekit.paths import REPO_ROOT
 distributed = pytest.importorskip("distributed", reason="the 'cluster' extra (distributed) is not installed")
 
 from coursekit.classgrade.cluster import (ClusterError, ClusterScheduler, check_gradebook_for_cluster,  # noqa: E402
-                                          grade_submission, worker_problem)
+                                          check_address, grade_submission, worker_problem)
 from coursekit.classgrade.scheduler import RunOptions  # noqa: E402
 from coursekit.classgrade.submissions import load_course  # noqa: E402
 from coursekit.classgrade.worker import CHECKS_ONLY  # noqa: E402
@@ -164,3 +164,12 @@ def test_a_worker_that_does_not_see_the_course_folder_is_named(tmp_path):
     assert "does not see the course folder" in worker_problem(str(tmp_path / "elsewhere"))
     (tmp_path / "nbgrader_config.py").write_text("")
     assert worker_problem(str(tmp_path)) is None  # bwrap works on this machine
+
+
+@pytest.mark.parametrize("address", ["not an address", "sched.example.edu:8786", "tcp://sched.example.edu",
+                                     "http://sched.example.edu:8786", "tcp://:8786"])
+def test_a_scheduler_address_dask_cannot_read_is_refused_naming_it(address):
+    with pytest.raises(ClusterError, match="is not a Dask scheduler address") as refusal:
+        check_address(address)
+    assert repr(address) in str(refusal.value)
+    assert check_address("tcp://10.0.0.5:8786") == "tcp://10.0.0.5:8786"

@@ -123,6 +123,20 @@ def _kill_group(process: subprocess.Popen) -> None:
     process.wait()
 
 
+def check_address(address: str) -> str:
+    """``address`` if it reads as a Dask scheduler's (tcp:// or tls://, host and port); else
+    ClusterError naming the option and the value."""
+    parsed = urlparse(address)
+    try:
+        port = parsed.port
+    except ValueError:
+        port = None
+    if parsed.scheme not in ("tcp", "tls") or not parsed.hostname or port is None:
+        raise ClusterError(f"--scheduler {address!r} is not a Dask scheduler address: expected "
+                           f"tcp://HOST:PORT (e.g. tcp://sched.example.edu:8786)")
+    return address
+
+
 def local_hosts() -> set[str]:
     """Names and addresses of this machine."""
     names = {"localhost", "127.0.0.1", "::1", socket.gethostname(), socket.getfqdn()}
@@ -181,7 +195,7 @@ class ClusterScheduler:
             from distributed import Client, as_completed
         except ImportError as error:
             raise ClusterError("--scheduler needs the 'distributed' package: pip install '.[cluster]'") from error
-        address = self.options.address
+        address = check_address(self.options.address)
         try:
             client = Client(address, timeout=CONNECT_SECONDS, set_as_default=False)
         except OSError as error:
