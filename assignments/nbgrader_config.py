@@ -63,11 +63,15 @@ c.Autograde.autograde_preprocessors = grading_preprocessors()
 c.Autograde.sanitize_preprocessors = sanitize_preprocessors()
 # Execute's settings apply to its subclass too; nbgrader's own default is 30 s per cell.
 c.Execute.timeout = 120
-# formgrader grades inside the Jupyter server, which answers nothing else meanwhile: there all cells
-# of a notebook get 30 s together, so a hanging submission costs seconds (the grade still comes
-# from the hidden checks). Grade whole classes with `make autograde`.
+# formgrader grades inside the Jupyter server: there all cells of a notebook get 30 s together, so
+# a hanging submission costs seconds (the grade still comes from the hidden checks), and its
+# Autograde button grades in a worker thread so the server keeps answering meanwhile
+# (coursekit/formgrader_async.py). Grade whole classes with `make autograde`.
 if Path(sys.argv[0]).name.startswith("jupyter-") and "nbgrader" not in Path(sys.argv[0]).name:
     c.ResilientExecute.budget = 30
+    from coursekit.formgrader_async import install as grade_off_the_event_loop  # noqa: E402
+
+    grade_off_the_event_loop()
 
 # Confinement: the notebook's kernel and the checks' runner run in bubblewrap sandboxes that
 # hide the repository, the course root and the gradebook (coursekit/sandbox.py). Without a

@@ -1,8 +1,9 @@
 """Formgrader, as an instructor clicks it: a real Jupyter server on 127.0.0.1 driven in Chromium.
 
 One server, one small class: Generate (the release must hold the package and set-up files),
-Autograde (first with a sandbox that cannot start: the refusal must show in formgrader's error
-dialog; then for real), Manual Grading with points typed by hand, Generate Feedback; then the
+Autograde (first with a sandbox that cannot start: the refusal must open formgrader's error
+dialog's log; then for real, the server answering other requests while a hanging notebook
+grades), Manual Grading with points typed by hand, Generate Feedback; then the
 scores in the gradebook and ``nbgrader export`` agree. Screenshots go to _build/screenshots/.
 """
 
@@ -139,6 +140,19 @@ def close_modal(page) -> None:
     page.wait_for_timeout(500)
 
 
+def request_while_grading(url: str, page) -> dict:
+    """GET formgrader's assignment list while an Autograde click is being served: its status, how
+    long it took, and whether the autograde dialog was still pending when it answered."""
+    started = time.monotonic()
+    with urllib.request.urlopen(f"{url}/formgrader/api/assignments?token={TOKEN}", timeout=120) as response:
+        status = response.status
+    seconds = time.monotonic() - started
+    pending = page.query_selector("#success-modal.in, #error-modal.in") is None
+    print(f"GET /formgrader/api/assignments during an autograde: {status} in {seconds:.2f} s "
+          f"(autograde {'still running' if pending else 'already done'})")
+    return {"status": status, "seconds": seconds, "autograde_pending": pending}
+
+
 @pytest.fixture(scope="module")
 def session(server, browser):
     """The instructor's clicks, in order; what each dialog said."""
@@ -160,9 +174,17 @@ def session(server, browser):
     shot(page, "refusal-1280")
     close_modal(page)
     broken.unlink()
-    for student in ("ada", "bob", "hal"):
+    for student in ("ada", "bob"):
         said[f"autograde-{student}"] = click_and_wait_for_modal(page, row.format(student))
         close_modal(page)
+    # hal's notebook hangs (up to the 30 s budget): the server must answer others meanwhile.
+    page.click(row.format("hal"))
+    page.wait_for_timeout(3000)  # the autograde request is in the server
+    said["while-grading"] = request_while_grading(url, page)
+    modal = page.wait_for_selector("#success-modal.in, #error-modal.in", timeout=300_000)
+    page.wait_for_timeout(300)
+    said["autograde-hal"] = f"{modal.get_attribute('id')}: {modal.inner_text()}"
+    close_modal(page)
     page.goto(f"{url}/formgrader/manage_submissions/{ASSIGNMENT}")
     page.wait_for_selector("tr:has(td.student-id:has-text('ada')) td.score", timeout=60_000)
     page.wait_for_timeout(1000)
@@ -225,6 +247,9 @@ def test_a_sandbox_that_cannot_start_shows_its_reason_in_the_dialog(session):
     assert said["refused"].startswith("error-modal"), said["refused"]
     assert "grading refuses to run student code unconfined" in said["refused"]
     assert "setting up uid map: Permission denied" in said["refused"]
+    log = said["refused"].split("Log Output", 1)[1].strip()
+    reason = " ".join(log.split("\n\n", 1)[0].split())  # the log's first paragraph, on top
+    assert "grading refuses to run student code unconfined" in reason and "Permission denied" in reason, log[:800]
 
 
 def test_autograde_buttons_give_the_judges_points(session):
@@ -269,3 +294,11 @@ def test_a_hanging_notebook_gets_the_servers_budget_not_the_cell_timeout(session
     assert waited and max(waited) <= 30, said["autograde-hal"][-2000:]
     forward = next(task.grade_cell for task in COURSE.tasks if task.id == "dropout_forward")
     assert classroom.cell_scores(root, "hal")[forward][0] == 0
+
+
+def test_the_server_answers_while_formgrader_autogrades(session):
+    """formgrader's Autograde grades in a worker thread (coursekit/formgrader_async.py): a request
+    made while a hanging submission grades is answered before that grading ends."""
+    _, said = session
+    assert said["while-grading"]["status"] == 200
+    assert said["while-grading"]["autograde_pending"], said["while-grading"]
