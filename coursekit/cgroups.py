@@ -74,9 +74,16 @@ class PidsGroup:
             return None
         return cls(path, limit)
 
-    def enter(self, pid: int = 0) -> None:
-        """Move process ``pid`` (0: the calling one) into the group; its children follow it."""
-        (self.path / "cgroup.procs").write_text(str(pid or os.getpid()))
+    def enter(self, pid: int = 0) -> bool:
+        """Move process ``pid`` (0: the calling one) into the group; its children follow it.
+
+        False if the group cannot be entered (removed meanwhile): the process then starts under
+        the rlimits alone rather than not at all (this runs between fork and exec)."""
+        try:
+            (self.path / "cgroup.procs").write_text(str(pid or os.getpid()))
+        except OSError:
+            return False
+        return True
 
     def hit(self) -> bool:
         """Whether a fork or a new thread was refused because the group was full."""
