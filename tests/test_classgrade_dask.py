@@ -3,7 +3,8 @@ processes (loopback only, free ports, one thread each), a real PostgreSQL gradeb
 
 The class is graded on the cluster and every cell score is compared with serial
 ``nbgrader autograde`` of the same submissions (in a copy of the course). The same submission
-graded twice at once leaves one row; a worker killed while it grades loses no submission.
+graded on both workers, or merged four times at once, leaves one row; a worker killed while it
+grades loses no submission.
 """
 
 import os
@@ -11,7 +12,9 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -25,7 +28,7 @@ from coursekit.paths import REPO_ROOT
 distributed = pytest.importorskip("distributed", reason="the 'cluster' extra (distributed) is not installed")
 
 from coursekit.classgrade.cluster import (ClusterError, ClusterScheduler, check_gradebook_for_cluster,  # noqa: E402
-                                          check_address, grade_submission, worker_problem)
+                                          check_address, grade_submission, merge_once, worker_problem)
 from coursekit.classgrade.scheduler import RunOptions  # noqa: E402
 from coursekit.classgrade.submissions import load_course  # noqa: E402
 from coursekit.classgrade.worker import CHECKS_ONLY  # noqa: E402
@@ -101,22 +104,56 @@ def test_cluster_grades_the_class_as_serial_nbgrader_does(cluster, course):
     print(f"{len(CLASS)} submissions on a 2-worker Dask cluster: {time.monotonic() - started:.1f} s")
 
 
-def test_one_submission_graded_twice_at_once_leaves_one_row(cluster, course):
+def test_one_submission_graded_on_both_workers_leaves_one_row(cluster, course):
     address, _ = cluster
     root, url, serial = course
     student = TWICE[0]
     pool = ClusterScheduler(load_course(root, COURSE.assignment), RunOptions(1, address=address),
                             root / "reports" / COURSE.assignment / ".work")
     template = gradebook.copy_gradebook(url, root / "twice-template.db").read_bytes()
+    results = []
     with distributed.Client(address, set_as_default=False) as client:
-        workers = list(client.scheduler_info()["workers"])
-        futures = [client.submit(grade_submission, pool.task(student), template, pure=False, workers=[worker],
-                                 allow_other_workers=False) for worker in workers]
-        results = client.gather(futures)
+        for worker in client.scheduler_info()["workers"]:  # one after the other: they share autograded/
+            results.append(client.submit(grade_submission, pool.task(student), template, pure=False,
+                                         workers=[worker], allow_other_workers=False).result())
     assert [result["kind"] for result in results] == ["finished", "finished"], results
     assert results[0]["merged"] == results[1]["merged"]
     assert classroom.cell_scores(root, student) == serial[student]
     assert _rows(url)[student] == (1, len(serial[student]))
+
+
+def test_merges_of_one_new_submission_at_once_leave_one_row(course, tmp_path, monkeypatch):
+    from nbgrader.api import Gradebook
+    from sqlalchemy.exc import IntegrityError
+
+    root, url, serial = course
+    student = TWICE[0]
+    graded = gradebook.sqlite_url(gradebook.copy_gradebook(url, tmp_path / "graded.db"))  # holds its grading
+    with Gradebook(url, COURSE.course_id) as held:
+        held.remove_submission(COURSE.assignment, student)
+    assert student not in _rows(url)
+    lost, merge = [], gradebook.merge_submission
+
+    def counted(*args, **kwargs):
+        try:
+            merge(*args, **kwargs)
+        except IntegrityError:
+            lost.append(1)
+            raise
+
+    monkeypatch.setattr(gradebook, "merge_submission", counted)
+    start = threading.Barrier(4)
+
+    def merge_now(_):
+        start.wait()
+        return merge_once(graded, url, COURSE.course_id, COURSE.assignment, student)
+
+    with ThreadPoolExecutor(4) as threads:
+        merged = list(threads.map(merge_now, range(4)))
+    print(f"4 merges at once: {len(lost)} lost the insert race and merged again as an update")
+    assert len(set(merged)) == 1
+    assert _rows(url)[student] == (1, len(serial[student]))
+    assert classroom.cell_scores(root, student) == serial[student]
 
 
 def _children(pid: int) -> list[int]:
