@@ -146,8 +146,8 @@ class ResilientExecute(Execute):
             remaining = int(self._deadline - time.monotonic())
             if remaining < 1:
                 self._kernel_gone = "budget"
-                cell.outputs = [new_output("stream", name="stdout", text=(
-                    f"The notebook used up its {self.budget:g} s; this cell and the ones after it were not run.\n"))]
+                cell.outputs = [new_output("error", ename="CellTimeoutError", traceback=[], evalue=(  # verdict: cell-timeout
+                    f"The notebook used up its {self.budget:g} s; this cell and the ones after it were not run."))]
                 return cell, resources
             self.timeout = min(per_cell, remaining) if per_cell else remaining
         try:
