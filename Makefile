@@ -49,8 +49,9 @@ pdf: $(INSTALLED) $(SYSTEM_DEPS) _build/.source_pkg.stamp
 	$(BOOK_ENV) jupyter-book build . --builder singlehtml -W -n --keep-going
 	$(PYTHON) book/_ext/print_pdf.py _build/singlehtml _build/pdf/dropout-from-scratch.pdf
 
+# The suite's files run on both cores (each file keeps its module fixtures in one process).
 test: setup book pdf
-	$(PYTHON) -m pytest
+	$(PYTHON) -m pytest -n $(or $(TEST_JOBS),2) --dist loadfile
 
 # What grading needs from Debian (bubblewrap): checked, and installed when run as root.
 GRADING_DEPS := $(VENV)/.grading-deps
