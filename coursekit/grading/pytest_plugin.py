@@ -111,14 +111,19 @@ def check_result(task: str, item: pytest.Item, report: pytest.TestReport,
     if report.passed:
         return CheckResult(**fields)
     if isinstance(exc, CheckFailure):
-        return CheckResult(**fields, message=str(exc), mistake=exc.mistake)
+        return CheckResult(**fields, message=str(exc), mistake=exc.mistake, **_student_place(exc.where))
     if isinstance(exc, OpFailed):
-        where = exc.where
         return CheckResult(**fields, message=f"Could not be checked: {exc}", student_code=exc.status,
-                           student_file=str(where.get("file") or ""), student_line=_line_number(where.get("line")),
-                           student_source=str(where.get("source") or ""))
+                           **_student_place(exc.where))
     return CheckResult(**fields, message=(f"The check itself failed ({type(exc).__name__}: {exc}); "
                                           "please tell the course staff."), internal_error=True)
+
+
+def _student_place(where: dict | None) -> dict[str, Any]:
+    """The student's file, line and source line a failure points at (empty when unknown)."""
+    where = where or {}
+    return {"student_file": str(where.get("file") or ""), "student_line": _line_number(where.get("line")),
+            "student_source": str(where.get("source") or "")}
 
 
 def _line_number(line: object) -> int:
