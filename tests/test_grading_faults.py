@@ -9,7 +9,7 @@ earns the points per grade cell recorded in tests/faults/points.json (re-recorde
 tests/faults/record.py, reviewed by hand). The credit policy's targets (``[credit]`` in the
 manifest) hold on the catalogue, the feedback recorded for each mistake (feedback.json, shown in
 the book's assignment page) is what the judge says today, and no message shows a number that
-comes from the checks' inputs (the rule of tests/faults/messages.py).
+comes from the checks' inputs (the rule of coursekit/grading/disclosure.py).
 """
 
 import json
@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from coursekit.grading.checks_server import ChecksServer
+from coursekit.grading.disclosure import mask_input_numbers
 from coursekit.grading.judge import checks_environment, judge
 from coursekit.grading.task_report import task_report
 from coursekit.grading.verdict import Verdict
@@ -135,6 +136,18 @@ def test_recorded_feedback_shows_no_number_of_the_checks_inputs():
 ])
 def test_the_rule_on_messages_catches_numbers_of_the_inputs(message, numbers):
     assert hidden_numbers(message) == numbers
+
+
+@pytest.mark.parametrize("raised, shown", [
+    ("operands could not be broadcast together with shapes (50,60) (50,)",
+     "operands could not be broadcast together with shapes (…) (…)"),
+    ("index 60 is out of bounds for axis 1 with size 60", "index … is out of bounds for axis … with size …"),
+    ("cannot reshape array of size 3000 into shape (50,7)", "cannot reshape array of size … into shape (…)"),
+    ("p must be in [0, 1) for float32 input", None),
+])
+def test_the_students_own_exception_text_loses_the_numbers_of_the_inputs(raised, shown):
+    masked, changed = mask_input_numbers(raised)
+    assert masked == (shown or raised) and changed is (shown is not None) and not hidden_numbers(masked)
 
 
 def test_presupposed_behaviours_name_real_checks():

@@ -23,6 +23,7 @@ import numpy as np
 from ..cgroups import PidsGroup
 from ..limits import LIMITS
 from ..manifest import COURSE
+from .disclosure import MASKED_NOTE, mask_input_numbers
 
 RUNNER = Path(__file__).resolve().with_name("runner.py")
 REFERENCE = RUNNER.with_name("reference.py")  # trusted code the runner loads by path
@@ -79,7 +80,8 @@ class OpResult:
             where = self.where
             at = (f" at {where['file']}, line {where['line']}" if where else "") + (
                 f" ({where['source']})" if where.get("source") else "")
-            return f"{self.description} raised {self.error['type']}: {self.error['message']}{at}"
+            message, masked = mask_input_numbers(self.error["message"])  # the student's text: may name hidden shapes
+            return f"{self.description} raised {self.error['type']}: {message}{at}{MASKED_NOTE if masked else ''}"
         if self.status == "timeout":
             return f"{self.description} did not finish within {self.detail} s and was stopped"
         if self.status == "crashed":

@@ -2,7 +2,7 @@
 
 For each mistake of the course manifest: its title (linked to its section of the mistakes
 page), what the feedback says (the recorded message of the catalogue entry that shows it; no
-message names the checks' inputs, tests/faults/messages.py) and what that entry lost per task.
+message names the checks' inputs, coursekit/grading/disclosure.py) and what that entry lost per task.
 The messages and points come from feedback.json, which tests/test_grading_faults.py keeps equal
 to what the judge says today. The credit figures come from tests/faults/credit.py.
 """

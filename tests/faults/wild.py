@@ -147,6 +147,17 @@ def variants(Variant):
                 expected={"test_masks_independent": "mask-shared-across-batch", "test_train_statistics": None,
                           "test_test_mode_identity": None},
                 points=_points(dropout_forward=6)),
+        # A Dropout class in a public "deep learning from scratch" study file (found by exact-string
+        # search; the index does not name its repository): rand(x.shape[0]), one draw per row, that
+        # numpy broadcasts along the columns of a square batch and rejects for any other shape.
+        Variant("wild-mask-per-row", "rand(x.shape[0]): one draw per row, broadcast along the columns",
+                regions={"dropout_forward": "mask = (np.random.rand(x.shape[0]) >= p) / (1 - p)\n"
+                                            "out = x * mask"},
+                expected={"test_masks_independent": "mask-shared-across-batch", "test_train_statistics": None,
+                          "test_test_mode_identity": None, "test_shape_and_dtype_kept": None,
+                          "test_seed_makes_mask_reproducible": None, **dict.fromkeys(BACKWARD_TRAIN),
+                          "test_backward_in_test_mode_is_identity": None},
+                points=_points(dropout_forward=8, dropout_backward=6)),
         # A pattern we wrote (not found in a named public file): out = x aliases the caller's array.
         Variant("wild-inplace-zero", "out = x, then out[drop] = 0 and out /= 1 - p: writes into x",
                 regions={"dropout_forward": "mask = (np.random.rand(*x.shape) >= p) / (1 - p)\n"
