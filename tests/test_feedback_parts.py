@@ -169,3 +169,25 @@ def test_the_page_typesets_its_formulas_or_carries_mathjax_without_node(tmp_path
         assert "<script" not in page and page.count("<mjx-container") == 1 and len(page) < 100_000
     else:
         assert "window.MathJax" in page and "$1/(1-p)$" in page and "<mjx-container" not in page
+        assert typeset_offline_in_chromium(page, tmp_path / "page.html") == {"formulas": 1, "outside": []}
+
+
+def typeset_offline_in_chromium(page: str, path) -> dict:
+    """Open ``page`` in Chromium with every non-file request aborted; the formulas the inlined
+    MathJax typeset (SVGs with a size) and the requests that tried to leave."""
+    from playwright.sync_api import sync_playwright
+
+    path.write_text(page)
+    outside = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=["--headless", "--no-sandbox"])
+        tab = browser.new_page(viewport={"width": 390, "height": 900})
+        tab.route("**/*", lambda route: route.continue_() if route.request.url.startswith(("file:", "data:"))
+                  else (outside.append(route.request.url), route.abort()))
+        tab.goto(path.as_uri())
+        tab.wait_for_function("() => window.MathJax && MathJax.startup && MathJax.startup.promise", timeout=20_000)
+        tab.evaluate("() => MathJax.startup.promise")
+        formulas = tab.evaluate("""() => [...document.querySelectorAll('mjx-container svg')].filter(svg => {
+            const r = svg.getBoundingClientRect(); return r.width > 0 && r.height > 0; }).length""")
+        browser.close()
+    return {"formulas": formulas, "outside": outside}
