@@ -17,7 +17,9 @@ grades from this repository), because each of those starts student code through
   time being at most their sum.
 
 ``reason`` turns what student code raised into the sentence an instructor reads ("used more
-than 2 GiB of memory"); ``reasons_in`` finds those sentences in a verdict's messages.
+than 2 GiB of memory"), in the hidden checks (``reasons_in`` finds it in a verdict's messages)
+and in the notebook's own cells (the verdict's ``notebook_limits``); ``notebook_time_reason``
+names a notebook that used up its time ("used up its 600 s").
 """
 
 from __future__ import annotations
@@ -98,9 +100,14 @@ class Limits:
             return f"started more than {self.processes} processes"
         return None
 
+    def notebook_time_reason(self, seconds: float = 0.0) -> str:
+        """Why a notebook was stopped before its end: it used up ``seconds`` (the budget grading
+        ran it with; by default ``notebook_seconds``) for all its cells."""
+        return f"used up its {seconds or self.notebook_seconds:g} s"
+
     def sentences(self) -> tuple[str, ...]:
-        """Every reason ``reason`` gives, for finding them in a verdict's messages. (A notebook or
-        checks past their time are named as timed out by the notebook's cells and the checks.)"""
+        """Every reason ``reason`` gives, for finding them in a verdict's messages. (Checks past
+        their time are named as timed out by the checks.)"""
         return (f"used more than {self.memory_text} of memory", f"wrote a file larger than {self.file_size_text}",
                 f"started more than {self.processes} processes")
 

@@ -10,18 +10,25 @@ from coursekit.classgrade import hooks, report, status
 from coursekit.classgrade.status import (CRASHED, FAILED, FINISHED, GRADED, INTERRUPTED, INTERRUPTED_MIDWAY, MISSING,
                                          NBGRADER_FAILED, NO_NOTEBOOK, NOT_GRADED, NOT_STARTED, REFUSED,
                                          STOPPED_AFTER_TIMEOUT, TIMED_OUT, UP_TO_DATE, Attempt, Facts, Outcome, decide)
-from coursekit.grading.verdict import CheckResult, Verdict
+from coursekit.grading.verdict import CheckResult, Verdict, VerdictError
+from coursekit.limits import LIMITS
 from coursekit.manifest import COURSE
 
 
-def check(task="t", name="test_a", passed=True, code="ok", mistake=None, points=1.0):
-    return CheckResult(task=task, check=name, points=points, passed=passed, mistake=mistake, student_code=code)
+def check(task="t", name="test_a", passed=True, code="ok", mistake=None, points=1.0, message=""):
+    return CheckResult(task=task, check=name, points=points, passed=passed, mistake=mistake, student_code=code,
+                       message=message)
 
 
-def verdicts(*checks, kernel="ok", notebook="nb"):
+def verdicts(*checks, kernel="ok", notebook="nb", seconds=0.0, limits=()):
     verdict = Verdict.from_checks(list(checks))
     verdict.notebook, verdict.kernel = notebook, kernel
+    verdict.notebook_seconds, verdict.notebook_limits = seconds, list(limits)
     return {notebook: verdict}
+
+
+MEMORY = f"used more than {LIMITS.memory_text} of memory"
+FILE = f"wrote a file larger than {LIMITS.file_size_text}"
 
 
 GOOD = verdicts(check())
@@ -41,6 +48,17 @@ def outcome(kind, found=GOOD, missing=(), grade=HELD, **particulars):
     (verdicts(check(passed=False, code="crashed"), check(name="test_b", passed=False, code="crashed")), (),
      CRASHED, "t: student code crashed in 2 check(s)"),
     (verdicts(check(), kernel="cell-timeout"), (), TIMED_OUT, "nb: a notebook cell ran out of time"),
+    (verdicts(check(), kernel="notebook-time", seconds=12), (), TIMED_OUT,
+     "nb: the notebook used up its 12 s (the course's limit)"),
+    (verdicts(check(), kernel="notebook-time"), (), TIMED_OUT,  # no seconds recorded: the course's default
+     f"nb: the notebook used up its {LIMITS.notebook_seconds:g} s (the course's limit)"),
+    (verdicts(check(), limits=[MEMORY]), (), GRADED, f"nb: a notebook cell {MEMORY} (the course's limit)"),
+    (verdicts(check(), kernel="died", limits=[FILE, MEMORY]), (), CRASHED,
+     f"nb: the notebook's kernel died; nb: a notebook cell {FILE} (the course's limit); "
+     f"nb: a notebook cell {MEMORY} (the course's limit)"),
+    (verdicts(check(passed=False, message=f"the call {MEMORY}"), kernel="notebook-time", seconds=600, limits=[MEMORY]),
+     (), TIMED_OUT, f"{MEMORY} (the course's limit); nb: the notebook used up its 600 s (the course's limit); "
+                    f"nb: a notebook cell {MEMORY} (the course's limit)"),
     (verdicts(check(passed=False, code="timeout")), (), TIMED_OUT, "t: student code timed out in 1 check(s)"),
     (verdicts(check(passed=False, code="timeout"), kernel="died"), (), CRASHED,
      "nb: the notebook's kernel died; t: student code timed out in 1 check(s)"),
@@ -53,6 +71,33 @@ def outcome(kind, found=GOOD, missing=(), grade=HELD, **particulars):
 def test_a_graded_submission_takes_its_status_from_its_verdicts(kind, run, found, missing, expected, detail):
     assert outcome(kind, found, missing) == Outcome("s", expected, detail, run=run, graded=True,
                                                    score=7.0, max_score=25.0)
+
+
+def test_verdict_files_old_and_new_load_and_keep_how_the_notebook_ended(tmp_path):
+    old = tmp_path / "old.verdict.json"  # written before notebook-time existed: still read
+    old.write_text('{"notebook": "nb", "kernel": "cell-timeout", "tasks": {"t": {"checks": []}}}')
+    assert (Verdict.load(old).kernel, Verdict.load(old).notebook_seconds, Verdict.load(old).notebook_limits) == \
+        ("cell-timeout", 0.0, [])
+    assert "notebook_seconds" not in Verdict.load(old).to_dict()  # an ordinary verdict's JSON is unchanged
+    new = verdicts(check(), kernel="notebook-time", seconds=12, limits=[MEMORY])["nb"]
+    again = Verdict.load(new.save(tmp_path / "new.verdict.json"))
+    assert (again.kernel, again.notebook_seconds, again.notebook_limits) == ("notebook-time", 12.0, [MEMORY])
+    assert decide(Facts("s", Attempt(FINISHED), {"nb": again}, grade=HELD)).detail == \
+        f"nb: the notebook used up its 12 s (the course's limit); nb: a notebook cell {MEMORY} (the course's limit)"
+
+
+@pytest.mark.parametrize("field, value, says", [
+    ("kernel", '"timeout"', "kernel 'timeout' is not one of ok, not run, died, cell-timeout, notebook-time"),
+    ("notebook_seconds", '"12"', "notebook_seconds '12' is not a number of seconds"),
+    ("notebook_seconds", "-1", "notebook_seconds -1 is not a number of seconds"),
+    ("notebook_limits", '"memory"', "notebook_limits 'memory' is not a list of reasons"),
+])
+def test_a_malformed_verdict_is_refused_naming_file_and_field(tmp_path, field, value, says):
+    path = tmp_path / "bad.verdict.json"
+    path.write_text(f'{{"kernel": "ok", "tasks": {{}}, "{field}": {value}}}')
+    with pytest.raises(VerdictError) as refused:
+        Verdict.load(path)
+    assert str(refused.value) == f"{path}: {says}"
 
 
 def test_a_graded_submission_without_a_grade_in_the_gradebook_failed():

@@ -3,14 +3,16 @@
 One course, graded on both routes: plain ``nbgrader autograde`` for one half of the class, then
 the class command (``python -m coursekit.classgrade --run-notebooks``) for the other half. Each
 half holds a correct submission and one submission per limit: 8 GiB allocated at import, forks
-without end at import, a 1 TiB file written at import, and a notebook that sleeps in many cells.
-Each gets its reason in the class report and on its feedback page; the correct ones keep full
-marks, and no process of a submission outlives grading.
+without end at import, a 1 TiB file written at import, and a notebook that sleeps in many cells
+after a cell of its own that allocates 8 GiB (both limits hit in the notebook, not in the
+package). Each gets its reason in the verdict, the class report and on its feedback page; the
+correct ones keep full marks, and no process of a submission outlives grading.
 """
 
 from __future__ import annotations
 
 import csv
+import html
 import random
 import subprocess
 import sys
@@ -22,6 +24,8 @@ import nbformat
 import pytest
 
 from coursekit import cgroups, classroom, limits, sandbox
+from coursekit.classgrade import status
+from coursekit.grading.verdict import Verdict, verdict_path
 from coursekit.limits import LIMITS
 from coursekit.manifest import COURSE
 from coursekit.paths import MANIFEST_FILE, REPO_ROOT
@@ -41,6 +45,7 @@ REASONS = {"memory": f"used more than {LIMITS.memory_text} of memory",
            "file": f"wrote a file larger than {LIMITS.file_size_text}"}
 NOTEBOOK_SECONDS = 12  # the sleeper's notebook budget in this course (the default is LIMITS.notebook_seconds)
 SLEEPING_CELLS = 12
+MEMORY_CELL = "import numpy as np\nhog = np.ones(8 * 2**30 // 8)"  # the sleeper's own cell, before it sleeps
 
 
 def submit(root: Path, student: str, kind: str) -> None:
@@ -52,6 +57,7 @@ def submit(root: Path, student: str, kind: str) -> None:
         nb = nbformat.read(path, as_version=4)
         for _ in range(SLEEPING_CELLS):
             nb.cells.insert(1, nbformat.v4.new_code_cell("import time\ntime.sleep(2)"))
+        nb.cells.insert(1, nbformat.v4.new_code_cell(MEMORY_CELL))
         nbformat.write(nb, path)
 
 
@@ -87,7 +93,16 @@ def auto_scores(root, student):
 
 
 def feedback_page(root, student) -> str:
-    return (root / "feedback" / student / COURSE.assignment / f"{COURSE.notebook}.html").read_text()
+    """The page's HTML with its entities decoded (a note's "course's" is written course&#39;s)."""
+    return html.unescape((root / "feedback" / student / COURSE.assignment / f"{COURSE.notebook}.html").read_text())
+
+
+def saved_verdict(root, student) -> Verdict:
+    return Verdict.load(verdict_path(root / "autograded" / student / COURSE.assignment, COURSE.notebook))
+
+
+SLEEPER_NOTES = (f"Your notebook used up its {NOTEBOOK_SECONDS} s, the course's time for running all its cells",
+                 f"A cell of your notebook was stopped because it {REASONS['memory']}, a limit of the course's grading.")
 
 
 @pytest.mark.skipif(sandbox.probe() is not None, reason=f"bwrap unusable: {sandbox.probe()}")
@@ -111,14 +126,40 @@ class TestClassAtTheLimits:
     def test_a_notebook_past_its_time_is_stopped_and_named(self, course):
         root, _, rows = course
         for student in ("sleep-plain", "sleep-class"):
+            verdict = saved_verdict(root, student)
+            assert (verdict.kernel, verdict.notebook_seconds) == ("notebook-time", NOTEBOOK_SECONDS), student
+            decided = status.decide(status.Facts(student, status.Attempt(status.FINISHED), {COURSE.notebook: verdict},
+                                                 grade=(1.0, 1.0)))
+            said = f"{COURSE.notebook}: the notebook used up its {NOTEBOOK_SECONDS} s (the course's limit)"
+            assert decided.status == "timed out" and said in decided.detail.split("; "), decided
             assert rows[student]["status"] == "timed out", rows[student]
-            assert "ran out of time" in rows[student]["detail"]
+            assert rows[student]["detail"].startswith(decided.detail), rows[student]
+            assert SLEEPER_NOTES[0] in feedback_page(root, student)
             graded = nbformat.read(root / "autograded" / student / COURSE.assignment / f"{COURSE.notebook}.ipynb", 4)
             texts = [o.get("text", "") + o.get("evalue", "") for c in graded.cells if c.cell_type == "code"
                      for o in c.get("outputs", [])]
             assert any(f"used up its {NOTEBOOK_SECONDS:g} s" in t for t in texts), texts[:20]
             ran = [c for c in graded.cells if "time.sleep(2)" in c.source and c.get("execution_count")]
             assert 0 < len(ran) < SLEEPING_CELLS
+
+    def test_a_limit_hit_in_a_notebook_cell_is_named(self, course):
+        root, _, rows = course
+        for student in ("sleep-plain", "sleep-class"):
+            verdict = saved_verdict(root, student)
+            assert verdict.notebook_limits == [REASONS["memory"]], student
+            assert not LIMITS.reasons_in([check.message for check in verdict.checks])  # the package is correct
+            detail = status.decide(status.Facts(student, status.Attempt(status.FINISHED), {COURSE.notebook: verdict},
+                                                grade=(1.0, 1.0))).detail
+            said = f"{COURSE.notebook}: a notebook cell {REASONS['memory']} (the course's limit)"
+            assert said in detail.split("; ") and said in rows[student]["detail"], rows[student]
+            assert SLEEPER_NOTES[1] in feedback_page(root, student)
+        for student in ("ok-plain", "ok-class"):
+            assert saved_verdict(root, student).notebook_limits == []
+        # The package's own 8 GiB at import also hits the limit in the notebook's import cell: the
+        # page says it once, for the student's code.
+        assert saved_verdict(root, "memory-plain").notebook_limits == [REASONS["memory"]]
+        page = feedback_page(root, "memory-plain")
+        assert f"Your code was stopped because it {REASONS['memory']}" in page and SLEEPER_NOTES[1] not in page
 
     def test_plain_nbgrader_finished_every_submission(self, course):
         root, plain, _ = course
@@ -133,14 +174,16 @@ class TestClassAtTheLimits:
         outside = []
         page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(("file:", "data:"))
                    else (outside.append(route.request.url), route.abort("blockedbyclient")))
+        shown = {"memory-plain": [f"Your code was stopped because it {REASONS['memory']}"], "sleep-plain": SLEEPER_NOTES}
         try:
-            page.goto((root / "feedback" / "memory-plain" / COURSE.assignment / f"{COURSE.notebook}.html").as_uri())
-            note = page.get_by_text(f"Your code was stopped because it {REASONS['memory']}")
-            assert note.is_visible()
             SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-            note.scroll_into_view_if_needed()
-            page.screenshot(path=str(SCREENSHOTS / f"limits-feedback-{width}.png"))
-            assert page.evaluate("document.documentElement.scrollWidth") <= width
+            for student, notes in shown.items():
+                page.goto((root / "feedback" / student / COURSE.assignment / f"{COURSE.notebook}.html").as_uri())
+                for text in notes:
+                    assert page.get_by_text(text).is_visible(), (student, text)
+                page.get_by_text(notes[0]).scroll_into_view_if_needed()
+                page.screenshot(path=str(SCREENSHOTS / f"limits-feedback-{student}-{width}.png"))
+                assert page.evaluate("document.documentElement.scrollWidth") <= width
         finally:
             page.close()
         assert outside == []

@@ -137,6 +137,11 @@ def _from_verdicts(verdicts: Mapping[str, Verdict], missing: tuple[str, ...]) ->
         elif verdict.kernel == "cell-timeout":
             timed_out = True
             details.append(f"{notebook}: a notebook cell ran out of time")
+        elif verdict.kernel == "notebook-time":
+            timed_out = True
+            reason = LIMITS.notebook_time_reason(verdict.notebook_seconds)
+            details.append(f"{notebook}: the notebook {reason} (the course's limit)")
+        details += [f"{notebook}: a notebook cell {reason} (the course's limit)" for reason in verdict.notebook_limits]
         for task, task_verdict in sorted(verdict.tasks.items()):
             if count := task_verdict.student_code_count("crashed"):
                 crashed = True

@@ -44,7 +44,10 @@ FEEDBACK_KEY = "dropout_feedback"
 KERNEL_NOTES = {"died": "The notebook's kernel died (KernelDied) while autograde ran your notebook; the cells "
                         "after that were not run. The points come from the hidden checks either way.",
                 "cell-timeout": "A cell of your notebook did not finish in time while autograde ran it; the "
-                                "cells after it were not run. The points come from the hidden checks either way."}
+                                "cells after it were not run. The points come from the hidden checks either way.",
+                "notebook-time": "Your notebook {reason}, the course's time for running all its cells, while "
+                                 "autograde ran it; the cells after that were not run. The points come from the "
+                                 "hidden checks either way."}
 
 
 class FeedbackError(RuntimeError):
@@ -170,9 +173,12 @@ class FeedbackPage(Preprocessor):
             verdict = Verdict()
             notes.append("No verdict of the hidden checks was saved for this submission: ask your instructor.")
         if verdict.kernel in KERNEL_NOTES:
-            notes.append(KERNEL_NOTES[verdict.kernel])
-        for reason in LIMITS.reasons_in([check.message for check in verdict.checks]):
+            notes.append(KERNEL_NOTES[verdict.kernel].format(reason=LIMITS.notebook_time_reason(verdict.notebook_seconds)))
+        checks_hit = LIMITS.reasons_in([check.message for check in verdict.checks])
+        for reason in checks_hit:
             notes.append(f"Your code was stopped because it {reason}, a limit of the course's grading.")
+        for reason in [r for r in verdict.notebook_limits if r not in checks_hit]:
+            notes.append(f"A cell of your notebook was stopped because it {reason}, a limit of the course's grading.")
         if verdict.kernel == "not run":
             notes.append("Autograde did not run this notebook's cells: the outputs shown are the ones you submitted.")
         book_url = self.book_url.rstrip("/")

@@ -39,11 +39,11 @@ from ..limits import LIMITS
 from ..manifest import COURSE
 from .checks_server import ChecksServer, ChecksServerError
 from .judge import JudgeError, checks_environment, judge
+from .notebook_run import NOTEBOOK_RUN_KEY, NotebookRun
 from .task_report import task_report
 from .verdict import TaskVerdict, Verdict, verdict_path
 
 SNAPSHOT_KEY = "dropout_snapshot"
-NOTEBOOK_RUN_KEY = "dropout_notebook_run"
 NOT_RUN_NOTE = ("This notebook was graded without running its cells: the points come from the hidden checks "
                 "of the course, reported in the autograded cells below. Run the notebook yourself to see "
                 "its outputs.\n")
@@ -109,12 +109,13 @@ class ResilientExecute(Execute):
     def preprocess(self, nb: NotebookNode, resources: dict, km: Any = None) -> tuple[NotebookNode, dict]:
         """Run the notebook (or, with ``run_notebook = False``, only note that it was not run)."""
         if not self.run_notebook:
-            resources[NOTEBOOK_RUN_KEY] = False
+            resources[NOTEBOOK_RUN_KEY] = NotebookRun(ran=False)
             first_code = next((cell for cell in nb.cells if cell.cell_type == "code"), None)
             if first_code is not None:
                 first_code.outputs.append(new_output("stream", name="stdout", text=NOT_RUN_NOTE))
             return nb, resources
         self._kernel_gone = None
+        self._run = resources[NOTEBOOK_RUN_KEY] = NotebookRun(budget=self.budget)
         self._deadline = time.monotonic() + self.budget if self.budget > 0 else None
         self._ipc_dir = tempfile.mkdtemp(prefix="dropout-kernel-") if self.ipc_transport else None
         try:
@@ -146,8 +147,7 @@ class ResilientExecute(Execute):
             remaining = int(self._deadline - time.monotonic())
             if remaining < 1:
                 self._kernel_gone = "budget"
-                cell.outputs = [new_output("error", ename="CellTimeoutError", traceback=[], evalue=(  # verdict: cell-timeout
-                    f"The notebook used up its {self.budget:g} s; this cell and the ones after it were not run."))]
+                cell.outputs = [self._run.out_of_time()]  # verdict: notebook-time
                 return cell, resources
             self.timeout = min(per_cell, remaining) if per_cell else remaining
         try:
@@ -155,15 +155,14 @@ class ResilientExecute(Execute):
                 cell, resources = super().preprocess_cell(cell, resources, index)
             except CellTimeoutError as exc:  # raised, not recorded, when IOPub output lags (a loaded machine)
                 cell.outputs.append(new_output("error", ename="CellTimeoutError", evalue=str(exc)[:300], traceback=[]))
-            timed_out = any(o.get("output_type") == "error" and o.get("ename") == "CellTimeoutError"
-                            for o in cell.get("outputs", []))
-            if timed_out and self.stop_after_timeout:
+            clipped = self._deadline is not None and (not per_cell or self.timeout < per_cell)
+            if self._run.cell_ran(cell, clipped) and self.stop_after_timeout:
                 self._kernel_gone = "timeout"
-                spent = f"The notebook used up its {self.budget:g} s in" if self.timeout < per_cell else "Time ran out in"
+                spent = f"The notebook used up its {self.budget:g} s in" if clipped else "Time ran out in"
                 cell.outputs.append(new_output("stream", name="stdout", text=f"{spent} this cell; later cells were not run.\n"))
             return cell, resources
         except (DeadKernelError, UnresponsiveKernelError) as exc:
-            self._kernel_gone = type(exc).__name__
+            self._kernel_gone = self._run.ended = "died"
             self.log.warning("the kernel died in cell %d (%s); the remaining cells are not run", index, exc)
             cell.outputs.append(new_output(
                 "error", ename="KernelDied", evalue=f"the notebook's kernel stopped while running this cell ({exc})",
@@ -209,7 +208,7 @@ class JudgeCells(NbGraderPreprocessor):
             verdict = self._judge(snapshot, tasks, confine)
             for cell in cells:
                 self._fill(cell, verdict.tasks[self.task_cells[cell.metadata.nbgrader.grade_id]])
-            self._save_verdict(nb, resources, verdict)
+            self._save_verdict(resources, verdict)
         finally:
             shutil.rmtree(snapshot, ignore_errors=True)
         return nb, resources
@@ -226,18 +225,10 @@ class JudgeCells(NbGraderPreprocessor):
             _stop_checks_server()
             return judge(snapshot, tasks, **limits)
 
-    def _save_verdict(self, nb: NotebookNode, resources: dict, verdict: Verdict) -> Path:
-        """Write the verdict, with how the notebook's kernel fared, beside the graded notebook."""
-        kernel = "ok" if resources.get(NOTEBOOK_RUN_KEY, True) else "not run"
-        for cell in nb.cells:
-            for output in cell.get("outputs", []):
-                if output.get("output_type") == "error" and output.get("ename") == "KernelDied":
-                    kernel = "died"
-                elif output.get("output_type") == "error" and output.get("ename") == "CellTimeoutError" \
-                        and kernel == "ok":
-                    kernel = "cell-timeout"
+    def _save_verdict(self, resources: dict, verdict: Verdict) -> Path:
+        """Write the verdict, with how the notebook's run ended (NotebookRun), beside the graded notebook."""
         notebook = resources.get("nbgrader", {}).get("notebook", "notebook")
-        saved = Verdict(tasks=verdict.tasks, notebook=notebook, kernel=kernel)
+        saved = resources.get(NOTEBOOK_RUN_KEY, NotebookRun()).verdict(verdict, notebook)
         return saved.save(verdict_path(_notebook_folder(resources), notebook))
 
     def _fill(self, cell, verdict: TaskVerdict) -> None:

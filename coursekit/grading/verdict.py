@@ -10,6 +10,10 @@ JSON form::
      "tasks": {"dropout_forward": {"checks": [{"task": ..., "check": ..., "points": 3.0,
                "passed": false, "message": ..., "mistake": "keep-drop-swapped",
                "student_code": "ok"}, ...]}, ...}}
+
+and, only when they apply, ``"notebook_seconds": 600`` (the time the notebook used up, with
+kernel "notebook-time") and ``"notebook_limits": ["used more than 2 GiB of memory"]`` (the
+course's limits the notebook's own cells hit). Files without them (older ones) load unchanged.
 """
 
 from __future__ import annotations
@@ -21,8 +25,9 @@ from pathlib import Path
 # How the student's calls went in a check: ok, raised, stopped after its time limit, ended its
 # process, or not run (an earlier call failed, or the time budget ran out).
 STUDENT_CODE = ("ok", "error", "timeout", "crashed", "not-run")
-# How the notebook's own kernel fared under autograde.
-KERNEL = ("ok", "not run", "died", "cell-timeout")
+# How autograde's run of the notebook ended: ran to the end, was not run, its kernel died, a cell
+# ran past its own timeout, or the notebook used up its whole time (ResilientExecute.budget).
+KERNEL = ("ok", "not run", "died", "cell-timeout", "notebook-time")
 VERDICT_SUFFIX = "verdict.json"
 
 
@@ -107,6 +112,9 @@ class Verdict:
     tasks: dict[str, TaskVerdict] = field(default_factory=dict)
     notebook: str = ""
     kernel: str = "ok"
+    notebook_seconds: float = 0.0  # the time the notebook used up (kernel "notebook-time")
+    # The course's limits the notebook's own cells hit, in an instructor's words (Limits.reason).
+    notebook_limits: list[str] = field(default_factory=list)
 
     @classmethod
     def from_checks(cls, checks: list[CheckResult], tasks: tuple[str, ...] = ()) -> Verdict:
@@ -129,9 +137,13 @@ class Verdict:
         return [check for task in self.tasks.values() for check in task.checks]
 
     def to_dict(self) -> dict:
-        return {"notebook": self.notebook, "kernel": self.kernel,
-                "tasks": {task: {"checks": [c.to_dict() for c in verdict.checks]}
-                          for task, verdict in self.tasks.items()}}
+        data = {"notebook": self.notebook, "kernel": self.kernel}
+        if self.notebook_seconds:
+            data["notebook_seconds"] = self.notebook_seconds
+        if self.notebook_limits:
+            data["notebook_limits"] = list(self.notebook_limits)
+        data["tasks"] = {task: {"checks": [c.to_dict() for c in verdict.checks]} for task, verdict in self.tasks.items()}
+        return data
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=1)
@@ -143,12 +155,19 @@ class Verdict:
         kernel = data.get("kernel", "ok")
         if kernel not in KERNEL:
             raise VerdictError(f"{source}: kernel {kernel!r} is not one of {', '.join(KERNEL)}")
+        seconds = data.get("notebook_seconds", 0.0)
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds < 0:
+            raise VerdictError(f"{source}: notebook_seconds {seconds!r} is not a number of seconds")
+        limits = data.get("notebook_limits", [])
+        if not isinstance(limits, list) or not all(isinstance(reason, str) for reason in limits):
+            raise VerdictError(f"{source}: notebook_limits {limits!r} is not a list of reasons")
         tasks = {}
         for task, body in data["tasks"].items():
             if not isinstance(body, dict) or not isinstance(body.get("checks"), list):
                 raise VerdictError(f"{source}: tasks.{task} needs a 'checks' list")
             tasks[task] = TaskVerdict(task, [CheckResult.from_dict(c, source) for c in body["checks"]])
-        return cls(tasks=tasks, notebook=str(data.get("notebook", "")), kernel=kernel)
+        return cls(tasks=tasks, notebook=str(data.get("notebook", "")), kernel=kernel,
+                   notebook_seconds=float(seconds), notebook_limits=list(limits))
 
     @classmethod
     def from_json(cls, text: str, source: str = "a verdict") -> Verdict:
