@@ -101,6 +101,12 @@ def saved_verdict(root, student) -> Verdict:
     return Verdict.load(verdict_path(root / "autograded" / student / COURSE.assignment, COURSE.notebook))
 
 
+def decided(student, verdict) -> status.Outcome:
+    """The class command's decision on a graded submission with this verdict."""
+    return status.decide(status.Facts(student, status.Attempt(status.FINISHED), {COURSE.notebook: verdict},
+                                      grade=(1.0, 1.0)))
+
+
 SLEEPER_NOTES = (f"Your notebook used up its {NOTEBOOK_SECONDS} s, the course's time for running all its cells",
                  f"A cell of your notebook was stopped because it {REASONS['memory']}, a limit of the course's grading.")
 
@@ -128,12 +134,11 @@ class TestClassAtTheLimits:
         for student in ("sleep-plain", "sleep-class"):
             verdict = saved_verdict(root, student)
             assert (verdict.kernel, verdict.notebook_seconds) == ("notebook-time", NOTEBOOK_SECONDS), student
-            decided = status.decide(status.Facts(student, status.Attempt(status.FINISHED), {COURSE.notebook: verdict},
-                                                 grade=(1.0, 1.0)))
+            outcome = decided(student, verdict)
             said = f"{COURSE.notebook}: the notebook used up its {NOTEBOOK_SECONDS} s (the course's limit)"
-            assert decided.status == "timed out" and said in decided.detail.split("; "), decided
+            assert outcome.status == "timed out" and said in outcome.detail.split("; "), outcome
             assert rows[student]["status"] == "timed out", rows[student]
-            assert rows[student]["detail"].startswith(decided.detail), rows[student]
+            assert rows[student]["detail"].startswith(outcome.detail), rows[student]
             assert SLEEPER_NOTES[0] in feedback_page(root, student)
             graded = nbformat.read(root / "autograded" / student / COURSE.assignment / f"{COURSE.notebook}.ipynb", 4)
             texts = [o.get("text", "") + o.get("evalue", "") for c in graded.cells if c.cell_type == "code"
@@ -148,8 +153,7 @@ class TestClassAtTheLimits:
             verdict = saved_verdict(root, student)
             assert verdict.notebook_limits == [REASONS["memory"]], student
             assert not LIMITS.reasons_in([check.message for check in verdict.checks])  # the package is correct
-            detail = status.decide(status.Facts(student, status.Attempt(status.FINISHED), {COURSE.notebook: verdict},
-                                                grade=(1.0, 1.0))).detail
+            detail = decided(student, verdict).detail
             said = f"{COURSE.notebook}: a notebook cell {REASONS['memory']} (the course's limit)"
             assert said in detail.split("; ") and said in rows[student]["detail"], rows[student]
             assert SLEEPER_NOTES[1] in feedback_page(root, student)
