@@ -12,6 +12,10 @@ sphinxcontrib-bibtex's markup are not ours to edit):
   its dark-mode twin (figure_style.dark_svg), shown instead of it when the theme is dark;
 - every table cell gets the header of its column as `data-label`, for the phone layout
   of book.css, which shows each row as a card;
+- the theme's hidden duplicate sidebar toggles in the top bar are removed: the theme's script
+  wires only the first `.primary-toggle`/`.secondary-toggle` of a page, so the visible ones
+  opened nothing on a phone (pydata-sphinx-theme#2451); keyboard-focus.js gives focus back
+  to a button pressed from the keyboard, which the theme blurs;
 - Sphinx's search takes its snippets from the page's body text, leaving out the theme's
   print-only contents block and the TeX source of the formulas;
 - the book's own static files (book/_static) are copied again when they changed, which
@@ -57,6 +61,8 @@ def fix_page(markup: str) -> str:
             image.wrap(link)
     for image in soup.select("figure img[src$='.svg']"):
         add_dark_twin(image)
+    for toggle in soup.select("#pst-header .sidebar-toggle"):
+        toggle.decompose()
     for table in soup.select("article table"):
         headers = [th.get_text(" ", strip=True) for th in table.select("thead th")]
         for row in table.select("tbody tr"):
@@ -137,5 +143,6 @@ def on_build_finished(app: Sphinx, exception: Exception | None) -> None:
 
 
 def setup(app: Sphinx) -> dict:
+    app.add_js_file("keyboard-focus.js", loading_method="defer")
     app.connect("build-finished", on_build_finished)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
