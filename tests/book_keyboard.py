@@ -37,7 +37,8 @@ RECORD_FOCUS_JS = """() => {
     document.addEventListener('focusin', event => {
         const el = event.target;
         if (!el.dataset || el.dataset.kbdIndex === undefined) return;
-        el.getAnimations().forEach(animation => animation.finish());   // the theme fades its shadow in
+        // the theme fades its focus shadow in: read the end state (an endless animation cannot end)
+        el.getAnimations().forEach(animation => { try { animation.finish(); } catch (endless) {} });
         const style = getComputedStyle(el);
         let background = 'rgb(255, 255, 255)';
         for (let up = el.parentElement; up; up = up.parentElement) {
