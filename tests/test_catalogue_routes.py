@@ -1,6 +1,7 @@
-"""The catalogue's wild entries earn the same points per cell under both instructor routes.
+"""Every catalogue entry earns the same points per cell under both instructor routes.
 
-One course root holds every entry of tests/faults/wild.py as a student; a copy of it is graded
+One course root holds every entry of tests/faults/catalogue.py (correct, faulty and broken,
+the wild ones included) as a student; a copy of it is graded
 by the class command (``python -m coursekit.classgrade``, parallel workers) and the other by one
 plain ``nbgrader autograde`` process. Both leave the notebooks' cells unrun (the class
 command's default; ``--ResilientExecute.run_notebook=False`` for nbgrader): the points come from
@@ -24,7 +25,7 @@ from coursekit.manifest import COURSE
 from coursekit.paths import REPO_ROOT
 
 CATALOGUE = classroom.load_catalogue()
-ENTRIES = CATALOGUE.WILD_CORRECT + CATALOGUE.WILD_FAULTS
+ENTRIES = CATALOGUE.ALL
 POINTS = json.loads((Path(__file__).parent / "faults" / "points.json").read_text())
 CELLS = tuple(task.grade_cell for task in COURSE.tasks)
 LIMITS = dict(cell_timeout=5, op_timeout=2.0, budget=15.0)
