@@ -176,11 +176,14 @@ def test_train_statistics(run):
     problems = _statistics_problems(run)
     if not problems:
         return
-    share = "every value" if len(problems) == len(TRAIN_PS) else "some of the values"
-    zeros = _sides({z for z, _ in problems.values()}, "above p", "below p", "close to p")
-    mean = _sides({m for _, m in problems.values()}, "above the input's mean", "below the input's mean",
-                  "close to the input's mean")
-    figures = (f"for {share} of p tried, the fraction of zeroed entries in the train-mode output is {zeros}, "
+    zero_sides, mean_sides = {z for z, _ in problems.values()}, {m for _, m in problems.values()}
+    zeros = _sides(zero_sides, "above p", "below p", "close to p")
+    mean = _sides(mean_sides, "above the input's mean", "below the input's mean", "close to the input's mean")
+    if len(zero_sides) > 1 or len(mean_sides) > 1:  # the sides already say "for some values"
+        lead = "over the values of p tried"
+    else:
+        lead = "for every value of p tried" if len(problems) == len(TRAIN_PS) else "for some of the values of p tried"
+    figures = (f"{lead}, the fraction of zeroed entries in the train-mode output is {zeros}, "
                f"and the output's mean is {mean} (inverted dropout keeps the mean)")
     mistake, meaning = _diagnosis(run)
     if mistake:
