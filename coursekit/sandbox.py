@@ -29,6 +29,7 @@ on purpose.
 
 from __future__ import annotations
 
+import functools
 import os
 import shlex
 import shutil
@@ -159,9 +160,12 @@ def bwrap_command(command: Sequence[str], cwd: Path | str, writable: Iterable[Pa
             "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
     if not network:
         args.append("--unshare-net")
+    hidden = hidden_paths(hide)
     python = [Path(sys.base_prefix), Path(sys.prefix), Path(sys.executable).parent]
+    python += [path for path in _site_paths_outside_prefix(sys.executable)
+               if not any(path.resolve().is_relative_to(h) or h.is_relative_to(path.resolve()) for h in hidden)]
     visible = _existing_unique([*python, *readonly, *writable])
-    for path in hidden_paths(hide):
+    for path in hidden:
         if any(_inside(other, path) for other in visible):  # e.g. the repository around the venv
             args += ["--tmpfs", str(path)] if path.is_dir() else ["--ro-bind", "/dev/null", str(path)]
     ro_paths, rw_paths = _existing_unique([*python, *readonly]), _existing_unique(writable)
@@ -171,8 +175,9 @@ def bwrap_command(command: Sequence[str], cwd: Path | str, writable: Iterable[Pa
         args += ["--bind", str(path), str(path)]
     # Also bind each path where it is named through a symlink (a symlinked clone, venv, home or
     # course folder): sys.executable and the command line keep those names.
+    bound = [*ro_paths, *rw_paths]
     for option, paths in (("--ro-bind", [*python, *readonly]), ("--bind", writable)):
-        for named, real in _symlinked_names(paths):
+        for named, real in _symlinked_names(paths, bound):
             args += [option, str(real), str(named)]
     for key, value in (env or {}).items():
         args += ["--setenv", key, value]
@@ -180,11 +185,37 @@ def bwrap_command(command: Sequence[str], cwd: Path | str, writable: Iterable[Pa
     return args + (limits.prlimit_command() if limits else []) + list(command)
 
 
-def _symlinked_names(paths: Iterable[Path | str]) -> list[tuple[Path, Path]]:
-    """(name as given, resolved path) of each existing path whose name goes through a symlink."""
-    out, seen = [], set()
+@functools.lru_cache(maxsize=None)
+def _site_paths_outside_prefix(python: str) -> tuple[Path, ...]:
+    """Folders on the isolated (``-I``) module path of ``python`` outside its installation and
+    venv: what the venv's ``.pth`` files add (a department's shared site-packages, say), as
+    named. Hidden folders among them (an editable install of this repository) are left out
+    by the caller."""
+    code = "import sys; print(sys.prefix); print(sys.base_prefix); print('\\n'.join(sys.path))"
+    try:
+        done = subprocess.run([python, "-I", "-c", code], capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return ()  # the start-up check then names the failure
+    lines = done.stdout.splitlines()
+    if done.returncode != 0 or len(lines) < 2:
+        return ()
+    prefixes = [Path(line).resolve() for line in lines[:2]]
+    found = []
+    for line in lines[2:]:
+        if line and Path(line).is_dir() and not any(Path(line).resolve().is_relative_to(p) for p in prefixes):
+            found.append(Path(os.path.abspath(line)))  # as named: the binds add the link's name too
+    return tuple(found)
+
+
+def _symlinked_names(paths: Iterable[Path | str], bound: Iterable[Path] = ()) -> list[tuple[Path, Path]]:
+    """(name as given, resolved path) of each existing path whose name goes through a symlink,
+    except a link that lies inside a bound folder: it is there already, and bwrap cannot mount
+    over a symlink."""
+    out, seen, bound = [], set(), list(bound)
     for path in paths:
         named, real = Path(os.path.abspath(path)), Path(path).resolve()
+        if any(named.parent.resolve().is_relative_to(folder) for folder in bound):
+            continue
         if named != real and real.exists() and named not in seen:
             seen.add(named)
             out.append((named, real))

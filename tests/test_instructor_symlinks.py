@@ -1,5 +1,6 @@
 """The whole grading pipeline from a symlinked clone, a symlinked venv and a symlinked course
-folder, with a space and non-ASCII characters in every path (issue 14, item 1).
+folder, with a space and non-ASCII characters in every path (issue 14, item 1), and from a venv
+created inside a symlinked folder (its ``sys.prefix`` keeps the link).
 
 Python is named through the links (``sys.executable`` keeps them), the way an instructor on a
 university file system runs it. A correct submission must get its full autograded points from
@@ -10,7 +11,9 @@ cannot start must be a refusal naming the cause, never 0 points.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -50,9 +53,11 @@ def linked(tmp_path_factory):
     links["clone"].symlink_to(REPO_ROOT, target_is_directory=True)
     links["venv"].symlink_to(VENV.resolve(), target_is_directory=True)
     links["course"].symlink_to(real_course, target_is_directory=True)
+    links["made"] = made_venv_under_link(base)
     classroom.release_course(real_course)
-    for student in ("notrun", "run", "classcmd", "classrun", "refused"):
+    for student in ("notrun", "run", "classcmd", "classrun", "refused", "madenotrun", "maderun"):
         classroom.submit(real_course, student, CATALOGUE.BY_NAME["bool-mask"])
+    made = {**links, "venv": links["made"]}
     results = {
         "notrun": run(links, "-m", "nbgrader", "autograde", COURSE.assignment, "--student", "notrun",
                       "--ResilientExecute.run_notebook=False"),
@@ -63,11 +68,38 @@ def linked(tmp_path_factory):
         "classrun": run(links, "-m", "coursekit.classgrade", COURSE.assignment, "--course-root", str(links["course"]),
                         "--student", "classrun", "--workers", "1", "--run-notebooks",
                         env={"PYTHONPATH": str(links["clone"])}),
+        "madenotrun": run(made, "-m", "nbgrader", "autograde", COURSE.assignment, "--student", "madenotrun",
+                          "--ResilientExecute.run_notebook=False"),
+        "maderun": run(made, "-m", "nbgrader", "autograde", COURSE.assignment, "--student", "maderun"),
     }
     return links, real_course, results
 
 
-@pytest.mark.parametrize("student", ["notrun", "run", "classcmd", "classrun"])
+def made_venv_under_link(base: Path) -> Path:
+    """A venv created through a symlinked folder, with the project venv's packages in it.
+
+    Like ``python -m venv ~/course-env`` where the home folder is a link: Python then reports a
+    ``sys.prefix`` through the link, which the sandbox must bind by that name. The packages are
+    hard links to the project venv's files (a copy would take gigabytes and minutes).
+    """
+    real_home = base / "real home þ"
+    real_home.mkdir()
+    home = base / "home link þ"
+    home.symlink_to(real_home, target_is_directory=True)
+    made = home / "made venv"
+    subprocess.run([sys._base_executable, "-m", "venv", "--without-pip", str(made)], check=True)
+    purelib = "import sysconfig; print(sysconfig.get_path('purelib'))"
+    theirs, mine = (Path(subprocess.run([str(python), "-c", purelib], capture_output=True, text=True,
+                                        check=True).stdout.strip())
+                    for python in (VENV / "bin" / "python", made / "bin" / "python"))
+    shutil.rmtree(mine)
+    linked = subprocess.run(["cp", "-al", str(theirs), str(mine)], capture_output=True, text=True)
+    if linked.returncode != 0:
+        pytest.skip(f"cannot hard-link the project venv's packages: {linked.stderr.strip()}")
+    return made
+
+
+@pytest.mark.parametrize("student", ["notrun", "run", "classcmd", "classrun", "madenotrun", "maderun"])
 def test_correct_submission_gets_full_points_through_links(linked, student):
     links, root, results = linked
     done = results[student]
@@ -80,12 +112,14 @@ def test_python_is_named_through_the_links(linked):
     links, _, _ = linked
     done = run(links, "-c", "import sys; print(sys.executable)")
     assert done.stdout.strip() == str(links["venv"] / "bin" / "python")
+    made = run({**links, "venv": links["made"]}, "-c", "import sys, nbgrader; print(sys.prefix)")
+    assert made.stdout.strip() == str(links["made"]), made.stderr  # the prefix keeps the link
 
 
 def test_the_start_up_check_runs_the_command_grading_runs(linked, tmp_path):
     """Where the sandboxed Python cannot start, the check says so (a probe of '/' would pass)."""
     links, _, _ = linked
-    code = "from coursekit import sandbox; sandbox._symlinked_names = lambda paths: []; print(sandbox.probe())"
+    code = "from coursekit import sandbox; sandbox._symlinked_names = lambda paths, bound=(): []; print(sandbox.probe())"
     done = run(links, "-c", code, env={"PYTHONPATH": str(links["clone"])})
     assert "could not start under bwrap" in done.stdout and "No such file or directory" in done.stdout, done.stderr
 

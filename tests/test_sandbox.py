@@ -104,3 +104,35 @@ def _autograde(root, extra_env):
     env = {**nbgrader_env(), "DROPOUT_COURSE_REPO": str(sandbox.REPO_ROOT), **extra_env}
     return subprocess.run([sys.executable, "-m", "nbgrader", "autograde", "dropout"], cwd=root, env=env,
                           capture_output=True, text=True, timeout=300)
+
+
+def test_folders_a_venv_adds_with_pth_files_are_visible_but_the_repository_is_not(tmp_path):
+    """A venv whose ``.pth`` adds a shared package folder (a department's site-packages) and an
+    editable install of this repository: the first is bound read-only, the second stays hidden."""
+    made = tmp_path / "env"
+    subprocess.run([sys._base_executable, "-m", "venv", "--without-pip", str(made)], check=True)
+    python = made / "bin" / "python"
+    site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    shared = tmp_path / "department packages"
+    shared.mkdir()
+    (shared / "department_module.py").write_text("WHERE = 'shared'\n")
+    (made / "linked packages").symlink_to(shared, target_is_directory=True)  # named through a link
+    (tmp_path / "site.pth").write_text(f"{made / 'linked packages'}\n{sandbox.REPO_ROOT}\n")
+    (tmp_path / "site.pth").rename(os.path.join(site, "extra.pth"))
+    work = tmp_path / "work"
+    work.mkdir()
+    # Run by the venv's Python, as grading would be: bwrap_command looks at the running interpreter.
+    script = tmp_path / "confine.py"
+    script.write_text(
+        "import subprocess, sys\n"
+        "repo, work = sys.argv[1:3]\n"
+        "sys.path.insert(0, repo)\n"
+        "from coursekit import sandbox\n"
+        "inner = f'import department_module, os; print(department_module.WHERE, os.path.exists({repo!r} + \"/source_pkg\"))'\n"
+        "command = sandbox.bwrap_command([sys.executable, '-I', '-c', inner], work, writable=[work])\n"
+        "done = subprocess.run(command, capture_output=True, text=True)\n"
+        "print(done.stdout.strip(), done.stderr[-1500:])\n")
+    done = subprocess.run([str(python), str(script), str(sandbox.REPO_ROOT), str(work)],
+                          capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == "shared False", done.stdout + done.stderr
