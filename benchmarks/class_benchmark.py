@@ -14,7 +14,7 @@ runs every notebook as serial nbgrader does.
 Before grading, it profiles where a submission's time goes (``--profile-sample`` submissions of
 a course root of their own; 0 skips it): CPU-seconds of process start, imports, nbgrader's own
 work per submission (conversion, its database), the checks server's start, the checks of one
-submission (and, within them, the start of their runner processes), the kernel's start and the
+submission (and, within them, the start of its serving runner), the kernel's start and the
 notebook's cells. CPU is counted through ``getrusage`` of finished child processes; a process
 started by bwrap is in a PID namespace whose CPU ``getrusage`` does not see, so the profile
 runs unconfined (the same work without bwrap's sandbox). The floor is the checks' own
@@ -141,9 +141,9 @@ def profile(root, sample) -> dict[str, float]:
         judge(root / "submitted" / student / "dropout", server=server, confine=False)
     server.close()
     checks = (children_cpu() - before - phases["checks server start: pytest, checks imported (per batch)"]) / sample
-    runners = len(COURSE.task_ids) * phases["runner start (python -I, numpy imported)"]
-    phases[f"checks of one submission, without its {len(COURSE.task_ids)} runners' start (the floor)"] = checks - runners
-    phases[f"{len(COURSE.task_ids)} runner starts per submission (one per task's plan)"] = runners
+    runner = phases["runner start (python -I, numpy imported)"]
+    phases["checks of one submission, without its serving runner's start (the floor)"] = checks - runner
+    phases[f"serving runner start per submission (forks a runner for each of its {len(COURSE.task_ids)} plans)"] = runner
     batch = nbgrader_batch_cpu(root, students, everyone)
     phases["nbgrader's own work per submission: conversion, database"] = max(0.0, (
         batch - phases["nbgrader start: imports, config, gradebook (per batch)"]

@@ -9,6 +9,7 @@ import time
 import numpy as np
 import pytest
 
+from coursekit.cgroups import PidsGroup
 from coursekit.grading.client import OpFailed, Plan, run_plan
 from coursekit.grading.judge import judge
 from coursekit.grading.verdict import Verdict
@@ -91,3 +92,83 @@ def test_judge_command_line_prints_the_reports(tmp_path):
     verdict = Verdict.from_json(completed.stdout)
     assert {c.check for c in verdict.tasks["dropout_forward"].failed} == set(BY_NAME["survivors-not-scaled"].expected)
     assert "nodeid" not in json.loads(completed.stdout)["tasks"]["dropout_forward"]["checks"][0]
+
+
+# A call that leaves a process behind, out of its session: a "heartbeat" file it keeps rewriting
+# in the runner's writable folder, where the next plan's job folder will be.
+LEAVES_A_PROCESS = """\
+    import os, time
+    if os.fork() == 0:
+        os.setsid()
+        if os.fork() == 0:
+            while True:
+                with open(dropout_param['heartbeat'], 'a') as beat:
+                    beat.write('.')
+                time.sleep(0.02)
+        os._exit(0)
+    for _ in range(200):  # return once the left process is at work
+        if os.path.exists(dropout_param['heartbeat']):
+            break
+        time.sleep(0.01)
+    return x, None
+"""
+
+
+@pytest.mark.parametrize("confine", [False, True], ids=["unconfined", "confined"])
+def test_nothing_a_plan_leaves_running_outlives_it(tmp_path, confine):
+    """One serving runner forks every plan of a submission; what a plan's student code left
+    running (even in a session of its own) is killed before the next plan runs: confined, every
+    other process of the sandbox; unconfined, every other process of the runner's pids cgroup."""
+    from coursekit import sandbox
+    from coursekit.grading import serving
+
+    if confine and sandbox.probe() is not None:
+        pytest.skip(f"bwrap unusable: {sandbox.probe()}")
+    group = PidsGroup.create(2)
+    if not confine and group is None:
+        pytest.skip("no pids cgroup here: unconfined, only the job's own session is killed")
+    if group is not None:
+        group.remove()
+    folder = _package(tmp_path, LEAVES_A_PROCESS)
+    serving.close_runner()
+    first = Plan()
+    first.array("x", np.ones(3))
+    first.add("leaves", {"op": "dropout_forward", "x": "x", "param": {"p": 0.5, "mode": "train", "heartbeat": ""}},
+              "dropout_forward")
+    heartbeat = None
+    try:
+        probe = run_plan(Plan(), folder, confine=confine)  # starts the submission's serving runner
+        assert probe["import"].ok
+        heartbeat = serving._SERVING.folder / "heartbeat"
+        first.ops[1]["param"]["heartbeat"] = str(heartbeat)
+        serving_pid = serving._SERVING.process.pid
+        assert run_plan(first, folder, confine=confine)["leaves"].ok
+        assert serving._SERVING.process.pid == serving_pid  # the same serving runner, not a restart
+        second = run_plan(_forward_plan(1), folder, confine=confine)
+        assert second["import"].ok and serving._SERVING.process.pid == serving_pid
+        assert heartbeat.exists()  # the left process ran ...
+        size = heartbeat.stat().st_size
+        time.sleep(0.5)
+        assert heartbeat.stat().st_size == size  # ... and was gone before the next plan started
+    finally:
+        serving.close_runner()
+
+
+def test_a_call_that_hangs_is_stopped_not_left_running(tmp_path):
+    """The hanging call's process is killed with its serving runner (unconfined, where no PID
+    namespace would end it): nothing keeps a core busy after grading."""
+    from coursekit.grading import serving
+
+    pid_file = tmp_path / "pid"
+    folder = _package(tmp_path, f"    import os\n    open({str(pid_file)!r}, 'w').write(str(os.getpid()))\n"
+                                "    while True:\n        pass\n")
+    results = run_plan(_forward_plan(1), folder, op_timeout=1, budget=10)
+    serving.close_runner()
+    assert results["f0"].status == "timeout"
+    pid = int(pid_file.read_text())
+    time.sleep(0.2)
+    state = ""
+    if os.path.exists(f"/proc/{pid}/stat"):
+        stat = open(f"/proc/{pid}/stat").read()
+        state = stat[stat.rindex(")") + 2]
+    assert state in ("", "Z"), f"the hanging call's process {pid} is still running (state {state})"

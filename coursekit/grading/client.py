@@ -1,17 +1,14 @@
 """The judge's side of the runner: plan operations, run them with time limits, read raw outputs.
 
-Nothing here imports student code. A plan is run by ``runner.py`` in a child process started
-with ``python -I`` (no PYTHONPATH, no current folder on sys.path); a call that hangs is killed
-after ``op_timeout`` seconds and one that kills its process is recorded as crashed, and the
-runner restarts after it so the remaining calls still get their chance, within ``budget``.
+Nothing here imports student code. A plan is run by ``runner.py`` in a process of its own,
+forked by the submission's serving runner (``serving.py``, started with ``python -I``: no
+PYTHONPATH, no current folder on sys.path); a call that hangs is killed after ``op_timeout``
+seconds and one that kills its process is recorded as crashed, and the runner restarts after
+it so the remaining calls still get their chance, within ``budget``.
 """
 
 import json
-import os
 import shutil
-import signal
-import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -20,13 +17,11 @@ from typing import Any
 
 import numpy as np
 
-from ..cgroups import PidsGroup
 from ..limits import LIMITS
 from ..manifest import COURSE
 from .disclosure import MASKED_NOTE, mask_input_numbers
+from .serving import exit_description, serving_runner
 
-RUNNER = Path(__file__).resolve().with_name("runner.py")
-REFERENCE = RUNNER.with_name("reference.py")  # trusted code the runner loads by path
 MEMORY_LIMIT_BYTES = LIMITS.memory  # the course's [limits] (coursekit/limits.py)
 POLL_SECONDS = 0.01
 
@@ -121,142 +116,102 @@ class Plan:
         return name
 
 
-def _limiter(group: PidsGroup | None):
-    """What the runner's process does before it starts: its own session, the course's limits."""
-    def limit_resources():
-        os.setsid()
-        if group is not None:
-            group.enter()
-        LIMITS.apply_here()
-    return limit_resources
-
-
-def _runner_environment():
-    keep = ("PATH", "LANG", "LC_ALL", "SYSTEMROOT")
-    env = {key: os.environ[key] for key in keep if key in os.environ}
-    env.update(OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1", MPLBACKEND="Agg",
-               PYTHONDONTWRITEBYTECODE="1", PYTHONHASHSEED="0")
-    return env
-
-
-def _exit_description(code):
-    if code is None:
-        return "still running"
-    if code < 0:
-        try:
-            return f"killed by signal {signal.Signals(-code).name}"
-        except ValueError:
-            return f"killed by signal {-code}"
-    return f"exit code {code}"
-
-
 def run_plan(plan: Plan, submission: Path, op_timeout: float = 10.0, budget: float = 60.0,
              python: str | None = None, confine: bool = False) -> dict[str, OpResult]:
     """Run every operation of ``plan`` on the package in ``submission``; returns {name: OpResult}.
 
-    With ``confine`` the runner runs in a bubblewrap sandbox (coursekit/sandbox.py): it sees the
-    submission read-only, writes only its job folder, and has no network.
+    The operations run in a child of the submission's serving runner (one per submission,
+    started on its first plan). With ``confine`` that runner is in a bubblewrap sandbox
+    (coursekit/sandbox.py): it sees the submission read-only, writes only its own folder, and
+    has no network.
     """
     submission = Path(submission).resolve()
-    job_dir = Path(tempfile.mkdtemp(prefix="dropout-runner-"))
-    try:
-        np.savez(job_dir / "inputs.npz", **plan.inputs)
-        command = [python or sys.executable, "-I", str(RUNNER), str(job_dir)]
-        if confine:
-            from ..sandbox import bwrap_command
-
-            command = bwrap_command(command, job_dir, writable=[job_dir], readonly=[RUNNER, REFERENCE, submission])
-        group = PidsGroup.create(LIMITS.processes)
-        try:
-            return _run(plan, submission, job_dir, op_timeout, budget, command, group)
-        finally:
-            if group is not None:
-                group.remove()
-    finally:
-        shutil.rmtree(job_dir, ignore_errors=True)
+    return _run(plan, submission, op_timeout, budget, lambda: serving_runner(submission, python, confine))
 
 
-def _run(plan, submission, job_dir, op_timeout, budget, command, group=None):
+def _run(plan, submission, op_timeout, budget, serving):
     results, skip = {}, {}
     deadline = time.monotonic() + budget
-    start = 0
-    while start < len(plan.ops):
-        (job_dir / "request.json").write_text(json.dumps(
-            {"submission": str(submission), "package": COURSE.package, "ops": plan.ops, "start": start, "skip": sorted(skip)}))
-        log = job_dir / f"stderr-{start}.txt"
-        with open(log, "wb") as stderr:
-            process = subprocess.Popen(command, cwd=job_dir,
-                                       env=_runner_environment(), stdin=subprocess.DEVNULL,
-                                       stdout=subprocess.DEVNULL, stderr=stderr,
-                                       preexec_fn=_limiter(group))
-            stopped_at, why = _watch(process, job_dir, start, len(plan.ops), op_timeout, deadline, skip)
-        stderr_tail = log.read_bytes()[-2000:].decode(errors="replace")
-        for k in range(start, len(plan.ops)):
-            if (job_dir / f"result-{k}.json").exists():
-                results[plan.names[k]] = _read_result(plan, job_dir, k)
-        if stopped_at is None:
-            break
-        status, detail = why
-        results[plan.names[stopped_at]] = OpResult(plan.names[stopped_at], plan.descriptions[stopped_at],
-                                                   status, detail=detail)
-        if stopped_at == 0 or status == "not-run":
-            reason = (f"importing {COURSE.package} " + ("hung" if status == "timeout" else "crashed")
-                      if stopped_at == 0 else detail)
-            for k in range(stopped_at + 1, len(plan.ops)):
-                results[plan.names[k]] = OpResult(plan.names[k], plan.descriptions[k], "not-run", detail=reason)
-            break
-        if stderr_tail and status == "crashed":
-            results[plan.names[stopped_at]].detail += f"; last output: {stderr_tail.strip()[-300:]}"
-        if status == "timeout":
-            # A function that hung once will hang again: later calls of it are not waited for.
-            kind = plan.ops[stopped_at]["op"]
-            for k in range(stopped_at + 1, len(plan.ops)):
-                if plan.ops[k]["op"] == kind and k not in skip:
-                    skip[k] = f"an earlier call, {plan.descriptions[stopped_at]}, did not finish"
-        start = stopped_at + 1
-    imported = results.get("import")
-    if imported is not None and imported.status == "error":
-        reason = imported.why() if LIMITS.reason(imported.error["type"], imported.error["message"]) else (
-            f"{COURSE.package} could not be imported: {imported.error['type']}: {imported.error['message']}")
-        for k, name in enumerate(plan.names[1:], start=1):
-            results[name] = OpResult(name, plan.descriptions[k], "not-run", detail=reason)
-    for k, name in enumerate(plan.names):
-        results.setdefault(name, OpResult(name, plan.descriptions[k], "not-run",
-                                          detail=skip.get(k, "the runner stopped early")))
-    return results
+    start, job_dir = 0, None
+    try:
+        while start < len(plan.ops):
+            server = serving()
+            if job_dir is None or not job_dir.is_relative_to(server.folder):  # first, or a new runner after a kill
+                server.jobs += 1
+                job_dir = Path(tempfile.mkdtemp(prefix=f"job-{server.jobs}-", dir=server.folder))
+                np.savez(job_dir / "inputs.npz", **plan.inputs)
+            (job_dir / "request.json").write_text(json.dumps(
+                {"submission": str(submission), "package": COURSE.package, "ops": plan.ops, "start": start,
+                 "skip": sorted(skip)}))
+            job = server.start(job_dir, str(start))
+            stopped_at, why = _watch(job, job_dir, start, len(plan.ops), op_timeout, deadline, skip)
+            log = job_dir / f"stderr-{start}.txt"
+            stderr_tail = log.read_bytes()[-2000:].decode(errors="replace") if log.exists() else ""
+            for k in range(start, len(plan.ops)):
+                if (job_dir / f"result-{k}.json").exists():
+                    results[plan.names[k]] = _read_result(plan, job_dir, k)
+            if stopped_at is None:
+                break
+            status, detail = why
+            results[plan.names[stopped_at]] = OpResult(plan.names[stopped_at], plan.descriptions[stopped_at],
+                                                       status, detail=detail)
+            if stopped_at == 0 or status == "not-run":
+                reason = (f"importing {COURSE.package} " + ("hung" if status == "timeout" else "crashed")
+                          if stopped_at == 0 else detail)
+                for k in range(stopped_at + 1, len(plan.ops)):
+                    results[plan.names[k]] = OpResult(plan.names[k], plan.descriptions[k], "not-run", detail=reason)
+                break
+            if stderr_tail and status == "crashed":
+                results[plan.names[stopped_at]].detail += f"; last output: {stderr_tail.strip()[-300:]}"
+            if status == "timeout":
+                # A function that hung once will hang again: later calls of it are not waited for.
+                kind = plan.ops[stopped_at]["op"]
+                for k in range(stopped_at + 1, len(plan.ops)):
+                    if plan.ops[k]["op"] == kind and k not in skip:
+                        skip[k] = f"an earlier call, {plan.descriptions[stopped_at]}, did not finish"
+            start = stopped_at + 1
+        imported = results.get("import")
+        if imported is not None and imported.status == "error":
+            reason = imported.why() if LIMITS.reason(imported.error["type"], imported.error["message"]) else (
+                f"{COURSE.package} could not be imported: {imported.error['type']}: {imported.error['message']}")
+            for k, name in enumerate(plan.names[1:], start=1):
+                results[name] = OpResult(name, plan.descriptions[k], "not-run", detail=reason)
+        for k, name in enumerate(plan.names):
+            results.setdefault(name, OpResult(name, plan.descriptions[k], "not-run",
+                                              detail=skip.get(k, "the runner stopped early")))
+        return results
+    finally:
+        if job_dir is not None:
+            shutil.rmtree(job_dir, ignore_errors=True)
 
 
-def _watch(process, job_dir, start, count, op_timeout, deadline, skip):
-    """Wait for the runner; returns (None, None) when it finished, else (op index, (status, detail))."""
+def _watch(job, job_dir, start, count, op_timeout, deadline, skip):
+    """Wait for the job; returns (None, None) when it finished, else (op index, (status, detail))."""
     current, since = None, None
     while True:
-        code = process.poll()
+        code = job.poll()
         done = start
         while done < count and (done in skip or (job_dir / f"result-{done}.json").exists()):
             done += 1
-        if done == count:
-            process.wait()
+        if done == count:  # every result is in: wait for the job's end, which kills what it left
+            if code is None and time.monotonic() <= deadline:
+                time.sleep(POLL_SECONDS)
+                continue
+            if code is None:
+                job.kill()
             return None, None
         if code is not None:
-            return done, ("crashed", _exit_description(code))
+            return done, ("crashed", exit_description(code))
         if (job_dir / f"started-{done}").exists() and current != done:
             current, since = done, time.monotonic()
         now = time.monotonic()
         if current == done and now - since > op_timeout:
-            _kill(process)
+            job.kill()
             return done, ("timeout", f"{op_timeout:g}")
         if now > deadline:
-            _kill(process)
+            job.kill()
             return done, ("not-run", "the time budget for these checks ran out")
         time.sleep(POLL_SECONDS)
-
-
-def _kill(process):
-    try:
-        os.killpg(process.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    process.wait()
 
 
 def _read_result(plan, job_dir, k):

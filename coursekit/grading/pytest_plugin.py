@@ -23,6 +23,7 @@ from ..manifest import COURSE
 from ..paths import REPO_ROOT
 from .checks import CheckFailure
 from .client import OpFailed
+from .serving import close_runner
 from .verdict import CheckResult, Verdict
 
 
@@ -147,7 +148,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Gener
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    """Write the verdict file, tasks in the manifest's order."""
+    """Stop the submission's serving runner; write the verdict file, tasks in the manifest's order."""
+    close_runner()
     path = session.config.getoption("--verdict-json")
     if path:
         checks = session.config._hidden_checks

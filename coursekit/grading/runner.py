@@ -1,7 +1,8 @@
 """Run a submission's functions on inputs the judge chose and hand back raw outputs.
 
 This is the only grading code that imports student code, and it runs in a process of its own:
-``python -I runner.py JOB_DIR``. Whatever the student's code does here (patch numpy, print,
+``python -I runner.py JOB_DIR``, or a child forked for each job by ``python -I runner.py
+--serve`` (one per submission, so numpy is imported once, not once per task). Whatever the student's code does here (patch numpy, print,
 raise, hang, exit) can only change the raw outputs written back, never how they are judged.
 
 JOB_DIR holds ``request.json`` (the submission folder, the operations, where to start) and
@@ -18,7 +19,9 @@ import importlib
 import importlib.util
 import json
 import os
+import signal
 import sys
+import time
 import traceback
 from pathlib import Path
 from types import ModuleType
@@ -198,10 +201,105 @@ class Runner:
         reference.run_net(fc_net, layers, op["init"], params, calls, op["mask_seed"], arrays, facts)
 
 
+def _run_forked(job_dir: str, tag: str) -> None:
+    """In a child of the serving runner: run the job, its output to ``stderr-TAG.txt``; never returns."""
+    code = 1
+    try:
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)  # the job reads nothing of the serving runner's requests
+        log = os.open(Path(job_dir) / f"stderr-{tag}.txt", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        os.dup2(log, 1)
+        os.dup2(log, 2)
+        Runner(job_dir).run()
+        code = 0
+    except BaseException:  # noqa: BLE001 - whatever student code raised past the runner
+        traceback.print_exc()
+    finally:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os._exit(code)
+
+
+def _process_group_of(pid: int) -> int | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(stat[stat.rindex(")") + 2:].split()[2])  # after "pid (name) state ppid": pgrp
+
+
+def _others(whole_namespace: bool, group_procs: str | None) -> list[int]:
+    """The processes a job may have left: all but this one and the namespace's init; or the
+    members of this runner's pids cgroup; or, without either, this runner's process group."""
+    me = os.getpid()
+    if whole_namespace:
+        pids = [int(name) for name in os.listdir("/proc") if name.isdigit() and int(name) != 1]
+    elif group_procs:
+        try:
+            pids = [int(line) for line in Path(group_procs).read_text().split()]
+        except (OSError, ValueError):
+            return []
+    else:
+        mine = os.getpgid(0)
+        pids = [int(name) for name in os.listdir("/proc") if name.isdigit() and _process_group_of(int(name)) == mine]
+    return [pid for pid in pids if pid != me]
+
+
+def _kill_leftovers(whole_namespace: bool, group_procs: str | None) -> None:
+    """Kill what a job left running, so nothing of one job outlives it into the next.
+
+    In a PID namespace of its own (the sandbox) that is every process but the namespace's init
+    and this one, even one that started a session of its own; unconfined, the other members of
+    the runner's pids cgroup if it has one, else of its process group. (The job itself stays in
+    the runner's process group, so killing the runner's group stops a job that hangs.)"""
+    for _ in range(100):  # a fork loop may add processes while they are killed
+        others = _others(whole_namespace, group_procs)
+        if not others:
+            return
+        for pid in others:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        while True:  # reap the ones that were this process's children
+            try:
+                if os.waitpid(-1, os.WNOHANG)[0] == 0:
+                    break
+            except ChildProcessError:
+                break
+        time.sleep(0.001)
+
+
+def serve(whole_namespace: bool, group_procs: str | None = None) -> int:
+    """``python -I runner.py --serve [--confined | --group-procs FILE]``: for each line ``JOB_DIR
+    TAG`` read from stdin, run that job in a child forked from this process (numpy and the
+    reference already imported, no student code ever), kill what the job left running
+    (``--confined``: every other process of the sandbox's PID namespace; ``--group-procs``: the
+    other members of the pids cgroup whose ``cgroup.procs`` that is), then write
+    ``exit-TAG.json`` with the child's exit code."""
+    for line in sys.stdin.buffer:
+        job_dir, tag = line.decode().rstrip("\n").rsplit(" ", 1)
+        pid = os.fork()
+        if pid == 0:
+            _run_forked(job_dir, tag)
+        _, status = os.waitpid(pid, 0)
+        code = os.waitstatus_to_exitcode(status)
+        _kill_leftovers(whole_namespace, group_procs)
+        _write_atomically(Path(job_dir) / f"exit-{tag}.json", lambda tmp: tmp.write_text(json.dumps({"code": code})))
+    return 0
+
+
 def main(argv: list[str]) -> int:
-    """``python -I runner.py JOB_DIR``."""
+    """``python -I runner.py JOB_DIR`` (one job), or the serving runner (see serve)."""
+    if len(argv) >= 2 and argv[1] == "--serve":
+        if argv[2:] in ([], ["--confined"]):
+            return serve(whole_namespace=argv[2:] == ["--confined"])
+        if len(argv) == 4 and argv[2] == "--group-procs":
+            return serve(whole_namespace=False, group_procs=argv[3])
     if len(argv) != 2:
-        print("usage: python -I runner.py JOB_DIR", file=sys.stderr)
+        print("usage: python -I runner.py JOB_DIR | --serve [--confined | --group-procs FILE]", file=sys.stderr)
         return 2
     Runner(argv[1]).run()
     return 0

@@ -1,0 +1,150 @@
+"""The serving runner: one ``runner.py --serve`` process per submission, which forks a runner
+for each plan the checks send (coursekit/grading/client.py).
+
+Starting Python and importing numpy costs about 0.3 CPU-seconds, more than the checks of a task
+take; one start per submission instead of one per task's plan saves two of them. Each plan
+still runs in a process of its own that starts from the same state (numpy and the trusted
+reference imported, no student code), and what it leaves running is killed before the next
+plan starts (runner.py). A plan that hangs takes the whole serving runner with it; the next
+plan gets a new one.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..cgroups import PidsGroup
+from ..limits import LIMITS
+
+RUNNER = Path(__file__).resolve().with_name("runner.py")
+REFERENCE = RUNNER.with_name("reference.py")  # trusted code the runner loads by path
+
+
+def _limiter(group: PidsGroup | None):
+    """What the runner's process does before it starts: its own session, the course's limits."""
+    def limit_resources():
+        os.setsid()
+        if group is not None:
+            group.enter()
+        LIMITS.apply_here()
+    return limit_resources
+
+
+def _runner_environment():
+    keep = ("PATH", "LANG", "LC_ALL", "SYSTEMROOT")
+    env = {key: os.environ[key] for key in keep if key in os.environ}
+    env.update(OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1", MPLBACKEND="Agg",
+               PYTHONDONTWRITEBYTECODE="1", PYTHONHASHSEED="0")
+    return env
+
+
+def exit_description(code: int | None) -> str:
+    """How a process ended, in words."""
+    if code is None:
+        return "still running"
+    if code < 0:
+        try:
+            return f"killed by signal {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit code {code}"
+
+
+@dataclass
+class ServingRunner:
+    """One ``runner.py --serve`` process for one submission: it forks a runner for each job."""
+
+    key: tuple
+    process: subprocess.Popen
+    folder: Path  # holds the job folders; the only place the runner may write
+    group: PidsGroup | None
+    jobs: int = 0
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def start(self, job_dir: Path, tag: str) -> "Job":
+        self.process.stdin.write(f"{job_dir} {tag}\n".encode())
+        self.process.stdin.flush()
+        return Job(self, job_dir / f"exit-{tag}.json")
+
+    def close(self) -> None:
+        kill(self.process)
+        if self.group is not None:
+            self.group.remove()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+@dataclass
+class Job:
+    """One run of a plan's operations, in a child of the serving runner."""
+
+    server: ServingRunner
+    exit_file: Path
+
+    def poll(self) -> int | None:
+        """The job's exit code once it ended; the serving runner's own if that one died."""
+        if self.exit_file.exists():
+            return json.loads(self.exit_file.read_text())["code"]
+        return self.server.process.poll()
+
+    def kill(self) -> None:
+        """Stop the job: the whole serving runner goes (its folder stays until the next job has
+        read what this one wrote), and a new one serves the next job."""
+        kill(self.server.process)
+
+
+_SERVING: ServingRunner | None = None
+
+
+def serving_runner(submission: Path, python: str | None, confine: bool) -> ServingRunner:
+    """The serving runner of ``submission``, started when there is none (or only another's)."""
+    global _SERVING
+    key = (str(submission), python or sys.executable, confine)
+    if _SERVING is not None and (_SERVING.key != key or not _SERVING.alive()):
+        close_runner()
+    if _SERVING is None:
+        folder = Path(tempfile.mkdtemp(prefix="dropout-runner-"))
+        group = PidsGroup.create(LIMITS.processes)
+        command = [python or sys.executable, "-I", str(RUNNER), "--serve"]
+        if confine:
+            from ..sandbox import bwrap_command
+
+            command = bwrap_command(command + ["--confined"], folder, writable=[folder],
+                                    readonly=[RUNNER, REFERENCE, submission])
+        elif group is not None:  # what a job leaves running is found by its cgroup
+            command += ["--group-procs", str(group.path / "cgroup.procs")]
+        with open(folder / "serving-stderr.txt", "wb") as stderr:
+            process = subprocess.Popen(command, cwd=folder, env=_runner_environment(), stdin=subprocess.PIPE,
+                                       stdout=subprocess.DEVNULL, stderr=stderr, preexec_fn=_limiter(group))
+        _SERVING = ServingRunner(key, process, folder, group)
+    return _SERVING
+
+
+def close_runner() -> None:
+    """Stop the serving runner, if any (the checks do at the end of their session)."""
+    global _SERVING
+    if _SERVING is not None:
+        serving, _SERVING = _SERVING, None
+        serving.close()
+
+
+atexit.register(close_runner)
+
+
+def kill(process: subprocess.Popen) -> None:
+    """Kill the process and its session; wait for it."""
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    process.wait()
