@@ -172,3 +172,19 @@ def test_a_call_that_hangs_is_stopped_not_left_running(tmp_path):
         stat = open(f"/proc/{pid}/stat").read()
         state = stat[stat.rindex(")") + 2]
     assert state in ("", "Z"), f"the hanging call's process {pid} is still running (state {state})"
+
+
+def test_a_runner_that_cannot_start_is_a_crash_of_the_plan_not_an_error(tmp_path):
+    """A Python that exits at once (here: not a Python at all) gives crashed operations."""
+    from coursekit.grading import serving
+
+    fake = tmp_path / "python"
+    fake.write_text("#!/bin/sh\nexit 5\n")
+    fake.chmod(0o755)
+    serving.close_runner()
+    try:
+        results = run_plan(_forward_plan(1), REPO_ROOT, python=str(fake), budget=10)
+    finally:
+        serving.close_runner()
+    assert results["import"].status == "crashed" and "exit code 5" in results["import"].why()
+    assert results["f0"].status == "not-run"

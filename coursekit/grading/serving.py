@@ -73,8 +73,13 @@ class ServingRunner:
         return self.process.poll() is None
 
     def start(self, job_dir: Path, tag: str) -> "Job":
-        self.process.stdin.write(f"{job_dir} {tag}\n".encode())
-        self.process.stdin.flush()
+        """Send the job; a runner that already ended (it could not start) makes a job that
+        reports the runner's exit, as a crash of the plan, never an error of the checks."""
+        try:
+            self.process.stdin.write(f"{job_dir} {tag}\n".encode())
+            self.process.stdin.flush()
+        except OSError:  # BrokenPipeError: the runner is gone
+            self.process.wait()
         return Job(self, job_dir / f"exit-{tag}.json")
 
     def close(self) -> None:
