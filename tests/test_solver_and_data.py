@@ -92,3 +92,18 @@ def test_cifar_loader_errors_name_the_path(cifar_folder, tmp_path, monkeypatch):
     monkeypatch.delenv(data.CIFAR10_ENV_VAR, raising=False)
     with pytest.raises(ValueError, match=data.CIFAR10_ENV_VAR):
         data.load_cifar10_data()
+
+
+def test_digits_read_without_sklearn_equal_sklearns_loader():
+    from sklearn.datasets import load_digits
+
+    X, y = data._digits()
+    reference = load_digits()
+    assert X.dtype == np.float64 and y.dtype == np.int64
+    assert np.array_equal(X, reference.data) and np.array_equal(y, reference.target)
+
+
+def test_digits_fall_back_to_sklearns_loader_when_its_file_moved(monkeypatch):
+    monkeypatch.setattr(data.importlib.util, "find_spec", lambda name: None)
+    X, y = data._digits()
+    assert X.shape == (1797, 64) and y.shape == (1797,)
