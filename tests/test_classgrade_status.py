@@ -20,9 +20,9 @@ def check(task="t", name="test_a", passed=True, code="ok", mistake=None, points=
                        message=message)
 
 
-def verdicts(*checks, kernel="ok", notebook="nb", seconds=0.0, limits=()):
+def verdicts(*checks, kernel="ok", notebook="nb", seconds=0.0, limits=(), exit=""):
     verdict = Verdict.from_checks(list(checks))
-    verdict.notebook, verdict.kernel = notebook, kernel
+    verdict.notebook, verdict.kernel, verdict.kernel_exit = notebook, kernel, exit
     verdict.notebook_seconds, verdict.notebook_limits = seconds, list(limits)
     return {notebook: verdict}
 
@@ -45,6 +45,8 @@ def outcome(kind, found=GOOD, missing=(), grade=HELD, **particulars):
     (GOOD, (), GRADED, ""),
     (verdicts(check(passed=False, code="error")), (), GRADED, ""),  # a wrong answer is a grade
     (verdicts(check(), kernel="died"), (), CRASHED, "nb: the notebook's kernel died"),
+    (verdicts(check(), kernel="died", exit="killed by signal SIGABRT"), (), CRASHED,
+     "nb: the notebook's kernel died (killed by signal SIGABRT)"),
     (verdicts(check(passed=False, code="crashed"), check(name="test_b", passed=False, code="crashed")), (),
      CRASHED, "t: student code crashed in 2 check(s)"),
     (verdicts(check(), kernel="cell-timeout"), (), TIMED_OUT, "nb: a notebook cell ran out of time"),
@@ -82,6 +84,9 @@ def test_verdict_files_old_and_new_load_and_keep_how_the_notebook_ended(tmp_path
     new = verdicts(check(), kernel="notebook-time", seconds=12, limits=[MEMORY])["nb"]
     again = Verdict.load(new.save(tmp_path / "new.verdict.json"))
     assert (again.kernel, again.notebook_seconds, again.notebook_limits) == ("notebook-time", 12.0, [MEMORY])
+    died = verdicts(check(), kernel="died", exit="exit code 3")["nb"]
+    assert Verdict.load(died.save(tmp_path / "died.verdict.json")).kernel_exit == "exit code 3"
+    assert "kernel_exit" not in Verdict.load(old).to_dict()
     assert decide(Facts("s", Attempt(FINISHED), {"nb": again}, grade=HELD)).detail == \
         f"nb: the notebook used up its 12 s (the course's limit); nb: a notebook cell {MEMORY} (the course's limit)"
 
@@ -91,6 +96,7 @@ def test_verdict_files_old_and_new_load_and_keep_how_the_notebook_ended(tmp_path
     ("notebook_seconds", '"12"', "notebook_seconds '12' is not a number of seconds"),
     ("notebook_seconds", "-1", "notebook_seconds -1 is not a number of seconds"),
     ("notebook_limits", '"memory"', "notebook_limits 'memory' is not a list of reasons"),
+    ("kernel_exit", "137", "kernel_exit 137 is not a description"),
 ])
 def test_a_malformed_verdict_is_refused_naming_file_and_field(tmp_path, field, value, says):
     path = tmp_path / "bad.verdict.json"

@@ -30,10 +30,10 @@ CLASS = {
     "ivy": "student-edition", "jo": "missing-package", "kai": "forward-hangs",
     "lee": "backward-crashes", "max": "patches-checks",
 }
-# The per-cell limit leaves room for the notebook's full experiment (a few seconds on an idle
+# The per-cell limit leaves room for the notebook's full experiment (under a second on an idle
 # machine, several times that while other test files run beside it), so a correct notebook runs
 # to the end; the hanging submission waits it out once.
-CELL_TIMEOUT, OP_TIMEOUT, BUDGET = 60, 2.0, 15.0
+CELL_TIMEOUT, OP_TIMEOUT, BUDGET = 20, 2.0, 15.0
 
 
 @pytest.fixture(scope="module")
@@ -117,7 +117,8 @@ def test_crashing_submission_is_reported_as_crashed(graded):
     assert scores(root, "lee") == {**FULL, CELL["dropout_backward"]: 0.0}
     text = feedback_text(root, "lee")
     assert "ended its process (exit code 3)" in text
-    assert "KernelDied" in text  # the notebook's own kernel died too, and the feedback says so
+    # The notebook's own kernel died too, and the feedback says so and how (the sandbox's process).
+    assert "KernelDied: its process ended with exit code 3" in text
 
 
 def test_patching_numpy_and_builtins_gains_nothing(graded):

@@ -136,3 +136,35 @@ def test_folders_a_venv_adds_with_pth_files_are_visible_but_the_repository_is_no
     done = subprocess.run([str(python), str(script), str(sandbox.REPO_ROOT), str(work)],
                           capture_output=True, text=True, timeout=60)
     assert done.stdout.strip() == "shared False", done.stdout + done.stderr
+
+
+class _Kernel:
+    """What ``kernel_exit`` reads of a kernel manager: its provisioner's process."""
+
+    def __init__(self, process):
+        self.provisioner = type("Provisioner", (), {"process": process})()
+
+
+@pytest.mark.parametrize("command, says", [
+    # bubblewrap ends with 128 + N when the process inside was killed by signal N.
+    (["bwrap", "--dev-bind", "/", "/", "--unshare-pid", "sh", "-c", "kill -9 $$"], "killed by signal SIGKILL"),
+    (["bwrap", "--dev-bind", "/", "/", "--unshare-pid", sys.executable, "-c", "import os; os.abort()"],
+     "killed by signal SIGABRT"),
+    ([sys.executable, "-c", "import os; os._exit(3)"], "exit code 3"),
+    ([sys.executable, "-c", "import time; time.sleep(30)"], ""),  # still running: nothing said
+])
+def test_a_dead_kernels_end_is_said_in_words(command, says):
+    from coursekit.grading.notebook_run import kernel_exit
+
+    process = subprocess.Popen(command, stderr=subprocess.DEVNULL)
+    try:
+        assert kernel_exit(_Kernel(process), wait_seconds=5 if says else 0.2) == says
+    finally:
+        process.kill()
+        process.wait()
+
+
+def test_a_kernel_without_a_local_process_says_nothing():
+    from coursekit.grading.notebook_run import kernel_exit
+
+    assert kernel_exit(object()) == ""

@@ -133,7 +133,8 @@ def _from_verdicts(verdicts: Mapping[str, Verdict], missing: tuple[str, ...]) ->
     for notebook, verdict in sorted(verdicts.items()):
         if verdict.kernel == "died":
             crashed = True
-            details.append(f"{notebook}: the notebook's kernel died")
+            how = f" ({verdict.kernel_exit})" if verdict.kernel_exit else ""
+            details.append(f"{notebook}: the notebook's kernel died{how}")
         elif verdict.kernel == "cell-timeout":
             timed_out = True
             details.append(f"{notebook}: a notebook cell ran out of time")

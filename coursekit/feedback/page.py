@@ -41,7 +41,7 @@ TEMPLATES = Path(__file__).resolve().parent / "templates"
 TEMPLATE_NAME = "dropout_feedback"
 MATHJAX = ("sphinx-mathjax-offline", "sphinx-mathjax-offline/static/mathjax/tex-svg-full.js")
 FEEDBACK_KEY = "dropout_feedback"
-KERNEL_NOTES = {"died": "The notebook's kernel died (KernelDied) while autograde ran your notebook; the cells "
+KERNEL_NOTES = {"died": "The notebook's kernel died (KernelDied{exit}) while autograde ran your notebook; the cells "
                         "after that were not run. The points come from the hidden checks either way.",
                 "cell-timeout": "A cell of your notebook did not finish in time while autograde ran it; the "
                                 "cells after it were not run. The points come from the hidden checks either way.",
@@ -173,7 +173,10 @@ class FeedbackPage(Preprocessor):
             verdict = Verdict()
             notes.append("No verdict of the hidden checks was saved for this submission: ask your instructor.")
         if verdict.kernel in KERNEL_NOTES:
-            notes.append(KERNEL_NOTES[verdict.kernel].format(reason=LIMITS.notebook_time_reason(verdict.notebook_seconds)))
+            notes.append(KERNEL_NOTES[verdict.kernel].format(
+                reason=LIMITS.notebook_time_reason(verdict.notebook_seconds),
+                exit=f": its process was {verdict.kernel_exit}" if verdict.kernel_exit.startswith("killed") else
+                f": its process ended with {verdict.kernel_exit}" if verdict.kernel_exit else ""))
         checks_hit = LIMITS.reasons_in([check.message for check in verdict.checks])
         for reason in checks_hit:
             notes.append(f"Your code was stopped because it {reason}, a limit of the course's grading.")

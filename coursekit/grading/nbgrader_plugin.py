@@ -39,7 +39,7 @@ from ..limits import LIMITS
 from ..manifest import COURSE
 from .checks_server import ChecksServer, ChecksServerError
 from .judge import JudgeError, checks_environment, judge
-from .notebook_run import NOTEBOOK_RUN_KEY, NotebookRun
+from .notebook_run import NOTEBOOK_RUN_KEY, NotebookRun, kernel_exit
 from .task_report import task_report
 from .verdict import TaskVerdict, Verdict, verdict_path
 
@@ -163,9 +163,11 @@ class ResilientExecute(Execute):
             return cell, resources
         except (DeadKernelError, UnresponsiveKernelError) as exc:
             self._kernel_gone = self._run.ended = "died"
-            self.log.warning("the kernel died in cell %d (%s); the remaining cells are not run", index, exc)
+            self._run.exit = kernel_exit(self.km)
+            how = f"; its process was {self._run.exit}" if self._run.exit else ""
+            self.log.warning("the kernel died in cell %d (%s%s); the remaining cells are not run", index, exc, how)
             cell.outputs.append(new_output(
-                "error", ename="KernelDied", evalue=f"the notebook's kernel stopped while running this cell ({exc})",
+                "error", ename="KernelDied", evalue=f"the notebook's kernel stopped while running this cell ({exc}{how})",
                 traceback=[f"KernelDied: the notebook's kernel stopped while running this cell; later cells "
                            f"were not run ({type(exc).__name__})"]))
             return cell, resources

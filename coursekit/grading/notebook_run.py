@@ -11,11 +11,13 @@ for one of autograde's run.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from nbformat import NotebookNode
 from nbformat.v4 import new_output
 
 from ..limits import LIMITS
+from .serving import exit_description
 from .verdict import Verdict
 
 NOTEBOOK_RUN_KEY = "dropout_notebook_run"  # resources: the NotebookRun of this notebook
@@ -30,6 +32,7 @@ class NotebookRun:
     budget: float = 0.0  # seconds all its cells could take (0: only the per-cell timeout)
     ended: str = "ok"  # "ok", "died", "cell-timeout" or "notebook-time" (verdict.KERNEL)
     limits: list[str] = field(default_factory=list)  # Limits.reason of each limit hit, once each
+    exit: str = ""  # how a kernel that died ended ("killed by signal SIGKILL"), when known
 
     @property
     def kernel(self) -> str:
@@ -62,4 +65,18 @@ class NotebookRun:
         """The judge's verdict with how this run ended, as it is saved beside the graded notebook."""
         seconds = self.budget if self.kernel == "notebook-time" else 0.0
         return Verdict(tasks=judged.tasks, notebook=notebook, kernel=self.kernel, notebook_seconds=seconds,
-                       notebook_limits=list(self.limits))
+                       notebook_limits=list(self.limits), kernel_exit=self.exit)
+
+
+def kernel_exit(km: Any, wait_seconds: float = 2.0) -> str:
+    """How the kernel's process ended ("killed by signal SIGKILL", "exit code 1"); empty if unknown
+    or still running. A sandboxed kernel's process is bubblewrap, which ends with 128 + N when
+    the kernel was killed by signal N."""
+    process = getattr(getattr(km, "provisioner", None), "process", None)
+    try:
+        code = process.wait(timeout=wait_seconds)
+    except Exception:  # no process (another provisioner), or it is still running
+        return ""
+    if code > 128:
+        code = 128 - code
+    return exit_description(code)

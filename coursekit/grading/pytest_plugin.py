@@ -49,7 +49,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def task_of(item: pytest.Item) -> str | None:
     """The task whose hidden checks ``item`` belongs to, or None for any other test."""
-    return _task_of_file(str(item.fspath))
+    return _task_of_file(str(item.path))
 
 
 @lru_cache(maxsize=None)

@@ -12,8 +12,9 @@ JSON form::
                "student_code": "ok"}, ...]}, ...}}
 
 and, only when they apply, ``"notebook_seconds": 600`` (the time the notebook used up, with
-kernel "notebook-time") and ``"notebook_limits": ["used more than 2 GiB of memory"]`` (the
-course's limits the notebook's own cells hit). Files without them (older ones) load unchanged.
+kernel "notebook-time"), ``"notebook_limits": ["used more than 2 GiB of memory"]`` (the
+course's limits the notebook's own cells hit) and ``"kernel_exit": "killed by signal SIGABRT"``
+(how a kernel that died ended). Files without them (older ones) load unchanged.
 """
 
 from __future__ import annotations
@@ -115,6 +116,7 @@ class Verdict:
     notebook_seconds: float = 0.0  # the time the notebook used up (kernel "notebook-time")
     # The course's limits the notebook's own cells hit, in an instructor's words (Limits.reason).
     notebook_limits: list[str] = field(default_factory=list)
+    kernel_exit: str = ""  # how the kernel's process ended (kernel "died"), when known
 
     @classmethod
     def from_checks(cls, checks: list[CheckResult], tasks: tuple[str, ...] = ()) -> Verdict:
@@ -142,6 +144,8 @@ class Verdict:
             data["notebook_seconds"] = self.notebook_seconds
         if self.notebook_limits:
             data["notebook_limits"] = list(self.notebook_limits)
+        if self.kernel_exit:
+            data["kernel_exit"] = self.kernel_exit
         data["tasks"] = {task: {"checks": [c.to_dict() for c in verdict.checks]} for task, verdict in self.tasks.items()}
         return data
 
@@ -161,13 +165,16 @@ class Verdict:
         limits = data.get("notebook_limits", [])
         if not isinstance(limits, list) or not all(isinstance(reason, str) for reason in limits):
             raise VerdictError(f"{source}: notebook_limits {limits!r} is not a list of reasons")
+        kernel_exit = data.get("kernel_exit", "")
+        if not isinstance(kernel_exit, str):
+            raise VerdictError(f"{source}: kernel_exit {kernel_exit!r} is not a description")
         tasks = {}
         for task, body in data["tasks"].items():
             if not isinstance(body, dict) or not isinstance(body.get("checks"), list):
                 raise VerdictError(f"{source}: tasks.{task} needs a 'checks' list")
             tasks[task] = TaskVerdict(task, [CheckResult.from_dict(c, source) for c in body["checks"]])
         return cls(tasks=tasks, notebook=str(data.get("notebook", "")), kernel=kernel,
-                   notebook_seconds=float(seconds), notebook_limits=list(limits))
+                   notebook_seconds=float(seconds), notebook_limits=list(limits), kernel_exit=kernel_exit)
 
     @classmethod
     def from_json(cls, text: str, source: str = "a verdict") -> Verdict:
