@@ -86,7 +86,7 @@ def drawer_walks(page) -> dict:
         page.keyboard.press("Escape")
         try:
             page.wait_for_function("toggle => document.activeElement.matches('button.' + toggle)",
-                                   arg=toggle, timeout=2000)
+                                   arg=toggle, timeout=10000)  # a loaded machine (the suite beside it)
             returned = True
         except PlaywrightTimeout:
             returned = False
