@@ -27,6 +27,7 @@ from pygments.formatters import HtmlFormatter
 from traitlets import Bool, Unicode, default
 from traitlets.config import Config
 
+from ..grading.notebook_run import process_ending
 from ..grading.verdict import Verdict, VerdictError, verdict_path
 from ..limits import LIMITS
 from ..manifest import COURSE
@@ -175,8 +176,7 @@ class FeedbackPage(Preprocessor):
         if verdict.kernel in KERNEL_NOTES:
             notes.append(KERNEL_NOTES[verdict.kernel].format(
                 reason=LIMITS.notebook_time_reason(verdict.notebook_seconds),
-                exit=f": its process was {verdict.kernel_exit}" if verdict.kernel_exit.startswith("killed") else
-                f": its process ended with {verdict.kernel_exit}" if verdict.kernel_exit else ""))
+                exit=f": {process_ending(verdict.kernel_exit)}" if verdict.kernel_exit else ""))
         checks_hit = LIMITS.reasons_in([check.message for check in verdict.checks])
         for reason in checks_hit:
             notes.append(f"Your code was stopped because it {reason}, a limit of the course's grading.")

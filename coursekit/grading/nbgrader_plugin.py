@@ -39,7 +39,7 @@ from ..limits import LIMITS
 from ..manifest import COURSE
 from .checks_server import ChecksServer, ChecksServerError
 from .judge import JudgeError, checks_environment, judge
-from .notebook_run import NOTEBOOK_RUN_KEY, NotebookRun, kernel_exit
+from .notebook_run import NOTEBOOK_RUN_KEY, NotebookRun, kernel_exit, process_ending
 from .task_report import task_report
 from .verdict import TaskVerdict, Verdict, verdict_path
 
@@ -164,7 +164,7 @@ class ResilientExecute(Execute):
         except (DeadKernelError, UnresponsiveKernelError) as exc:
             self._kernel_gone = self._run.ended = "died"
             self._run.exit = kernel_exit(self.km)
-            how = f"; its process was {self._run.exit}" if self._run.exit else ""
+            how = f"; {process_ending(self._run.exit)}" if self._run.exit else ""
             self.log.warning("the kernel died in cell %d (%s%s); the remaining cells are not run", index, exc, how)
             cell.outputs.append(new_output(
                 "error", ename="KernelDied", evalue=f"the notebook's kernel stopped while running this cell ({exc}{how})",

@@ -68,6 +68,14 @@ class NotebookRun:
                        notebook_limits=list(self.limits), kernel_exit=self.exit)
 
 
+def process_ending(exit: str) -> str:
+    """``kernel_exit`` as a clause: "its process was killed by signal SIGKILL", "its process ended
+    with exit code 3"; empty when unknown."""
+    if not exit:
+        return ""
+    return f"its process was {exit}" if exit.startswith("killed") else f"its process ended with {exit}"
+
+
 def kernel_exit(km: Any, wait_seconds: float = 2.0) -> str:
     """How the kernel's process ended ("killed by signal SIGKILL", "exit code 1"); empty if unknown
     or still running. A sandboxed kernel's process is bubblewrap, which ends with 128 + N when
