@@ -42,6 +42,7 @@ sys.path.insert(0, str(REPO))
 
 from coursekit import classroom  # noqa: E402
 from coursekit.classgrade.scheduler import MAX_BATCH, worker_count  # noqa: E402
+from coursekit.sandbox import ONE_BLAS_THREAD  # noqa: E402
 
 MIX = ["reference", "bool-mask", "keep-drop-swapped", "default-rng", "survivors-not-scaled", "binomial",
        "vanilla-dropout", "new-mask-in-backward", "float32-prescaled", "dtype-changed", "net-not-in-test-mode",
@@ -67,7 +68,6 @@ def totals(root):
         return {s.student_id: round(s.score, 6) for s in gradebook.find_assignment("dropout").submissions}
 
 
-SINGLE_THREADED = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
 def children_cpu() -> float:
@@ -109,7 +109,7 @@ def kernel_cpu(notebook, cells) -> float:
     nb.cells = [*nb.cells[:cells], nbformat.v4.new_code_cell(CPU_PROBE)]
     NotebookClient(nb, timeout=600, kernel_name="python3", allow_errors=True,
                    resources={"metadata": {"path": str(notebook.parent)}}).execute(
-        env={**os.environ, **SINGLE_THREADED},  # as the checks' processes: no idle BLAS threads spinning
+        env={**os.environ, **ONE_BLAS_THREAD},  # as the grading kernel
         stderr=subprocess.DEVNULL)  # the kernel's warning about TCP
     return float(nb.cells[-1].outputs[-1]["text"].split()[-1])
 

@@ -47,6 +47,10 @@ KERNEL_NAME = "dropout-sandbox"
 UNCONFINED_ENV = "DROPOUT_GRADING_UNCONFINED"
 BWRAP_ENV = "DROPOUT_BWRAP"  # the bwrap program to use (default: bwrap on PATH)
 HIDE_ENV = "DROPOUT_SANDBOX_HIDE"
+# Student code gets one BLAS thread. Graders run one worker per core, and a pool of BLAS
+# threads per kernel spins against the other workers: with two workers on two cores, a
+# notebook's cells took about 1.6 times as long (benchmarks/class_benchmark.py).
+ONE_BLAS_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
 class SandboxUnavailable(RuntimeError):

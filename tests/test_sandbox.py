@@ -168,3 +168,25 @@ def test_a_kernel_without_a_local_process_says_nothing():
     from coursekit.grading.notebook_run import kernel_exit
 
     assert kernel_exit(object()) == ""
+
+
+@pytest.mark.parametrize("confined", [True, False])
+def test_the_grading_kernel_has_one_blas_thread(confined, tmp_path, monkeypatch):
+    """Two workers' kernels each with a BLAS thread pool spin against each other on two cores."""
+    from jupyter_client.manager import start_new_kernel
+
+    monkeypatch.setenv("JUPYTER_PATH", str(sandbox.KERNELS_DIR.parent))
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "2")  # what the grader's own environment says is overridden
+    if not confined:
+        monkeypatch.setenv(sandbox.UNCONFINED_ENV, "1")
+    manager, client = start_new_kernel(kernel_name=sandbox.KERNEL_NAME, cwd=str(tmp_path), startup_timeout=60)
+    try:
+        outputs = []
+        client.execute_interactive(
+            "import numpy, threadpoolctl\n"
+            "print(sorted({pool['num_threads'] for pool in threadpoolctl.threadpool_info()}))",
+            timeout=60, output_hook=lambda message: outputs.append(message["content"].get("text", "")))
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)
+    assert "".join(outputs).strip() == "[1]"

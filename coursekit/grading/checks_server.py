@@ -25,11 +25,9 @@ from pathlib import Path
 from typing import Sequence
 
 from ..paths import REPO_ROOT
+from ..sandbox import ONE_BLAS_THREAD
 from .judge import checks_arguments
 
-# The children fork from a process that has imported numpy: no BLAS thread pools, whose
-# threads would not survive the fork.
-SINGLE_THREADED = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 START_TIMEOUT_SECONDS = 60
 
 
@@ -41,8 +39,10 @@ class ChecksServer:
     """Client side: start the server, run pytest requests on it, stop it."""
 
     def __init__(self, env: dict[str, str]) -> None:
+        # Its children fork from a process that has imported numpy: no BLAS thread pools,
+        # whose threads would not survive the fork.
         self.process = subprocess.Popen([sys.executable, "-m", "coursekit.grading.checks_server"],
-                                        cwd=REPO_ROOT, env={**env, **SINGLE_THREADED}, stdin=subprocess.PIPE,
+                                        cwd=REPO_ROOT, env={**env, **ONE_BLAS_THREAD}, stdin=subprocess.PIPE,
                                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         self._buffer = b""
         reply = self._reply(time.monotonic() + START_TIMEOUT_SECONDS)

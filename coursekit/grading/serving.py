@@ -24,6 +24,7 @@ from pathlib import Path
 
 from ..cgroups import PidsGroup
 from ..limits import LIMITS
+from ..sandbox import ONE_BLAS_THREAD, bwrap_command
 
 RUNNER = Path(__file__).resolve().with_name("runner.py")
 REFERENCE = RUNNER.with_name("reference.py")  # trusted code the runner loads by path
@@ -42,8 +43,7 @@ def _limiter(group: PidsGroup | None):
 def _runner_environment():
     keep = ("PATH", "LANG", "LC_ALL", "SYSTEMROOT")
     env = {key: os.environ[key] for key in keep if key in os.environ}
-    env.update(OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1", MPLBACKEND="Agg",
-               PYTHONDONTWRITEBYTECODE="1", PYTHONHASHSEED="0")
+    env.update(ONE_BLAS_THREAD, MPLBACKEND="Agg", PYTHONDONTWRITEBYTECODE="1", PYTHONHASHSEED="0")
     return env
 
 
@@ -122,8 +122,6 @@ def serving_runner(submission: Path, python: str | None, confine: bool) -> Servi
         group = PidsGroup.create(LIMITS.processes)
         command = [python or sys.executable, "-I", str(RUNNER), "--serve"]
         if confine:
-            from ..sandbox import bwrap_command
-
             command = bwrap_command(command + ["--confined"], folder, writable=[folder],
                                     readonly=[RUNNER, REFERENCE, submission])
         elif group is not None:  # what a job leaves running is found by its cgroup

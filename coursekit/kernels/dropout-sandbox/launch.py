@@ -10,6 +10,7 @@ The course's limits (``coursekit/limits.py``) apply to the kernel and everything
 memory and file size through rlimits, processes through a pids cgroup of the kernel's own
 where the machine allows (``coursekit/cgroups.py``) and RLIMIT_NPROC inside the sandbox.
 The time of all the notebook's cells together is kept by nbgrader's side (ResilientExecute).
+The kernel gets one BLAS thread (``sandbox.ONE_BLAS_THREAD``).
 """
 
 import json
@@ -21,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
 
 from coursekit.cgroups import PidsGroup  # noqa: E402
 from coursekit.limits import LIMITS  # noqa: E402
-from coursekit.sandbox import bwrap_command, require  # noqa: E402
+from coursekit.sandbox import ONE_BLAS_THREAD, bwrap_command, require  # noqa: E402
 
 
 def _limit_this_process() -> None:
@@ -37,15 +38,15 @@ def main(connection_file: str) -> None:
     kernel = [sys.executable, "-m", "ipykernel_launcher", "-f", connection_file]
     confined = require()
     _limit_this_process()
-    if not confined:
-        os.execv(kernel[0], kernel)  # unconfined, chosen on purpose (DROPOUT_GRADING_UNCONFINED=1)
+    if not confined:  # chosen on purpose (DROPOUT_GRADING_UNCONFINED=1)
+        os.execve(kernel[0], kernel, {**os.environ, **ONE_BLAS_THREAD})
     folder = Path.cwd().resolve()
     connection = json.loads(Path(connection_file).read_text())
     writable, network = [folder], True
     if connection.get("transport") == "ipc":
         writable.append(Path(connection["ip"]).resolve().parent)
         network = False
-    env = {"HOME": "/tmp", "IPYTHONDIR": "/tmp/.ipython", "MPLCONFIGDIR": "/tmp/matplotlib"}
+    env = {"HOME": "/tmp", "IPYTHONDIR": "/tmp/.ipython", "MPLCONFIGDIR": "/tmp/matplotlib", **ONE_BLAS_THREAD}
     command = bwrap_command(kernel, folder, writable=writable, readonly=[connection_file], network=network, env=env)
     # ipykernel exits when the process that started it seems gone; in its own PID namespace
     # its parent is the namespace's init, so that check must be off (bwrap --die-with-parent
