@@ -72,14 +72,19 @@ PROBE_CODE = "import numpy, sys; print(sys.prefix)"
 
 
 _PASSED: set[tuple[str, str]] = set()  # only a pass is remembered: a fixed machine works without a restart
+# A pass is also handed down to child processes: the kernel launcher, started once per
+# notebook by an nbgrader that has probed, would otherwise run the probe again (0.1 s each).
+PASSED_ENV = "DROPOUT_SANDBOX_PASSED"
 
 
 def _probe(bwrap: str | None, python: str) -> str | None:
-    if (bwrap, python) in _PASSED:
+    key = f"{bwrap}{os.pathsep}{python}"
+    if (bwrap, python) in _PASSED or os.environ.get(PASSED_ENV) == key:
         return None
     reason = _run_probe(bwrap, python)
     if reason is None:
         _PASSED.add((bwrap, python))
+        os.environ[PASSED_ENV] = key
     return reason
 
 

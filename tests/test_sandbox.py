@@ -190,3 +190,27 @@ def test_the_grading_kernel_has_one_blas_thread(confined, tmp_path, monkeypatch)
         client.stop_channels()
         manager.shutdown_kernel(now=True)
     assert "".join(outputs).strip() == "[1]"
+
+
+def test_a_passed_probe_is_handed_to_child_processes_and_not_run_again(tmp_path, monkeypatch):
+    """The kernel launcher starts once per notebook; the nbgrader above it has probed already."""
+    import shutil
+
+    calls = tmp_path / "calls.txt"
+    counting = tmp_path / "counting-bwrap"
+    counting.write_text(f"#!/bin/sh\necho run >> '{calls}'\nexec '{shutil.which('bwrap')}' \"$@\"\n")
+    counting.chmod(0o755)
+    monkeypatch.setenv(sandbox.BWRAP_ENV, str(counting))
+    monkeypatch.delenv(sandbox.PASSED_ENV, raising=False)
+    assert sandbox.probe() is None
+    assert calls.read_text().count("run") == 1
+    child = "import sys; sys.path.insert(0, sys.argv[1]); from coursekit import sandbox; print(sandbox.require())"
+    done = subprocess.run([sys.executable, "-c", child, str(sandbox.REPO_ROOT)], capture_output=True, text=True,
+                          env=os.environ.copy(), timeout=60)
+    assert done.stdout.strip() == "True", done.stderr
+    assert calls.read_text().count("run") == 1  # the child trusted its parent's pass
+    monkeypatch.setenv(sandbox.PASSED_ENV, "another-bwrap" + os.pathsep + sys.executable)
+    done = subprocess.run([sys.executable, "-c", child, str(sandbox.REPO_ROOT)], capture_output=True, text=True,
+                          env=os.environ.copy(), timeout=60)
+    assert done.stdout.strip() == "True", done.stderr
+    assert calls.read_text().count("run") == 2  # a pass of another bwrap is no pass of this one
