@@ -75,8 +75,8 @@ clean:
 
 # Autograde every submission of the class in parallel (each worker runs nbgrader autograde),
 # then a score table and a class report in assignments/reports/dropout/.
-# WORKERS=N sets the number of workers (default: the number of cores); RUN_NOTEBOOKS=1 also runs
-# the notebooks' cells, so the feedback shows their outputs (same grades, about five times slower).
+# WORKERS=N sets the number of workers (default: one more than the cores); RUN_NOTEBOOKS=1 also runs
+# the notebooks' cells, so the feedback shows their outputs (same grades, about three times slower).
 .PHONY: autograde
 autograde: $(INSTALLED) $(GRADING_DEPS)
 	$(PYTHON) -m coursekit.classgrade dropout --course-root assignments $(if $(WORKERS),--workers $(WORKERS)) \

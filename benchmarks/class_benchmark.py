@@ -41,7 +41,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from coursekit import classroom  # noqa: E402
-from coursekit.classgrade.scheduler import MAX_BATCH, worker_count  # noqa: E402
+from coursekit.classgrade.scheduler import MAX_BATCH, default_workers, usable_cores  # noqa: E402
 from coursekit.sandbox import ONE_BLAS_THREAD  # noqa: E402
 
 MIX = ["reference", "bool-mask", "keep-drop-swapped", "default-rng", "survivors-not-scaled", "binomial",
@@ -174,8 +174,8 @@ def print_profile(phases, batch, cores) -> None:
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--students", type=int, default=200, help="class size (default 200)")
-    parser.add_argument("--workers", type=int, nargs="+", default=[worker_count()],
-                        help="parallel workers; several numbers: one parallel run each (default: cores)")
+    parser.add_argument("--workers", type=int, nargs="+", default=[default_workers()],
+                        help="parallel workers; several numbers: one parallel run each (default: cores + 1)")
     parser.add_argument("--modes", nargs="+", choices=tuple(TARGETS), default=list(TARGETS),
                         help="how the parallel command grades: checks-only (its default) and/or --run-notebooks")
     parser.add_argument("--profile-sample", type=int, default=4,
@@ -194,7 +194,7 @@ def main(argv=None):
         if args.profile_sample > 0:
             print(f"profiling the phases of grading on {args.profile_sample} submission(s) ...", flush=True)
             phases = profile(build(base / "profile", args.profile_sample), args.profile_sample)
-            print_profile(phases, min(n, MAX_BATCH), worker_count())
+            print_profile(phases, min(n, MAX_BATCH), usable_cores())
         load_before = os.getloadavg()
 
         print("grading serially: nbgrader autograde dropout ...", flush=True)
@@ -217,7 +217,7 @@ def main(argv=None):
         load_after = os.getloadavg()
 
         print()
-        print(f"submissions: {n}; cores: {worker_count()}; load average (1 min) before/after: "
+        print(f"submissions: {n}; cores: {usable_cores()}; load average (1 min) before/after: "
               f"{load_before[0]:.1f} / {load_after[0]:.1f}")
         print(f"serial nbgrader autograde:        {serial_seconds:8.1f} s = {serial_seconds / n:6.2f} s per submission"
               f"  (exit code {serial.returncode})")
@@ -233,7 +233,7 @@ def main(argv=None):
                   f"{'reached' if best <= TARGETS[mode] else 'NOT reached'} (best {best:.2f} s, "
                   f"ratio to serial {best * n / serial_seconds:.2f})")
         if phases:
-            print_profile(phases, min(n, MAX_BATCH), worker_count())
+            print_profile(phases, min(n, MAX_BATCH), usable_cores())
         same = all(agree for _, _, agree in results.values())
         print(f"same scores: {'yes' if same else 'NO'} (every parallel gradebook against serial nbgrader autograde's)")
         return 0 if ok else 1

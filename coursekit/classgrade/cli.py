@@ -18,7 +18,7 @@ from ..course_settings import CourseSettingsError
 from ..gradebook import GradebookError
 from .cluster import ClusterError
 from .grader import ClassResult, grade_class
-from .scheduler import worker_count
+from .scheduler import default_workers
 from .status import NOT_GRADED, RUN_LABELS, NO_NOTEBOOK, Outcome
 
 OK, UNGRADED, UNUSABLE, STOPPED = 0, 1, 2, 130
@@ -66,7 +66,7 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument("--course-root", type=Path, default=Path.cwd(),
                         help="nbgrader course root, the folder holding nbgrader_config.py (default: here)")
     parser.add_argument("--workers", "-j", type=int, default=None,
-                        help=f"worker processes (default: the number of cores, {worker_count()})")
+                        help=f"worker processes (default: one more than the cores, {default_workers()})")
     parser.add_argument("--student", default="*", help="only students whose id matches this glob")
     parser.add_argument("--force", action="store_true", help="grade every submission again, even up-to-date ones")
     parser.add_argument("--batch-size", type=int, default=None,

@@ -27,7 +27,7 @@ from typing import Callable
 from .. import gradebook as gradebooks
 from . import recovery, report, submissions
 from .progress import Progress
-from .scheduler import RunOptions, make_scheduler, worker_count
+from .scheduler import RunOptions, default_workers, make_scheduler
 from .status import NO_NOTEBOOK, NOT_STARTED, UP_TO_DATE, Attempt, Facts, Outcome, decide
 from .submissions import Course
 
@@ -61,7 +61,7 @@ def grade_class(course_root: Path, assignment: str, workers: int | None = None, 
     course = submissions.load_course(course_root, assignment)
     course.notebooks = tuple(gradebooks.check_gradebook(course.db_url, course.course_id, assignment))
     report_dir = Path(report_dir or course.root / "reports" / assignment).resolve()
-    workers = workers or worker_count()
+    workers = workers or default_workers()
     students = course.students(pattern)
     recovered = recovery.recover(course, report_dir / ".work")
     if recovered:
