@@ -17,6 +17,7 @@ import pytest
 from coursekit import classroom
 from coursekit.grading.verdict import Verdict, verdict_path
 from coursekit.manifest import COURSE
+from book_site import SCREENSHOTS, browser  # noqa: F401 (a fixture)
 
 CATALOGUE = classroom.load_catalogue()
 AUTO = tuple(task.grade_cell for task in COURSE.tasks)
@@ -119,6 +120,26 @@ def test_crashing_submission_is_reported_as_crashed(graded):
     assert "ended its process (exit code 3)" in text
     # The notebook's own kernel died too, and the feedback says so and how (the sandbox's process).
     assert "KernelDied: its process ended with exit code 3" in text
+
+
+@pytest.mark.parametrize("width", [390, 1280])
+def test_how_the_kernel_died_shows_on_the_feedback_page_in_chromium(graded, browser, width):
+    root, *_ = graded
+    page = browser.new_page(viewport={"width": width, "height": 900})
+    outside = []
+    page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(("file:", "data:"))
+               else (outside.append(route.request.url), route.abort("blockedbyclient")))
+    try:
+        page.goto((root / "feedback" / "lee" / COURSE.assignment / f"{COURSE.notebook}.html").as_uri())
+        note = page.get_by_text("its process ended with exit code 3").first
+        note.scroll_into_view_if_needed()
+        assert note.is_visible()
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / f"kernel-died-feedback-{width}.png"))
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+    finally:
+        page.close()
+    assert outside == []
 
 
 def test_patching_numpy_and_builtins_gains_nothing(graded):
