@@ -205,9 +205,16 @@ class TestClassAtTheLimits:
 
 # -- the reader of [limits] ----------------------------------------------------------------------
 
-def test_defaults_fit_two_workers_on_a_24_gib_machine():
+def test_defaults_fit_the_default_workers_on_a_2_core_24_gib_machine(monkeypatch):
+    from coursekit.classgrade import scheduler
+
+    monkeypatch.setattr(scheduler, "usable_cores", lambda: 2)
     assert LIMITS == limits.load(MANIFEST_FILE)
-    assert 2 * LIMITS.memory <= 24 * 1024**3 // 4 and LIMITS.processes >= 32
+    workers = scheduler.default_workers()
+    assert workers == 3
+    # A worker runs one sandbox at a time; each may hold the memory limit. A quarter of the
+    # machine is left for nbgrader, the workers' own processes and the system.
+    assert workers * LIMITS.memory <= 24 * 1024**3 // 4 and LIMITS.processes >= 32
     assert LIMITS.notebook_seconds >= 60 and LIMITS.checks_seconds >= 60
 
 

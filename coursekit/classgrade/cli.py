@@ -79,7 +79,7 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument("--run-notebooks", action="store_true",
                         help="also run each notebook's cells in its sandboxed kernel, as plain nbgrader "
                              "autograde does, so the feedback shows the student's outputs (same grades; "
-                             "about five times slower)")
+                             "about three times slower)")
     parser.add_argument("--scheduler", metavar="tcp://HOST:8786", default=None,
                         help="grade on the Dask cluster at this scheduler address, one task per submission, "
                              "instead of local workers (needs the 'cluster' extra, a course folder shared at the "

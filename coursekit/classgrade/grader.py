@@ -13,7 +13,7 @@ The steps of one class run, each in its own module:
 5. ``report``: the class report; ``cli``: the table and the exit code.
 
 By default the notebooks' cells are not run (``--ResilientExecute.run_notebook=False``): the
-grades come from the hidden checks either way, and running the cells took three quarters of
+grades come from the hidden checks either way, and running the cells takes about two thirds of
 the time. Ctrl-C keeps every grade already merged; the next run grades what is still missing.
 """
 

@@ -31,7 +31,7 @@ def skip_iri_syntax_checks() -> None:
 HOOKS = ("--Autograde.pre_convert_hook=coursekit.classgrade.hooks.started",
          "--Autograde.post_convert_hook=coursekit.classgrade.hooks.finished")
 # Grades come from the hidden checks, not from the notebook's kernel: by default the workers
-# leave the cells unrun, which takes about three quarters of the time off each submission.
+# leave the cells unrun, which takes about two thirds of the time off each submission.
 CHECKS_ONLY = "--ResilientExecute.run_notebook=False"
 
 
