@@ -41,7 +41,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from coursekit import classroom  # noqa: E402
-from coursekit.classgrade.scheduler import MAX_BATCH, default_workers, usable_cores  # noqa: E402
+from coursekit.classgrade.scheduler import MAX_BATCH  # noqa: E402
+from coursekit.classgrade.worker import default_workers, usable_cores  # noqa: E402
 from coursekit.sandbox import ONE_BLAS_THREAD  # noqa: E402
 
 MIX = ["reference", "bool-mask", "keep-drop-swapped", "default-rng", "survivors-not-scaled", "binomial",

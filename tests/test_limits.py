@@ -206,11 +206,11 @@ class TestClassAtTheLimits:
 # -- the reader of [limits] ----------------------------------------------------------------------
 
 def test_defaults_fit_the_default_workers_on_a_2_core_24_gib_machine(monkeypatch):
-    from coursekit.classgrade import scheduler
+    from coursekit.classgrade import worker
 
-    monkeypatch.setattr(scheduler, "usable_cores", lambda: 2)
+    monkeypatch.setattr(worker, "usable_cores", lambda: 2)
     assert LIMITS == limits.load(MANIFEST_FILE)
-    workers = scheduler.default_workers()
+    workers = worker.default_workers()
     assert workers == 3
     # A worker runs one sandbox at a time; each may hold the memory limit. A quarter of the
     # machine is left for nbgrader, the workers' own processes and the system.

@@ -18,7 +18,7 @@ from ..course_settings import CourseSettingsError
 from ..gradebook import GradebookError
 from .cluster import ClusterError
 from .grader import ClassResult, grade_class
-from .scheduler import default_workers
+from .worker import default_workers
 from .status import NOT_GRADED, RUN_LABELS, NO_NOTEBOOK, Outcome
 
 OK, UNGRADED, UNUSABLE, STOPPED = 0, 1, 2, 130

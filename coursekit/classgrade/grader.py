@@ -27,7 +27,8 @@ from typing import Callable
 from .. import gradebook as gradebooks
 from . import recovery, report, submissions
 from .progress import Progress
-from .scheduler import RunOptions, default_workers, make_scheduler
+from .scheduler import RunOptions, make_scheduler
+from .worker import default_workers
 from .status import NO_NOTEBOOK, NOT_STARTED, UP_TO_DATE, Attempt, Facts, Outcome, decide
 from .submissions import Course
 

@@ -47,22 +47,6 @@ MAX_BATCH = 32
 MIN_BATCH = 4
 
 
-def usable_cores() -> int:
-    """The cores this process may use."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:
-        return os.cpu_count() or 1
-
-
-def default_workers() -> int:
-    """One worker more than cores: each worker spends part of its time waiting (for its kernel
-    or runner to start, for their messages, for the gradebook), and with one worker per core
-    the cores stood idle a fifth of the time (24 submissions, 2 cores: 0.70 s per submission
-    with 2 workers, 0.61 s with 3; 1.91 s and 1.60 s with the notebooks run)."""
-    return usable_cores() + 1
-
-
 def auto_batch_size(remaining: int, workers: int) -> int:
     """Size of the next batch, given the submissions still queued: a share of them, so that
     early batches amortise nbgrader's start-up and later ones shrink to let every worker

@@ -1,5 +1,5 @@
-"""How a worker starts: nbgrader's own command line, without its slowest import, in a session
-of its own; and what its log says when it fails.
+"""How many workers there are by default; how a worker starts: nbgrader's own command line,
+without its slowest import, in a session of its own; and what its log says when it fails.
 
 Importing nbgrader imports jsonschema, which imports the optional ``rfc3987_syntax`` and with
 it compiles about 35 Earley parsers for IRI syntax: half of nbgrader's start-up, 1.5 of 3
@@ -26,6 +26,22 @@ def skip_iri_syntax_checks() -> None:
     """Make ``import rfc3987_syntax`` fail, so jsonschema goes without the ``iri`` formats;
     effective only before jsonschema is first imported."""
     sys.modules.setdefault(IRI_SYNTAX_MODULE, None)
+
+
+def usable_cores() -> int:
+    """The cores this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def default_workers() -> int:
+    """One worker more than cores: each worker spends part of its time waiting (for its kernel
+    or runner to start, for their messages, for the gradebook), and with one worker per core
+    the cores stood idle a fifth of the time (24 submissions, 2 cores: 0.70 s per submission
+    with 2 workers, 0.61 s with 3; 1.91 s and 1.60 s with the notebooks run)."""
+    return usable_cores() + 1
 
 
 HOOKS = ("--Autograde.pre_convert_hook=coursekit.classgrade.hooks.started",
