@@ -68,6 +68,11 @@ def keyboard_walk(page, root: str = "body") -> dict:
     return {"controls": controls, "reached": reached}
 
 
+# Where focus is: for the message of a drawer that did not give focus back.
+FOCUS_STATE_JS = """() => ({focused: document.activeElement ? document.activeElement.outerHTML.slice(0, 80) : null,
+    pageHasFocus: document.hasFocus(), openDialogs: Array.from(document.querySelectorAll('dialog[open]')).map(d => d.id)})"""
+
+
 def drawer_walks(page) -> dict:
     """Each visible sidebar toggle opened with Enter: the dialog, its walk, and where Escape left focus."""
     found = {}
@@ -75,6 +80,7 @@ def drawer_walks(page) -> dict:
         buttons = page.locator(f"button.{toggle}:visible")
         if buttons.count() == 0:
             continue
+        page.bring_to_front()  # the page walk's last Tab may have left for the browser's controls
         buttons.first.focus()
         page.keyboard.press("Enter")
         dialog = page.evaluate("() => (document.querySelector('dialog[open]') || {}).id || null")
@@ -97,7 +103,8 @@ def drawer_walks(page) -> dict:
                 break
             except PlaywrightTimeout:
                 pass
-        found[toggle] = dict(walk, dialog=dialog, buttons=buttons.count(), returned=returned)
+        after = None if returned else page.evaluate(FOCUS_STATE_JS)
+        found[toggle] = dict(walk, dialog=dialog, buttons=buttons.count(), returned=returned, after=after)
     return found
 
 
@@ -181,5 +188,5 @@ def drawer_problems(drawers: dict) -> list[str]:
             problems.append(f"{where}: the sidebar has {len(drawer['controls'])} controls")
         problems += [f"{where}: {problem}" for problem in walk_problems(drawer)]
         if not drawer["returned"]:
-            problems.append(f"{where}: Escape does not bring focus back to the toggle")
+            problems.append(f"{where}: Escape does not bring focus back to the toggle ({drawer.get('after')})")
     return problems
