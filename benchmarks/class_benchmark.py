@@ -69,8 +69,6 @@ def totals(root):
         return {s.student_id: round(s.score, 6) for s in gradebook.find_assignment("dropout").submissions}
 
 
-
-
 def children_cpu() -> float:
     """CPU-seconds of this process's finished (waited-for) child processes so far."""
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)

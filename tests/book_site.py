@@ -256,6 +256,18 @@ def book_pages_served(site):
     return [str(path.relative_to(site)) for path in html_pages(site) if "_static" not in path.parts]
 
 
+def files_only(outside: list):
+    """A route handler for pages opened from files: file: and data: requests go through, any
+    other is recorded in ``outside`` and aborted."""
+    def handle(route):
+        if route.request.url.startswith(("file:", "data:")):
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort("blockedbyclient")
+    return handle
+
+
 def stay_local(base):
     """A route handler that lets requests to the local server through and aborts all others.
 

@@ -21,6 +21,7 @@ from coursekit.grading.verdict import Verdict, verdict_path
 from coursekit.manifest import COURSE
 from coursekit.paths import BUILD_DIR, REPO_ROOT
 from coursekit.release import course_settings
+from book_site import files_only
 from tests.test_feedback_parts import PNG
 
 CATALOGUE = classroom.load_catalogue()
@@ -227,8 +228,7 @@ def seen(course):
         for width in WIDTHS + (NARROWEST,):
             page = browser.new_page(viewport={"width": width, "height": 900})
             outside, errors = [], []
-            page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(("file:", "data:"))
-                       else (outside.append(route.request.url), route.abort()))
+            page.route("**/*", files_only(outside))
             page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
             page.on("pageerror", lambda e: errors.append(str(e)))
             for student in sorted(CLASS) if width != NARROWEST else WHOLE:

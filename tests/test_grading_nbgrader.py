@@ -17,7 +17,7 @@ import pytest
 from coursekit import classroom
 from coursekit.grading.verdict import Verdict, verdict_path
 from coursekit.manifest import COURSE
-from book_site import SCREENSHOTS, browser  # noqa: F401 (a fixture)
+from book_site import SCREENSHOTS, browser, files_only  # noqa: F401 (a fixture)
 
 CATALOGUE = classroom.load_catalogue()
 AUTO = tuple(task.grade_cell for task in COURSE.tasks)
@@ -127,8 +127,7 @@ def test_how_the_kernel_died_shows_on_the_feedback_page_in_chromium(graded, brow
     root, *_ = graded
     page = browser.new_page(viewport={"width": width, "height": 900})
     outside = []
-    page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(("file:", "data:"))
-               else (outside.append(route.request.url), route.abort("blockedbyclient")))
+    page.route("**/*", files_only(outside))
     try:
         page.goto((root / "feedback" / "lee" / COURSE.assignment / f"{COURSE.notebook}.html").as_uri())
         note = page.get_by_text("its process ended with exit code 3").first

@@ -29,7 +29,7 @@ from coursekit.grading.verdict import Verdict, verdict_path
 from coursekit.limits import LIMITS
 from coursekit.manifest import COURSE
 from coursekit.paths import MANIFEST_FILE, REPO_ROOT
-from book_site import SCREENSHOTS, browser  # noqa: F401 (a fixture)
+from book_site import SCREENSHOTS, browser, files_only  # noqa: F401 (a fixture)
 
 CATALOGUE = classroom.load_catalogue()
 AUTO = {task.grade_cell: task.points for task in COURSE.tasks}
@@ -176,8 +176,7 @@ class TestClassAtTheLimits:
         root, _, _ = course
         page = browser.new_page(viewport={"width": width, "height": 900})
         outside = []
-        page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(("file:", "data:"))
-                   else (outside.append(route.request.url), route.abort("blockedbyclient")))
+        page.route("**/*", files_only(outside))
         shown = {"memory-plain": [f"Your code was stopped because it {REASONS['memory']}"], "sleep-plain": SLEEPER_NOTES}
         try:
             SCREENSHOTS.mkdir(parents=True, exist_ok=True)

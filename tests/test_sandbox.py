@@ -204,13 +204,15 @@ def test_a_passed_probe_is_handed_to_child_processes_and_not_run_again(tmp_path,
     monkeypatch.delenv(sandbox.PASSED_ENV, raising=False)
     assert sandbox.probe() is None
     assert calls.read_text().count("run") == 1
-    child = "import sys; sys.path.insert(0, sys.argv[1]); from coursekit import sandbox; print(sandbox.require())"
-    done = subprocess.run([sys.executable, "-c", child, str(sandbox.REPO_ROOT)], capture_output=True, text=True,
-                          env=os.environ.copy(), timeout=60)
-    assert done.stdout.strip() == "True", done.stderr
+
+    def child_requires() -> None:
+        child = "import sys; sys.path.insert(0, sys.argv[1]); from coursekit import sandbox; print(sandbox.require())"
+        done = subprocess.run([sys.executable, "-c", child, str(sandbox.REPO_ROOT)], capture_output=True, text=True,
+                              env=os.environ.copy(), timeout=60)
+        assert done.stdout.strip() == "True", done.stderr
+
+    child_requires()
     assert calls.read_text().count("run") == 1  # the child trusted its parent's pass
     monkeypatch.setenv(sandbox.PASSED_ENV, "another-bwrap" + os.pathsep + sys.executable)
-    done = subprocess.run([sys.executable, "-c", child, str(sandbox.REPO_ROOT)], capture_output=True, text=True,
-                          env=os.environ.copy(), timeout=60)
-    assert done.stdout.strip() == "True", done.stderr
+    child_requires()
     assert calls.read_text().count("run") == 2  # a pass of another bwrap is no pass of this one
