@@ -26,7 +26,6 @@ import math
 import os
 import shutil
 import signal
-import subprocess
 import sys
 import time
 from collections import deque
@@ -39,7 +38,8 @@ from . import hooks
 from .status import (FINISHED, INTERRUPTED_MIDWAY, NBGRADER_FAILED, NOT_STARTED, REFUSED, STOPPED_AFTER_TIMEOUT,
                      Attempt)
 from .submissions import Course
-from .worker import die_with_parent, failure_reason, worker_command, worker_env
+from .forkserver import ForkedWorker, WorkerServer
+from .worker import die_with_parent, failure_reason, worker_arguments, worker_env
 
 POLL_SECONDS = 0.2
 STOP_GRACE_SECONDS = 10.0
@@ -86,7 +86,7 @@ class Batch:
     students: list[str]
     events: Path
     log: Path
-    process: subprocess.Popen | None = None
+    process: ForkedWorker | None = None
     offset: int = 0
     started: dict[str, float] = field(default_factory=dict)  # student -> time its grading started
     finished: set[str] = field(default_factory=set)
@@ -106,6 +106,7 @@ class Scheduler:
         self.stop_reason: str | None = None
         self.attempts: dict[str, Attempt] = {}
         self.running: dict[int, Batch] = {}
+        self.server: WorkerServer | None = None
 
     def run(self, students: list[str]) -> dict[str, Attempt]:
         """Grade ``students`` (ids); returns what was done with each of them."""
@@ -125,6 +126,8 @@ class Scheduler:
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
             self.target.close()
+            if self.server is not None:
+                self.server.close()
             self._keep_logs()
             lock.close()
             shutil.rmtree(self.run_dir, ignore_errors=True)
@@ -177,16 +180,15 @@ class Scheduler:
                       events=self.run_dir / f"w{slot}-b{number:04d}.events",
                       log=self.run_dir / f"batch-{number:04d}.log")
         batch.events.touch()
-        command = worker_command(self.course.assignment, gradebooks.sqlite_url(database), batch.students,
-                                 self.everyone, self.options.run_notebooks)
+        arguments = worker_arguments(self.course.assignment, gradebooks.sqlite_url(database), batch.students,
+                                     self.everyone, self.options.run_notebooks)
         # The grading sandbox hides the course root; hide the report folder too (scratch
         # gradebooks, other students' scores) wherever --report-dir puts it.
         env = worker_env(batch.events, hide=self.work_root.parent)
-        with open(batch.log, "w") as log:
-            log.write(f"# nbgrader {' '.join(command[3:6])} ... ({', '.join(students)})\n")
-            log.flush()
-            batch.process = subprocess.Popen(command, cwd=self.course.root, env=env, stdin=subprocess.DEVNULL,
-                                             stdout=log, stderr=subprocess.STDOUT, preexec_fn=die_with_parent)
+        batch.log.write_text(f"# nbgrader {' '.join(arguments[:3])} ... ({', '.join(students)})\n")
+        if self.server is None or not self.server.alive():
+            self.server = WorkerServer(self.course.root, env, self.run_dir / "worker-server.log", die_with_parent)
+        batch.process = self.server.start(arguments, env, self.course.root, batch.log)
         return batch
 
     def _overdue(self, batch: Batch) -> bool:
@@ -249,7 +251,8 @@ class Scheduler:
                 else:
                     self._record(student, Attempt(NOT_STARTED, stop_reason=self.stop_reason), settled=False)
             else:
-                reason = failure_reason(batch.log, self.course.folder("submitted", student))
+                reason = (f"the nbgrader worker server stopped ({self.server.why()})" if not self.server.alive()
+                          else failure_reason(batch.log, self.course.folder("submitted", student)))
                 self._discard_partial(student)
                 self._record(student, Attempt(NBGRADER_FAILED, exit_code=batch.process.returncode, error=reason,
                                               log=self.logs_dir / batch.log.name))

@@ -14,7 +14,7 @@ import signal
 import sys
 from pathlib import Path
 
-IRI_SYNTAX_MODULE = "rfc3987_syntax"
+from .forkserver import IRI_SYNTAX_MODULE
 
 # ``python -c NBGRADER_MAIN autograde ...`` is ``python -m nbgrader autograde ...`` without
 # that import. (The workers run in the course root, where coursekit is not importable.)
@@ -54,8 +54,14 @@ CHECKS_ONLY = "--ResilientExecute.run_notebook=False"
 def worker_command(assignment: str, db_url: str, students: list[str], everyone: set[str],
                    run_notebooks: bool) -> list[str]:
     """``nbgrader autograde`` of ``students`` (of ``everyone``) into the gradebook at ``db_url``."""
-    command = [sys.executable, "-c", NBGRADER_MAIN, "autograde", assignment, "--force",
-               f"--CourseDirectory.db_url={db_url}", *HOOKS]
+    return [sys.executable, "-c", NBGRADER_MAIN, *worker_arguments(assignment, db_url, students, everyone,
+                                                                   run_notebooks)]
+
+
+def worker_arguments(assignment: str, db_url: str, students: list[str], everyone: set[str],
+                     run_notebooks: bool) -> list[str]:
+    """nbgrader's arguments for ``worker_command`` (and a worker forked by ``forkserver``)."""
+    command = ["autograde", assignment, "--force", f"--CourseDirectory.db_url={db_url}", *HOOKS]
     if not run_notebooks:
         command.append(CHECKS_ONLY)
     if len(students) == 1:
