@@ -106,6 +106,17 @@ class Plan:
         self.inputs[name] = np.asarray(value)
         return name
 
+    def stored_inputs(self) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+        """The distinct input arrays, each once (a plan often names one array many times), and
+        {input name: key of its array among them}."""
+        stored, keys, key_of = {}, {}, {}
+        for name, value in self.inputs.items():
+            if id(value) not in key_of:
+                key_of[id(value)] = f"a{len(stored)}"
+                stored[key_of[id(value)]] = value
+            keys[name] = key_of[id(value)]
+        return stored, keys
+
     def add(self, name: str, op: dict, description: str) -> str:
         """Add an operation; ``description`` says in the student's terms what it calls."""
         if name in self.names:
@@ -139,10 +150,11 @@ def _run(plan, submission, op_timeout, budget, serving):
             if job_dir is None or not job_dir.is_relative_to(server.folder):  # first, or a new runner after a kill
                 server.jobs += 1
                 job_dir = Path(tempfile.mkdtemp(prefix=f"job-{server.jobs}-", dir=server.folder))
-                np.savez(job_dir / "inputs.npz", **plan.inputs)
+                stored, keys = plan.stored_inputs()
+                np.savez(job_dir / "inputs.npz", **stored)
             (job_dir / "request.json").write_text(json.dumps(
                 {"submission": str(submission), "package": COURSE.package, "ops": plan.ops, "start": start,
-                 "skip": sorted(skip)}))
+                 "skip": sorted(skip), "inputs": keys}))
             job = server.start(job_dir, str(start))
             stopped_at, why = _watch(job, job_dir, start, len(plan.ops), op_timeout, deadline, skip)
             log = job_dir / f"stderr-{start}.txt"

@@ -9,9 +9,17 @@ but numpy and the standard library: never ``source_pkg``, never ``coursekit``.
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any, Callable
 
 import numpy as np
+
+
+def array_digest(array: np.ndarray) -> str:
+    """Dtype, shape and SHA-256 of an array's values: how the runner reports an array the judge
+    only compares with one of its own (the input after a call), instead of writing it all back."""
+    array = np.asarray(array)
+    return f"{array.dtype.str}{array.shape}:{hashlib.sha256(np.ascontiguousarray(array)).hexdigest()}"
 
 
 class ScriptedDropout:

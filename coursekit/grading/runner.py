@@ -6,7 +6,7 @@ This is the only grading code that imports student code, and it runs in a proces
 raise, hang, exit) can only change the raw outputs written back, never how they are judged.
 
 JOB_DIR holds ``request.json`` (the submission folder, the operations, where to start) and
-``inputs.npz`` (the arrays the operations name). For operation k the runner writes
+``inputs.npz`` (the distinct arrays the operations name, each once). For operation k the runner writes
 ``started-k`` before calling student code, then ``result-k.npz`` (arrays) and ``result-k.json``
 (status, error text, small facts), each renamed into place when complete, so the judge keeps
 every result written before a hang or a crash. The network operation uses the trusted driver
@@ -98,7 +98,8 @@ class Runner:
         self.job_dir = Path(job_dir)
         self.request = json.loads((self.job_dir / "request.json").read_text())
         with np.load(self.job_dir / "inputs.npz", allow_pickle=False) as inputs:
-            self.inputs = {name: inputs[name] for name in inputs.files}
+            stored = {name: inputs[name] for name in inputs.files}
+        self.inputs = {name: stored[key] for name, key in self.request["inputs"].items()}
         self.submission = Path(self.request["submission"]).resolve()
         self.package_name = self.request["package"]
         self.caches: dict[str, Any] = {}
@@ -168,7 +169,7 @@ class Runner:
             facts["returned"] = _describe_value(out)
             raise ContractError(f"dropout_forward returned {facts['returned']} as out, not a numpy array")
         arrays["out"] = np.asarray(out)
-        arrays["x_after"] = np.asarray(x)
+        facts["x_after"] = reference.array_digest(x)  # compared with the judge's own x
         if op.get("keep"):
             self.caches[op["keep"]] = cache
         facts["out_type"] = type(out).__name__
