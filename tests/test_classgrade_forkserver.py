@@ -1,0 +1,119 @@
+"""The worker server that forks each batch's nbgrader (coursekit/classgrade/forkserver.py).
+
+A stand-in ``nbgrader`` package, first on the server's path, shows what each forked worker gets
+(arguments, environment, folder, log, process group) and what happens when things die; the
+real nbgrader runs through the server in tests/test_classgrade.py.
+"""
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from coursekit.classgrade.forkserver import WorkerServer, WorkerServerError
+
+FAKE_NBGRADER = '''
+import os, sys, time
+
+def main():
+    print("argv", sys.argv[1:])
+    print("env", os.environ.get("BATCH_VALUE"), "leaked" if "SERVER_ONLY" in os.environ else "clean")
+    print("cwd", os.getcwd())
+    print("group", os.getpgid(0) == os.getpid())
+    sys.stdout.flush()
+    if "sleep" in sys.argv:
+        time.sleep(600)
+    if "ctrl-c" in sys.argv:
+        try:
+            time.sleep(600)
+        except KeyboardInterrupt:
+            print("interrupted")
+            return 7
+    return int(sys.argv[1]) if sys.argv[1:] and sys.argv[1].isdigit() else 0
+'''
+
+
+@pytest.fixture
+def fake_nbgrader(tmp_path):
+    package = tmp_path / "fake" / "nbgrader" / "apps"
+    package.mkdir(parents=True)
+    (package.parent / "__init__.py").write_text("")
+    (package / "__init__.py").write_text("")
+    (package / "nbgraderapp.py").write_text(FAKE_NBGRADER)
+    return tmp_path / "fake"
+
+
+def server_env(fake: Path, **extra: str) -> dict[str, str]:
+    return {"PATH": os.environ["PATH"], "PYTHONPATH": str(fake), **extra}
+
+
+def wait_for(worker, seconds=30):
+    deadline = time.monotonic() + seconds
+    while worker.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return worker.returncode
+
+
+def test_each_worker_gets_its_arguments_environment_folder_log_and_group(fake_nbgrader, tmp_path):
+    folders = [tmp_path / "a", tmp_path / "b"]
+    for folder in folders:
+        folder.mkdir()
+    server = WorkerServer(tmp_path, server_env(fake_nbgrader, SERVER_ONLY="1"), tmp_path / "server.log")
+    try:
+        workers = [server.start([str(code), "x"], {"BATCH_VALUE": f"v{code}", "PATH": os.environ["PATH"]},
+                                folder, tmp_path / f"log{code}.txt") for code, folder in zip((0, 3), folders)]
+        assert [wait_for(worker) for worker in workers] == [0, 3]
+        for code, folder in zip((0, 3), folders):
+            log = (tmp_path / f"log{code}.txt").read_text()
+            assert f"argv ['{code}', 'x']" in log
+            assert f"env v{code} clean" in log
+            assert f"cwd {folder}" in log
+            assert "group True" in log
+    finally:
+        server.close()
+
+
+def test_killing_a_workers_group_stops_it_and_sigint_reaches_it_as_ctrl_c(fake_nbgrader, tmp_path):
+    server = WorkerServer(tmp_path, server_env(fake_nbgrader), tmp_path / "server.log")
+    try:
+        sleeper = server.start(["sleep"], {"PATH": os.environ["PATH"]}, tmp_path, tmp_path / "sleep.txt")
+        interrupted = server.start(["ctrl-c"], {"PATH": os.environ["PATH"]}, tmp_path, tmp_path / "int.txt")
+        time.sleep(1.0)  # both are in their main()
+        os.killpg(sleeper.pid, signal.SIGKILL)
+        interrupted.send_signal(signal.SIGINT)
+        assert wait_for(sleeper) == -signal.SIGKILL
+        assert wait_for(interrupted) == 7
+        assert "interrupted" in (tmp_path / "int.txt").read_text()
+    finally:
+        server.close()
+
+
+def test_workers_die_with_the_server_and_the_cause_is_named(fake_nbgrader, tmp_path):
+    server = WorkerServer(tmp_path, server_env(fake_nbgrader), tmp_path / "server.log")
+    worker = server.start(["sleep"], {"PATH": os.environ["PATH"]}, tmp_path, tmp_path / "sleep.txt")
+    time.sleep(0.5)
+    server.process.kill()
+    assert wait_for(worker) == -signal.SIGTERM
+    assert server.why() == f"exit code {-signal.SIGKILL}"
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.kill(worker.pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.05)
+    else:
+        pytest.fail("the worker outlived its server")
+    with pytest.raises(WorkerServerError, match="gone"):
+        server.start(["0"], {}, tmp_path, tmp_path / "late.txt")
+    server.close()
+
+
+def test_a_server_that_cannot_start_says_why(tmp_path):
+    broken = tmp_path / "broken" / "nbgrader" / "apps"
+    broken.mkdir(parents=True)
+    (broken.parent / "__init__.py").write_text("raise ImportError('this nbgrader is broken')\n")
+    with pytest.raises(WorkerServerError, match="did not start: exit code 1: ImportError: this nbgrader is broken"):
+        WorkerServer(tmp_path, server_env(tmp_path / "broken"), tmp_path / "server.log")
