@@ -41,6 +41,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from coursekit import classroom  # noqa: E402
+from coursekit.classgrade.forkserver import IRI_SYNTAX_MODULE, WARM_MODULES  # noqa: E402
 from coursekit.classgrade.scheduler import MAX_BATCH  # noqa: E402
 from coursekit.classgrade.worker import default_workers, usable_cores  # noqa: E402
 from coursekit.sandbox import ONE_BLAS_THREAD  # noqa: E402
@@ -128,9 +129,14 @@ def profile(root, sample) -> dict[str, float]:
     everyone = {path.name for path in (root / "submitted").iterdir()}
     students = sorted(everyone)[:sample]
     phases = {"interpreter start (python -I)": cpu_of([sys.executable, "-I", "-c", "pass"], repeat=5),
-              "runner start (python -I, numpy imported)": cpu_of([sys.executable, "-I", "-c", "import numpy"],
-                                                                  repeat=5)}
-    phases["nbgrader start: imports, config, gradebook (per batch)"] = nbgrader_batch_cpu(root, ["nobody"], everyone)
+              "runner start (python -I, numpy imported)": cpu_of(
+                  [sys.executable, "-I", "-c", "import numpy, numpy.random, zipfile"], repeat=5,
+                  env={**os.environ, **ONE_BLAS_THREAD})}
+    imports = cpu_of([sys.executable, "-c", f"import sys, importlib; sys.modules.setdefault({IRI_SYNTAX_MODULE!r}, "
+                      f"None); [importlib.import_module(m) for m in {WARM_MODULES!r}]"], repeat=2)
+    phases["nbgrader imported by the worker server (per run)"] = imports
+    empty_batch = nbgrader_batch_cpu(root, ["nobody"], everyone)
+    phases["nbgrader start: config, gradebook (per batch; its imports are the server's)"] = max(0.0, empty_batch - imports)
     before = children_cpu()
     ChecksServer(checks_environment()).close()
     phases["checks server start: pytest, checks imported (per batch)"] = children_cpu() - before
@@ -145,20 +151,21 @@ def profile(root, sample) -> dict[str, float]:
     phases[f"serving runner start per submission (forks a runner for each of its {len(COURSE.task_ids)} plans)"] = runner
     batch = nbgrader_batch_cpu(root, students, everyone)
     phases["nbgrader's own work per submission: conversion, database"] = max(0.0, (
-        batch - phases["nbgrader start: imports, config, gradebook (per batch)"]
-        - phases["checks server start: pytest, checks imported (per batch)"]) / sample - checks)
+        batch - empty_batch - phases["checks server start: pytest, checks imported (per batch)"]) / sample - checks)
     kernel, cells = kernel_and_cells_cpu(root / "submitted" / students[0] / "dropout" / "dropout.ipynb")
     phases["kernel start and stop (per notebook, --run-notebooks)"] = kernel
     phases["the notebook's cells (per notebook, --run-notebooks)"] = cells
     return phases
 
 
-def print_profile(phases, batch, cores) -> None:
-    """The profile, and the seconds per submission it predicts with ``cores`` busy and batches of ``batch``."""
+def print_profile(phases, batch, cores, students) -> None:
+    """The profile, and the seconds per submission it predicts for a class of ``students`` with
+    ``cores`` busy and batches of ``batch``."""
     print(f"where the time goes (CPU-seconds, unconfined, load average {os.getloadavg()[0]:.1f}):")
     for name, seconds in phases.items():
         print(f"  {seconds:6.3f}  {name}")
-    per_batch = sum(v for k, v in phases.items() if "(per batch)" in k) / batch
+    per_batch = sum(v for k, v in phases.items() if "(per batch" in k) / batch
+    per_batch += sum(v for k, v in phases.items() if "(per run)" in k) / students
     per_submission = sum(v for k, v in phases.items() if "submission" in k)
     per_notebook = sum(v for k, v in phases.items() if "(per notebook" in k)
     floor = next(v for k, v in phases.items() if "(the floor)" in k)
@@ -193,7 +200,7 @@ def main(argv=None):
         if args.profile_sample > 0:
             print(f"profiling the phases of grading on {args.profile_sample} submission(s) ...", flush=True)
             phases = profile(build(base / "profile", args.profile_sample), args.profile_sample)
-            print_profile(phases, min(n, MAX_BATCH), usable_cores())
+            print_profile(phases, min(n, MAX_BATCH), usable_cores(), n)
         load_before = os.getloadavg()
 
         print("grading serially: nbgrader autograde dropout ...", flush=True)
@@ -232,7 +239,7 @@ def main(argv=None):
                   f"{'reached' if best <= TARGETS[mode] else 'NOT reached'} (best {best:.2f} s, "
                   f"ratio to serial {best * n / serial_seconds:.2f})")
         if phases:
-            print_profile(phases, min(n, MAX_BATCH), usable_cores())
+            print_profile(phases, min(n, MAX_BATCH), usable_cores(), n)
         same = all(agree for _, _, agree in results.values())
         print(f"same scores: {'yes' if same else 'NO'} (every parallel gradebook against serial nbgrader autograde's)")
         return 0 if ok else 1
