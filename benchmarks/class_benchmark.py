@@ -41,7 +41,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from coursekit import classroom  # noqa: E402
-from coursekit.classgrade.forkserver import IRI_SYNTAX_MODULE, WARM_MODULES  # noqa: E402
+from coursekit.classgrade import forkserver  # noqa: E402
 from coursekit.classgrade.scheduler import MAX_BATCH  # noqa: E402
 from coursekit.classgrade.worker import default_workers, usable_cores  # noqa: E402
 from coursekit.sandbox import ONE_BLAS_THREAD  # noqa: E402
@@ -132,8 +132,8 @@ def profile(root, sample) -> dict[str, float]:
               "runner start (python -I, numpy imported)": cpu_of(
                   [sys.executable, "-I", "-c", "import numpy, numpy.random, zipfile"], repeat=5,
                   env={**os.environ, **ONE_BLAS_THREAD})}
-    imports = cpu_of([sys.executable, "-c", f"import sys, importlib; sys.modules.setdefault({IRI_SYNTAX_MODULE!r}, "
-                      f"None); [importlib.import_module(m) for m in {WARM_MODULES!r}]"], repeat=2)
+    imports = cpu_of([sys.executable, "-c", f"import runpy; runpy.run_path({str(forkserver.__file__)!r})['warm_up']()"],
+                     repeat=2)
     phases["nbgrader imported by the worker server (per run)"] = imports
     empty_batch = nbgrader_batch_cpu(root, ["nobody"], everyone)
     phases["nbgrader start: config, gradebook (per batch; its imports are the server's)"] = max(0.0, empty_batch - imports)

@@ -31,12 +31,9 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Callable
 
 IRI_SYNTAX_MODULE = "rfc3987_syntax"  # left out, as by worker.NBGRADER_MAIN (see worker.py)
-# What a batch imports: nbgrader's command line, then (as autograde runs) the SQLite dialect,
-# the course's configuration (pytest) and the kernel manager's kernel-spec lookup (IPython).
-WARM_MODULES = ("nbgrader.apps.nbgraderapp", "sqlalchemy.dialects.sqlite", "pytest", "IPython",
-                "jupyter_client.manager")
 START_TIMEOUT_SECONDS = 120
 REAP_SECONDS = 0.05
 
@@ -48,7 +45,7 @@ class WorkerServerError(RuntimeError):
 class WorkerServer:
     """Coordinator side: start the server in ``cwd`` with ``env``, then batches on it."""
 
-    def __init__(self, cwd: Path, env: dict[str, str], log: Path, preexec_fn=None) -> None:
+    def __init__(self, cwd: Path, env: dict[str, str], log: Path, preexec_fn: Callable[[], None] | None = None) -> None:
         code = f"import runpy; runpy.run_path({str(Path(__file__).resolve())!r}, run_name='__main__')"
         self.log = Path(log)
         with open(self.log, "ab") as stderr:
@@ -185,14 +182,22 @@ def _become_worker(request: dict, server_pid: int) -> None:
     sys.argv = ["nbgrader", *request["argv"]]
 
 
+def warm_up() -> None:
+    """Import what a batch imports: nbgrader's command line, then (as autograde runs) the SQLite
+    dialect, the course's configuration (pytest) and the kernel manager's kernel-spec lookup
+    (IPython)."""
+    sys.modules.setdefault(IRI_SYNTAX_MODULE, None)
+    import IPython  # noqa: F401
+    import jupyter_client.manager  # noqa: F401
+    import pytest  # noqa: F401
+    import sqlalchemy.dialects.sqlite  # noqa: F401
+    from nbgrader.apps import nbgraderapp  # noqa: F401
+
+
 def serve() -> None:
     """Warm up, then fork one worker per request; in a child, return (it then runs nbgrader)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the coordinator's to handle
-    sys.modules.setdefault(IRI_SYNTAX_MODULE, None)
-    import importlib
-
-    for name in WARM_MODULES:
-        importlib.import_module(name)
+    warm_up()
     # What the imports allocated is never collected: a worker's garbage collections then walk
     # only its own objects, instead of reading, and so copying, every page of the server's heap.
     gc.freeze()
