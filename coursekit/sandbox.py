@@ -8,7 +8,8 @@ Two kinds of process run student code: the notebook's kernel (started by nbgrade
   installation and the virtual environment (and, for the runner, ``runner.py``, the trusted
   ``reference.py`` it loads and the submission's snapshot);
 - writable: only the process's own folder (the kernel: the student's autograded folder; the
-  runner: its job folder), plus a private, empty ``/tmp``.
+  runner: its job folder), plus a private, empty ``/tmp`` (the kernel's holds one read-only
+  file: matplotlib's font list, ``coursekit/matplotlib_cache.py``).
 
 So no copy of the repository (instructor ``source_pkg``, ``tests/``, ``coursekit/``), no
 course root (other students' folders, the gradebook) and no home folder is visible. Where a
@@ -154,9 +155,11 @@ def _system_binds() -> list[str]:
 
 def bwrap_command(command: Sequence[str], cwd: Path | str, writable: Iterable[Path | str] = (),
                   readonly: Iterable[Path | str] = (), hide: Iterable[Path] = (), network: bool = False,
-                  env: dict[str, str] | None = None, limits: Limits | None = LIMITS) -> list[str]:
+                  env: dict[str, str] | None = None, limits: Limits | None = LIMITS,
+                  files: dict[str, Path] | None = None) -> list[str]:
     """The bwrap command line that runs ``command`` confined as described in this module,
-    under ``limits`` (None: no rlimits).
+    under ``limits`` (None: no rlimits), with each of ``files`` ({path inside: file outside})
+    read-only at its path inside.
 
     Nothing of the file system is visible but SYSTEM_PATHS, the Python installation and the
     virtual environment (read-only), ``readonly``, ``writable`` and a private /tmp. Hidden
@@ -187,6 +190,8 @@ def bwrap_command(command: Sequence[str], cwd: Path | str, writable: Iterable[Pa
     for option, paths in (("--ro-bind", [*python, *readonly]), ("--bind", writable)):
         for named, real in _symlinked_names(paths, bound):
             args += [option, str(real), str(named)]
+    for inside, outside in (files or {}).items():
+        args += ["--ro-bind", str(outside), inside]
     for key, value in (env or {}).items():
         args += ["--setenv", key, value]
     args += ["--chdir", str(Path(cwd).resolve()), "--"]

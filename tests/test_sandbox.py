@@ -192,6 +192,38 @@ def test_the_grading_kernel_has_one_blas_thread(confined, tmp_path, monkeypatch)
     assert "".join(outputs).strip() == "[1]"
 
 
+FONT_CHECK = ("import io, logging\nlog = io.StringIO()\nlogging.basicConfig(stream=log, level=logging.INFO)\n"
+              "import matplotlib.font_manager\n"
+              "print('scanned' if 'generated new fontManager' in log.getvalue() else 'reused')")
+
+
+@pytest.mark.parametrize("prepared", [True, False])
+def test_the_grading_kernel_reuses_the_font_list_prepared_outside(prepared, tmp_path, monkeypatch):
+    """Without the prepared list, each sandboxed kernel scans the fonts again (its /tmp is new)."""
+    from jupyter_client.manager import start_new_kernel
+
+    from coursekit import matplotlib_cache
+
+    cache = tmp_path / "cache"
+    if not prepared:  # a cache folder that cannot be made: the kernel is on its own
+        cache.write_text("not a folder")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
+    monkeypatch.setenv("JUPYTER_PATH", str(sandbox.KERNELS_DIR.parent))
+    work = tmp_path / "work"
+    work.mkdir()
+    outputs = []
+    for _ in range(2):  # the first kernel may build the list; the second must find it
+        manager, client = start_new_kernel(kernel_name=sandbox.KERNEL_NAME, cwd=str(work), startup_timeout=60)
+        try:
+            client.execute_interactive(FONT_CHECK, timeout=60, output_hook=lambda message: outputs.append(
+                message["content"].get("text", "")))
+        finally:
+            client.stop_channels()
+            manager.shutdown_kernel(now=True)
+    assert "".join(outputs).split() == (["reused", "reused"] if prepared else ["scanned", "scanned"])
+    assert bool(matplotlib_cache.font_list_files()) == prepared
+
+
 def test_a_passed_probe_is_handed_to_child_processes_and_not_run_again(tmp_path, monkeypatch):
     """The kernel launcher starts once per notebook; the nbgrader above it has probed already."""
     import shutil

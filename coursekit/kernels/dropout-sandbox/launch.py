@@ -10,7 +10,8 @@ The course's limits (``coursekit/limits.py``) apply to the kernel and everything
 memory and file size through rlimits, processes through a pids cgroup of the kernel's own
 where the machine allows (``coursekit/cgroups.py``) and RLIMIT_NPROC inside the sandbox.
 The time of all the notebook's cells together is kept by nbgrader's side (ResilientExecute).
-The kernel gets one BLAS thread (``sandbox.ONE_BLAS_THREAD``).
+The kernel gets one BLAS thread (``sandbox.ONE_BLAS_THREAD``) and matplotlib's font list
+prepared outside (``coursekit/matplotlib_cache.py``).
 """
 
 import json
@@ -22,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
 
 from coursekit.cgroups import PidsGroup  # noqa: E402
 from coursekit.limits import LIMITS  # noqa: E402
+from coursekit.matplotlib_cache import KERNEL_CONFIG_DIR, font_list_files  # noqa: E402
 from coursekit.sandbox import ONE_BLAS_THREAD, bwrap_command, require  # noqa: E402
 
 
@@ -46,8 +48,9 @@ def main(connection_file: str) -> None:
     if connection.get("transport") == "ipc":
         writable.append(Path(connection["ip"]).resolve().parent)
         network = False
-    env = {"HOME": "/tmp", "IPYTHONDIR": "/tmp/.ipython", "MPLCONFIGDIR": "/tmp/matplotlib", **ONE_BLAS_THREAD}
-    command = bwrap_command(kernel, folder, writable=writable, readonly=[connection_file], network=network, env=env)
+    env = {"HOME": "/tmp", "IPYTHONDIR": "/tmp/.ipython", "MPLCONFIGDIR": KERNEL_CONFIG_DIR, **ONE_BLAS_THREAD}
+    command = bwrap_command(kernel, folder, writable=writable, readonly=[connection_file], network=network, env=env,
+                            files=font_list_files())
     # ipykernel exits when the process that started it seems gone; in its own PID namespace
     # its parent is the namespace's init, so that check must be off (bwrap --die-with-parent
     # ends the kernel with nbgrader instead).
