@@ -1,9 +1,10 @@
 """Grading on a Dask distributed cluster: ``--scheduler tcp://host:8786``.
 
 Each student's grading is one Dask task (``grade_submission``), run by whichever worker is
-free: the worker runs the same ``nbgrader autograde`` command as a local worker slot
-(``worker.py``), in the course root (a folder every machine shares, NFS or similar), so the
-grading sandbox and its limits apply on every worker. nbgrader writes to a scratch SQLite
+free: the worker runs the same ``nbgrader autograde`` as a local worker slot (``worker.py``),
+forked like theirs from a server that imported nbgrader once per Dask worker
+(``forkserver.py``), in the course root (a folder every machine shares, NFS or similar), so
+the grading sandbox and its limits apply on every worker. nbgrader writes to a scratch SQLite
 copy of the gradebook on the worker's own disk; the task then merges that one submission into
 the course's gradebook (``db_url``), PostgreSQL when workers run on several machines.
 
@@ -21,6 +22,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,10 +31,11 @@ from urllib.parse import urlparse
 
 from .. import gradebook as gradebooks
 from . import hooks
+from .forkserver import ForkedWorker, WorkerServer, WorkerServerError
 from .scheduler import RunOptions, discard_partial
 from .status import FINISHED, NBGRADER_FAILED, NOT_STARTED, REFUSED, STOPPED_AFTER_TIMEOUT, Attempt
 from .submissions import Course
-from .worker import die_with_parent, failure_reason, worker_command, worker_env
+from .worker import die_with_parent, failure_reason, worker_arguments, worker_env
 
 TASK_RETRIES = 2
 CONNECT_SECONDS = 30.0
@@ -89,18 +92,22 @@ def grade_submission(task: SubmissionTask, template: bytes) -> dict:
         database, events, log = Path(scratch) / "gradebook.db", Path(scratch) / "events", Path(scratch) / "nbgrader.log"
         database.write_bytes(template)
         events.touch()
-        command = worker_command(assignment, gradebooks.sqlite_url(database), [student], {student}, task.run_notebooks)
-        with open(log, "w") as output:
-            process = subprocess.Popen(command, cwd=root, env=worker_env(events, hide=Path(task.hide)),
-                                       stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT,
-                                       preexec_fn=die_with_parent)
-            try:
-                process.wait(timeout=task.timeout)
-                timed_out = False
-            except subprocess.TimeoutExpired:
-                timed_out = True
-            _kill_group(process)  # no stray kernel or checker
+        arguments = worker_arguments(assignment, gradebooks.sqlite_url(database), [student], {student},
+                                     task.run_notebooks)
+        env = worker_env(events, hide=Path(task.hide))
+        log.touch()
+        server = worker_server(root, env)
+        process = server.start(arguments, env, Path(root), log)
+        try:
+            process.wait(timeout=task.timeout)
+            timed_out = False
+        except subprocess.TimeoutExpired:
+            timed_out = True
+        _kill_group(process)  # no stray kernel or checker
         finished = any(event["event"] == "finished" for event in hooks.read_events(str(events))[0])
+        if not finished and not server.alive():  # not the submission's doing: the task is tried again
+            discard_partial(Path(task.autograded))
+            raise WorkerServerError(f"the nbgrader worker server on {host} stopped ({server.why()})")
         if timed_out or not finished:
             discard_partial(Path(task.autograded))
             if timed_out:
@@ -115,7 +122,22 @@ def grade_submission(task: SubmissionTask, template: bytes) -> dict:
     return {"kind": FINISHED, "merged": merged, "host": host}
 
 
-def _kill_group(process: subprocess.Popen) -> None:
+_SERVERS: dict[str, WorkerServer] = {}
+_SERVERS_LOCK = threading.Lock()
+
+
+def worker_server(root: str, env: dict[str, str]) -> WorkerServer:
+    """This Dask worker's nbgrader worker server for the course in ``root``: started by its first
+    task, it forks every later task's nbgrader, whose imports it paid once (forkserver.py)."""
+    with _SERVERS_LOCK:
+        server = _SERVERS.get(root)
+        if server is None or not server.alive():
+            log = Path(tempfile.mkdtemp(prefix="classgrade-worker-server-")) / "server.log"
+            server = _SERVERS[root] = WorkerServer(Path(root), env, log, die_with_parent)
+        return server
+
+
+def _kill_group(process: ForkedWorker) -> None:
     try:
         os.killpg(process.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):

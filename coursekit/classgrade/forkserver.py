@@ -29,6 +29,7 @@ import select
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Callable
@@ -52,6 +53,7 @@ class WorkerServer:
             self.process = subprocess.Popen([sys.executable, "-c", code], cwd=cwd, env=env, stdin=subprocess.PIPE,
                                             stdout=subprocess.PIPE, stderr=stderr, preexec_fn=preexec_fn)
         self._buffer = b""
+        self._lock = threading.Lock()  # a Dask worker may run several tasks at once
         self.ended: dict[int, int] = {}
         reply = self._reply(time.monotonic() + START_TIMEOUT_SECONDS)
         if reply is None or not reply.get("ready"):
@@ -75,22 +77,24 @@ class WorkerServer:
         """Fork ``nbgrader *argv`` (its output appended to ``log``); raises WorkerServerError
         if the server is gone."""
         request = {"argv": list(argv), "env": dict(env), "cwd": str(cwd), "log": str(log)}
-        try:
-            self.process.stdin.write((json.dumps(request) + "\n").encode())
-            self.process.stdin.flush()
-        except (BrokenPipeError, OSError) as exc:
-            raise WorkerServerError(f"the nbgrader worker server is gone ({exc})") from exc
-        reply = self._reply(time.monotonic() + 30)
-        while reply is not None and "pid" not in reply:
+        with self._lock:
+            try:
+                self.process.stdin.write((json.dumps(request) + "\n").encode())
+                self.process.stdin.flush()
+            except (BrokenPipeError, OSError) as exc:
+                raise WorkerServerError(f"the nbgrader worker server is gone ({exc})") from exc
             reply = self._reply(time.monotonic() + 30)
+            while reply is not None and "pid" not in reply:
+                reply = self._reply(time.monotonic() + 30)
         if reply is None:
             raise WorkerServerError(f"the nbgrader worker server did not start a worker: {self.why()}")
         return ForkedWorker(self, reply["pid"])
 
     def collect(self) -> None:
         """Read what the server reported so far (the ends of its workers)."""
-        while self._reply(0) is not None:
-            pass
+        with self._lock:
+            while self._reply(0) is not None:
+                pass
 
     def _reply(self, deadline: float) -> dict | None:
         stream = self.process.stdout
@@ -138,8 +142,12 @@ class ForkedWorker:
                 self.returncode = -signal.SIGTERM
         return self.returncode
 
-    def wait(self) -> int:
+    def wait(self, timeout: float | None = None) -> int:
+        """The exit code, once the worker ended; subprocess.TimeoutExpired after ``timeout`` s."""
+        deadline = None if timeout is None else time.monotonic() + timeout
         while self.poll() is None:
+            if deadline is not None and time.monotonic() > deadline:
+                raise subprocess.TimeoutExpired(["nbgrader"], timeout)
             time.sleep(REAP_SECONDS)
         return self.returncode
 
