@@ -132,8 +132,8 @@ def profile(root, sample) -> dict[str, float]:
               "runner start (python -I, numpy imported)": cpu_of(
                   [sys.executable, "-I", "-c", "import numpy, numpy.random, zipfile"], repeat=5,
                   env={**os.environ, **ONE_BLAS_THREAD})}
-    imports = cpu_of([sys.executable, "-c", f"import runpy; runpy.run_path({str(forkserver.__file__)!r})['warm_up']()"],
-                     repeat=2)
+    warm_up = f"import runpy; runpy.run_path({str(forkserver.SERVER_PROGRAM)!r})['warm_up']()"
+    imports = cpu_of([sys.executable, "-c", warm_up], repeat=2)
     phases["nbgrader imported by the worker server (per run)"] = imports
     empty_batch = nbgrader_batch_cpu(root, ["nobody"], everyone)
     phases["nbgrader start: config, gradebook (per batch; its imports are the server's)"] = max(0.0, empty_batch - imports)

@@ -1,8 +1,9 @@
 """A process that imports nbgrader once and forks each batch's ``nbgrader`` from itself.
 
 Importing nbgrader (with nbconvert, jupyter_client, IPython, SQLAlchemy and the course's
-pytest) costs about 1.8 CPU-seconds, as much as grading three submissions: paid by every batch,
-it was a tenth of a class run. The server pays it once per run. Each batch is still plain
+pytest) costs about 1.3 CPU-seconds, as much as grading two submissions: paid by every batch, it
+was a fifth of the CPU of a 48-submission class run. The server pays it once per run (per Dask
+worker on a cluster). Each batch is still plain
 ``nbgrader ARGS``: a child forked from the server, before anything of a course or a
 submission was loaded, runs nbgrader's own ``main()`` with the batch's arguments, environment,
 folder and log, and ends as nbgrader would (exit code, atexit handlers, threads joined).
@@ -13,19 +14,15 @@ Coordinator side: ``WorkerServer`` starts the server and its batches; each batch
 own (``os.killpg(worker.pid, ...)`` stops it and what it started), and dies with the server,
 which dies with the coordinator.
 
-Protocol (JSON lines): the server prints ``{"ready": true}`` once warm; for each request
-``{"argv": [...], "env": {...}, "cwd": ..., "log": FILE}`` it prints ``{"pid": N}``, and
-``{"ended": N, "code": C}`` when that child ends. The server ends when its stdin closes.
-
-This file is also the server's program (``runpy.run_path``, no package): standard library only.
+Protocol (JSON lines, ``jsonlines.py``): the server (``forkserver_main.py``) prints
+``{"ready": true}`` once warm; for each request ``{"argv": [...], "env": {...}, "cwd": ...,
+"log": FILE}`` it prints ``{"pid": N}``, and ``{"ended": N, "code": C}`` when that child ends.
+The server ends when its stdin closes.
 """
 
 from __future__ import annotations
 
-import gc
-import json
 import os
-import select
 import signal
 import subprocess
 import sys
@@ -34,7 +31,9 @@ import time
 from pathlib import Path
 from typing import Callable
 
-IRI_SYNTAX_MODULE = "rfc3987_syntax"  # left out, as by worker.NBGRADER_MAIN (see worker.py)
+from ..jsonlines import JsonLinesProcess
+
+SERVER_PROGRAM = Path(__file__).resolve().with_name("forkserver_main.py")
 START_TIMEOUT_SECONDS = 120
 REAP_SECONDS = 0.05
 
@@ -43,25 +42,21 @@ class WorkerServerError(RuntimeError):
     """The worker server could not start, or stopped (never a verdict on a submission)."""
 
 
-class WorkerServer:
+class WorkerServer(JsonLinesProcess):
     """Coordinator side: start the server in ``cwd`` with ``env``, then batches on it."""
 
     def __init__(self, cwd: Path, env: dict[str, str], log: Path, preexec_fn: Callable[[], None] | None = None) -> None:
-        code = f"import runpy; runpy.run_path({str(Path(__file__).resolve())!r}, run_name='__main__')"
+        code = f"import runpy; runpy.run_path({str(SERVER_PROGRAM)!r}, run_name='__main__')"
         self.log = Path(log)
         with open(self.log, "ab") as stderr:
-            self.process = subprocess.Popen([sys.executable, "-c", code], cwd=cwd, env=env, stdin=subprocess.PIPE,
-                                            stdout=subprocess.PIPE, stderr=stderr, preexec_fn=preexec_fn)
-        self._buffer = b""
+            super().__init__(subprocess.Popen([sys.executable, "-c", code], cwd=cwd, env=env, stdin=subprocess.PIPE,
+                                              stdout=subprocess.PIPE, stderr=stderr, preexec_fn=preexec_fn))
         self._lock = threading.Lock()  # a Dask worker may run several tasks at once
         self.ended: dict[int, int] = {}
-        reply = self._reply(time.monotonic() + START_TIMEOUT_SECONDS)
+        reply = self.reply(time.monotonic() + START_TIMEOUT_SECONDS)
         if reply is None or not reply.get("ready"):
             self.close()
             raise WorkerServerError(f"the nbgrader worker server did not start: {self.why()}")
-
-    def alive(self) -> bool:
-        return self.process.poll() is None
 
     def why(self) -> str:
         """How the server ended, with the last line of what it printed, for an error message."""
@@ -76,16 +71,14 @@ class WorkerServer:
     def start(self, argv: list[str], env: dict[str, str], cwd: Path, log: Path) -> "ForkedWorker":
         """Fork ``nbgrader *argv`` (its output appended to ``log``); raises WorkerServerError
         if the server is gone."""
-        request = {"argv": list(argv), "env": dict(env), "cwd": str(cwd), "log": str(log)}
         with self._lock:
             try:
-                self.process.stdin.write((json.dumps(request) + "\n").encode())
-                self.process.stdin.flush()
-            except (BrokenPipeError, OSError) as exc:
+                self.send({"argv": list(argv), "env": dict(env), "cwd": str(cwd), "log": str(log)})
+            except OSError as exc:
                 raise WorkerServerError(f"the nbgrader worker server is gone ({exc})") from exc
-            reply = self._reply(time.monotonic() + 30)
+            reply = self.reply(time.monotonic() + 30)
             while reply is not None and "pid" not in reply:
-                reply = self._reply(time.monotonic() + 30)
+                reply = self.reply(time.monotonic() + 30)
         if reply is None:
             raise WorkerServerError(f"the nbgrader worker server did not start a worker: {self.why()}")
         return ForkedWorker(self, reply["pid"])
@@ -93,37 +86,15 @@ class WorkerServer:
     def collect(self) -> None:
         """Read what the server reported so far (the ends of its workers)."""
         with self._lock:
-            while self._reply(0) is not None:
+            while self.reply(0) is not None:
                 pass
 
-    def _reply(self, deadline: float) -> dict | None:
-        stream = self.process.stdout
-        while b"\n" not in self._buffer:
-            left = max(0.0, deadline - time.monotonic())
-            if not select.select([stream], [], [], left)[0]:
-                return None
-            chunk = os.read(stream.fileno(), 65536)
-            if not chunk:
-                return None
-            self._buffer += chunk
-        line, self._buffer = self._buffer.split(b"\n", 1)
-        try:
-            message = json.loads(line)
-        except ValueError:
-            return {}
-        if "ended" in message:
+    def reply(self, deadline: float) -> dict | None:
+        """The next line (``JsonLinesProcess.reply``), noting the end of a worker it reports."""
+        message = super().reply(deadline)
+        if message is not None and "ended" in message:
             self.ended[message["ended"]] = message["code"]
         return message
-
-    def close(self) -> None:
-        """Stop the server (it ends when its stdin closes; its workers die with it)."""
-        try:
-            self.process.stdin.close()
-            self.process.wait(timeout=10)
-        except (OSError, subprocess.TimeoutExpired):
-            self.process.kill()
-            self.process.wait()
-        self.process.stdout.close()
 
 
 class ForkedWorker:
@@ -156,94 +127,3 @@ class ForkedWorker:
             os.kill(self.pid, signum)
 
 
-# -- the server process ----------------------------------------------------------------------
-
-def _send(message: dict) -> None:
-    sys.__stdout__.write(json.dumps(message) + "\n")
-    sys.__stdout__.flush()
-
-
-def _become_worker(request: dict, server_pid: int) -> None:
-    """In the forked child: a process group of its own, death with the server, the batch's
-    streams, folder, environment and arguments."""
-    import ctypes
-
-    os.setpgid(0, 0)
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except (AttributeError, OSError):
-        pass
-    if os.getppid() != server_pid:  # the server died before the line above
-        os._exit(1)
-    signal.signal(signal.SIGINT, signal.default_int_handler)  # the coordinator's stop
-    null = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(null, 0)
-    os.close(null)
-    log = os.open(request["log"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-    os.dup2(log, 1)
-    os.dup2(log, 2)
-    os.close(log)
-    sys.stdout = sys.__stdout__
-    os.chdir(request["cwd"])
-    os.environ.clear()
-    os.environ.update(request["env"])
-    sys.argv = ["nbgrader", *request["argv"]]
-
-
-def warm_up() -> None:
-    """Import what a batch imports: nbgrader's command line, then (as autograde runs) the SQLite
-    dialect, the course's configuration (pytest) and the kernel manager's kernel-spec lookup
-    (IPython)."""
-    sys.modules.setdefault(IRI_SYNTAX_MODULE, None)
-    import IPython  # noqa: F401
-    import jupyter_client.manager  # noqa: F401
-    import pytest  # noqa: F401
-    import sqlalchemy.dialects.sqlite  # noqa: F401
-    from nbgrader.apps import nbgraderapp  # noqa: F401
-
-
-def serve() -> None:
-    """Warm up, then fork one worker per request; in a child, return (it then runs nbgrader)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the coordinator's to handle
-    warm_up()
-    # What the imports allocated is never collected: a worker's garbage collections then walk
-    # only its own objects, instead of reading, and so copying, every page of the server's heap.
-    gc.freeze()
-    sys.stdout = sys.stderr  # protocol output only on the real stdout
-    server_pid, buffer, open_input = os.getpid(), b"", True
-    _send({"ready": True})
-    children: set[int] = set()
-    while open_input or children:
-        if open_input and select.select([0], [], [], REAP_SECONDS)[0]:
-            chunk = os.read(0, 65536)
-            open_input = bool(chunk)
-            buffer += chunk
-            while b"\n" in buffer:
-                line, buffer = buffer.split(b"\n", 1)
-                request = json.loads(line)
-                pid = os.fork()
-                if pid == 0:
-                    _become_worker(request, server_pid)
-                    return
-                try:
-                    os.setpgid(pid, pid)  # also here: the pid is sent only once it leads its group
-                except OSError:
-                    pass
-                children.add(pid)
-                _send({"pid": pid})
-        elif not open_input:
-            time.sleep(REAP_SECONDS)
-        while children:
-            pid, status = os.waitpid(-1, os.WNOHANG)
-            if pid == 0:
-                break
-            children.discard(pid)
-            _send({"ended": pid, "code": os.waitstatus_to_exitcode(status)})
-    sys.exit(0)
-
-
-if __name__ == "__main__":
-    serve()
-    from nbgrader.apps.nbgraderapp import main
-
-    sys.exit(main())

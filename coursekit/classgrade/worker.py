@@ -14,7 +14,7 @@ import signal
 import sys
 from pathlib import Path
 
-from .forkserver import IRI_SYNTAX_MODULE
+from .forkserver_main import IRI_SYNTAX_MODULE
 
 # ``python -c NBGRADER_MAIN autograde ...`` is ``python -m nbgrader autograde ...`` without
 # that import. (The workers run in the course root, where coursekit is not importable.)

@@ -15,7 +15,6 @@ when the child starts and ``{"returncode": N}`` when it ends; pytest's output go
 import gc
 import json
 import os
-import select
 import signal
 import subprocess
 import sys
@@ -24,6 +23,7 @@ import traceback
 from pathlib import Path
 from typing import Sequence
 
+from ..jsonlines import JsonLinesProcess
 from ..paths import REPO_ROOT
 from ..sandbox import ONE_BLAS_THREAD
 from .judge import checks_arguments
@@ -35,78 +35,44 @@ class ChecksServerError(RuntimeError):
     """The server could not start or stopped answering (not a verdict on any submission)."""
 
 
-class ChecksServer:
-    """Client side: start the server, run pytest requests on it, stop it."""
+class ChecksServer(JsonLinesProcess):
+    """Client side: start the server, run pytest requests on it, stop it (``close``)."""
 
     def __init__(self, env: dict[str, str]) -> None:
         # Its children fork from a process that has imported numpy: no BLAS thread pools,
         # whose threads would not survive the fork.
-        self.process = subprocess.Popen([sys.executable, "-m", "coursekit.grading.checks_server"],
-                                        cwd=REPO_ROOT, env={**env, **ONE_BLAS_THREAD}, stdin=subprocess.PIPE,
-                                        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-        self._buffer = b""
-        reply = self._reply(time.monotonic() + START_TIMEOUT_SECONDS)
+        super().__init__(subprocess.Popen([sys.executable, "-m", "coursekit.grading.checks_server"],
+                                          cwd=REPO_ROOT, env={**env, **ONE_BLAS_THREAD}, stdin=subprocess.PIPE,
+                                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL))
+        reply = self.reply(time.monotonic() + START_TIMEOUT_SECONDS)
         if reply is None or not reply.get("ready"):
             self.close()
             raise ChecksServerError(f"the checks server did not start within {START_TIMEOUT_SECONDS} s")
-
-    def alive(self) -> bool:
-        """Whether the server process is still running."""
-        return self.process.poll() is None
 
     def run(self, args: Sequence[str | Path], env: dict[str, str], cwd: Path, output: Path,
             timeout: float) -> int:
         """Run ``pytest args`` in a fresh child; returns its exit code. Raises
         subprocess.TimeoutExpired after ``timeout`` s (the child is killed) and ChecksServerError
         when the server itself fails."""
-        request = {"args": [str(a) for a in args], "env": dict(env), "cwd": str(cwd), "output": str(output)}
         try:
-            self.process.stdin.write((json.dumps(request) + "\n").encode())
-            self.process.stdin.flush()
-        except (BrokenPipeError, OSError) as exc:
+            self.send({"args": [str(a) for a in args], "env": dict(env), "cwd": str(cwd), "output": str(output)})
+        except OSError as exc:
             raise ChecksServerError(f"the checks server is gone ({exc})") from exc
         deadline = time.monotonic() + timeout
-        started = self._reply(deadline)
+        started = self.reply(deadline)
         if started is None or "pid" not in started:
             raise ChecksServerError("the checks server did not start the checks")
-        ended = self._reply(deadline)
+        ended = self.reply(deadline)
         if ended is None and self.alive():
             try:
                 os.kill(started["pid"], signal.SIGKILL)
             except ProcessLookupError:
                 pass
-            self._reply(time.monotonic() + 10)  # the server reports the killed child
+            self.reply(time.monotonic() + 10)  # the server reports the killed child
             raise subprocess.TimeoutExpired(args, timeout)
         if ended is None or "returncode" not in ended:
             raise ChecksServerError("the checks server stopped while checking")
         return ended["returncode"]
-
-    def _reply(self, deadline: float) -> dict | None:
-        """The next JSON line from the server, or None if none came before ``deadline`` or it exited."""
-        stream = self.process.stdout
-        while b"\n" not in self._buffer:
-            left = deadline - time.monotonic()
-            if left <= 0 or not select.select([stream], [], [], left)[0]:
-                return None
-            chunk = os.read(stream.fileno(), 65536)
-            if not chunk:
-                return None
-            self._buffer += chunk
-        line, self._buffer = self._buffer.split(b"\n", 1)
-        try:
-            return json.loads(line)
-        except ValueError:
-            return None
-
-    def close(self) -> None:
-        """Stop the server (it ends when its stdin closes)."""
-        try:
-            self.process.stdin.close()
-            self.process.wait(timeout=10)
-        except (OSError, subprocess.TimeoutExpired):
-            self.process.kill()
-            self.process.wait()
-        self.process.stdout.close()
 
 
 # -- the server process ----------------------------------------------------------------------
