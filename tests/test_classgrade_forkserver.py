@@ -117,3 +117,20 @@ def test_a_server_that_cannot_start_says_why(tmp_path):
     (broken.parent / "__init__.py").write_text("raise ImportError('this nbgrader is broken')\n")
     with pytest.raises(WorkerServerError, match="did not start: exit code 1: ImportError: this nbgrader is broken"):
         WorkerServer(tmp_path, server_env(tmp_path / "broken"), tmp_path / "server.log")
+
+
+def test_a_class_run_whose_worker_server_cannot_start_is_refused_naming_the_cause(tmp_path, monkeypatch, capsys):
+    from coursekit import classroom
+    from coursekit.classgrade import cli, forkserver
+
+    root = classroom.make_course(tmp_path / "class")
+    classroom.release_course(root)
+    classroom.submit(root, "pat", classroom.load_catalogue().BY_NAME["reference"])
+    broken = tmp_path / "broken_server.py"
+    broken.write_text("raise SystemExit('no nbgrader on this machine')\n")
+    monkeypatch.setattr(forkserver, "SERVER_PROGRAM", broken)
+    code = cli.main(["dropout", "--course-root", str(root), "--progress", "none"])
+    error = capsys.readouterr().err
+    assert code == cli.UNUSABLE, error
+    assert "the nbgrader worker server did not start: exit code 1: no nbgrader on this machine" in error
+    assert not (root / "autograded" / "pat").exists()  # nothing graded, nothing recorded as a grade

@@ -17,6 +17,7 @@ from .. import sandbox
 from ..course_settings import CourseSettingsError
 from ..gradebook import GradebookError
 from .cluster import ClusterError
+from .forkserver import WorkerServerError
 from .grader import ClassResult, grade_class
 from .worker import default_workers
 from .status import NOT_GRADED, RUN_LABELS, NO_NOTEBOOK, Outcome
@@ -103,7 +104,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             batch_size=args.batch_size, timeout=args.timeout, report_dir=args.report_dir, progress=args.progress,
             log=lambda text: print(text, file=sys.stderr, flush=True), run_notebooks=args.run_notebooks,
             scheduler_address=args.scheduler)
-    except (GradebookError, CourseSettingsError, FileNotFoundError, ClusterError) as error:
+    except (GradebookError, CourseSettingsError, FileNotFoundError, ClusterError, WorkerServerError) as error:
         print(f"classgrade: {error}", file=sys.stderr)
         return UNUSABLE
     print(format_table(result.outcomes))
