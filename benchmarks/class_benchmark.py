@@ -85,12 +85,15 @@ def cpu_of(command, repeat=1, **kwargs) -> float:
 
 
 def nbgrader_batch_cpu(root, students, everyone, run_notebooks=False) -> float:
-    """CPU-seconds of one worker's unconfined ``nbgrader autograde`` of ``students``."""
-    from coursekit.classgrade.worker import worker_command
+    """CPU-seconds of one worker's unconfined ``nbgrader autograde`` of ``students``, in a process
+    of its own that imports what the worker server imports, then runs nbgrader as a worker does."""
+    from coursekit.classgrade.worker import worker_arguments
     from coursekit.release import nbgrader_env
 
-    command = [part for part in worker_command("dropout", f"sqlite:///{root / 'gradebook.db'}", students, everyone,
-                                               run_notebooks) if "hooks." not in part]
+    worker = (f"import runpy, sys; server = runpy.run_path({str(forkserver.SERVER_PROGRAM)!r}); "
+              "server['warm_up'](); sys.exit(server['run_nbgrader']())")
+    arguments = worker_arguments("dropout", f"sqlite:///{root / 'gradebook.db'}", students, everyone, run_notebooks)
+    command = [sys.executable, "-c", worker, *(part for part in arguments if "hooks." not in part)]
     env = {**nbgrader_env(), "DROPOUT_GRADING_UNCONFINED": "1"}
     return cpu_of([*command, "--JudgeCells.confine=False", "--Execute.kernel_name=python3"], cwd=root, env=env)
 

@@ -398,13 +398,7 @@ def test_batch_sizes_amortise_start_up_and_keep_workers_busy():
     assert len(sizes) <= 15  # nbgrader starts 14 times for 200 submissions
     assert sizes == sorted(sizes, reverse=True) and max(sizes[-4:]) <= 4  # the workers end together
 
-def test_workers_start_nbgrader_without_the_iri_grammars():
-    from coursekit.classgrade.worker import NBGRADER_MAIN
-
-    same = [subprocess.run(command, capture_output=True, text=True, timeout=120)
-            for command in ([sys.executable, "-c", NBGRADER_MAIN, "--version"],
-                            [sys.executable, "-m", "nbgrader", "--version"])]
-    assert same[0].returncode == 0 and same[0].stdout == same[1].stdout
+def test_the_coordinator_imports_nbgrader_without_the_iri_grammars():
     probe = subprocess.run([sys.executable, "-c", "from coursekit.classgrade.worker import skip_iri_syntax_checks\n"
                             "skip_iri_syntax_checks()\nimport sys, nbgrader.apps, nbformat\n"
                             "print(sys.modules['rfc3987_syntax'] is None, 'lark' in sys.modules)"],

@@ -7,6 +7,8 @@ real nbgrader runs through the server in tests/test_classgrade.py.
 
 import os
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -134,3 +136,23 @@ def test_a_class_run_whose_worker_server_cannot_start_is_refused_naming_the_caus
     assert code == cli.UNUSABLE, error
     assert "the nbgrader worker server did not start: exit code 1: no nbgrader on this machine" in error
     assert not (root / "autograded" / "pat").exists()  # nothing graded, nothing recorded as a grade
+
+
+def test_a_forked_worker_is_plain_nbgrader_without_the_iri_grammars(tmp_path):
+    """The real server: a worker's ``nbgrader --version`` is ``python -m nbgrader``'s, and the
+    server imported nbgrader without jsonschema's IRI grammars (worker.py)."""
+    from coursekit.classgrade.forkserver import SERVER_PROGRAM
+    from coursekit.release import nbgrader_env
+
+    server = WorkerServer(tmp_path, nbgrader_env(), tmp_path / "server.log")
+    try:
+        worker = server.start(["--version"], nbgrader_env(), tmp_path, tmp_path / "version.txt")
+        assert wait_for(worker, 120) == 0
+    finally:
+        server.close()
+    plain = subprocess.run([sys.executable, "-m", "nbgrader", "--version"], capture_output=True, text=True, timeout=120)
+    assert (tmp_path / "version.txt").read_text() == plain.stdout
+    probe = subprocess.run([sys.executable, "-c", f"import runpy, sys; runpy.run_path({str(SERVER_PROGRAM)!r})"
+                            "['warm_up'](); print(sys.modules['rfc3987_syntax'] is None, 'lark' in sys.modules)"],
+                           cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert probe.stdout.split() == ["True", "False"], probe.stderr

@@ -10,7 +10,7 @@ import signal
 import sys
 import time
 
-IRI_SYNTAX_MODULE = "rfc3987_syntax"  # left out, as by worker.NBGRADER_MAIN (see worker.py)
+IRI_SYNTAX_MODULE = "rfc3987_syntax"  # left out of nbgrader's imports (see worker.py)
 REAP_SECONDS = 0.05
 
 
@@ -98,8 +98,13 @@ def serve() -> None:
     sys.exit(0)
 
 
-if __name__ == "__main__":
-    serve()
+def run_nbgrader() -> int:
+    """nbgrader's own command line, on ``sys.argv``: what a forked worker runs."""
     from nbgrader.apps.nbgraderapp import main
 
-    sys.exit(main())
+    return main()
+
+
+if __name__ == "__main__":
+    serve()  # returns only in a forked worker
+    sys.exit(run_nbgrader())

@@ -1,11 +1,11 @@
-"""How many workers there are by default; how a worker starts: nbgrader's own command line,
-without its slowest import, in a session of its own; and what its log says when it fails.
+"""How many workers there are by default; nbgrader's arguments for a worker and its
+environment; how it dies with its parent; and what its log says when it fails.
 
 Importing nbgrader imports jsonschema, which imports the optional ``rfc3987_syntax`` and with
 it compiles about 35 Earley parsers for IRI syntax: half of nbgrader's start-up, 1.5 of 3
 CPU-seconds here (see python-jsonschema/jsonschema#1428). Nothing autograde validates uses
-the ``iri`` formats, so the workers and the coordinator leave that module out; everything
-else is plain nbgrader.
+the ``iri`` formats, so the workers (through the worker server, ``forkserver_main.py``) and
+the coordinator leave that module out; everything else is plain nbgrader.
 """
 
 import ctypes
@@ -15,11 +15,6 @@ import sys
 from pathlib import Path
 
 from .forkserver_main import IRI_SYNTAX_MODULE
-
-# ``python -c NBGRADER_MAIN autograde ...`` is ``python -m nbgrader autograde ...`` without
-# that import. (The workers run in the course root, where coursekit is not importable.)
-NBGRADER_MAIN = (f"import sys; sys.modules.setdefault({IRI_SYNTAX_MODULE!r}, None); "
-                 "from nbgrader.apps.nbgraderapp import main; sys.exit(main())")
 
 
 def skip_iri_syntax_checks() -> None:
@@ -51,16 +46,10 @@ HOOKS = ("--Autograde.pre_convert_hook=coursekit.classgrade.hooks.started",
 CHECKS_ONLY = "--ResilientExecute.run_notebook=False"
 
 
-def worker_command(assignment: str, db_url: str, students: list[str], everyone: set[str],
-                   run_notebooks: bool) -> list[str]:
-    """``nbgrader autograde`` of ``students`` (of ``everyone``) into the gradebook at ``db_url``."""
-    return [sys.executable, "-c", NBGRADER_MAIN, *worker_arguments(assignment, db_url, students, everyone,
-                                                                   run_notebooks)]
-
-
 def worker_arguments(assignment: str, db_url: str, students: list[str], everyone: set[str],
                      run_notebooks: bool) -> list[str]:
-    """nbgrader's arguments for ``worker_command`` (and a worker forked by ``forkserver``)."""
+    """nbgrader's arguments to ``autograde`` ``students`` (of ``everyone``) into the gradebook
+    at ``db_url``, for a worker forked by the worker server (``forkserver.py``)."""
     command = ["autograde", assignment, "--force", f"--CourseDirectory.db_url={db_url}", *HOOKS]
     if not run_notebooks:
         command.append(CHECKS_ONLY)
