@@ -44,7 +44,7 @@ from coursekit import classroom  # noqa: E402
 from coursekit.classgrade import forkserver  # noqa: E402
 from coursekit.classgrade.scheduler import MAX_BATCH  # noqa: E402
 from coursekit.classgrade.worker import default_workers, usable_cores  # noqa: E402
-from coursekit.sandbox import ONE_BLAS_THREAD  # noqa: E402
+from coursekit.sandbox import GRADING_PROCESS_ENV  # noqa: E402
 
 MIX = ["reference", "bool-mask", "keep-drop-swapped", "default-rng", "survivors-not-scaled", "binomial",
        "vanilla-dropout", "new-mask-in-backward", "float32-prescaled", "dtype-changed", "net-not-in-test-mode",
@@ -112,7 +112,7 @@ def kernel_cpu(notebook, cells) -> float:
     nb.cells = [*nb.cells[:cells], nbformat.v4.new_code_cell(CPU_PROBE)]
     NotebookClient(nb, timeout=600, kernel_name="python3", allow_errors=True,
                    resources={"metadata": {"path": str(notebook.parent)}}).execute(
-        env={**os.environ, **ONE_BLAS_THREAD},  # as the grading kernel
+        env={**os.environ, **GRADING_PROCESS_ENV},  # as the grading kernel
         stderr=subprocess.DEVNULL)  # the kernel's warning about TCP
     return float(nb.cells[-1].outputs[-1]["text"].split()[-1])
 
@@ -134,7 +134,7 @@ def profile(root, sample) -> dict[str, float]:
     phases = {"interpreter start (python -I)": cpu_of([sys.executable, "-I", "-c", "pass"], repeat=5),
               "runner start (python -I, numpy imported)": cpu_of(
                   [sys.executable, "-I", "-c", "import numpy, numpy.random, zipfile"], repeat=5,
-                  env={**os.environ, **ONE_BLAS_THREAD})}
+                  env={**os.environ, **GRADING_PROCESS_ENV})}
     warm_up = f"import runpy; runpy.run_path({str(forkserver.SERVER_PROGRAM)!r})['warm_up']()"
     imports = cpu_of([sys.executable, "-c", warm_up], repeat=2)
     phases["nbgrader imported by the worker server (per run)"] = imports

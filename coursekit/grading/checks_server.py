@@ -25,7 +25,7 @@ from typing import Sequence
 
 from ..jsonlines import JsonLinesProcess
 from ..paths import REPO_ROOT
-from ..sandbox import ONE_BLAS_THREAD
+from ..sandbox import GRADING_PROCESS_ENV
 from .judge import checks_arguments
 
 START_TIMEOUT_SECONDS = 60
@@ -42,7 +42,7 @@ class ChecksServer(JsonLinesProcess):
         # Its children fork from a process that has imported numpy: no BLAS thread pools,
         # whose threads would not survive the fork.
         super().__init__(subprocess.Popen([sys.executable, "-m", "coursekit.grading.checks_server"],
-                                          cwd=REPO_ROOT, env={**env, **ONE_BLAS_THREAD}, stdin=subprocess.PIPE,
+                                          cwd=REPO_ROOT, env={**env, **GRADING_PROCESS_ENV}, stdin=subprocess.PIPE,
                                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL))
         reply = self.reply(time.monotonic() + START_TIMEOUT_SECONDS)
         if reply is None or not reply.get("ready"):

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from ..cgroups import PidsGroup
 from ..limits import LIMITS
-from ..sandbox import ONE_BLAS_THREAD, bwrap_command
+from ..sandbox import GRADING_PROCESS_ENV, bwrap_command
 
 RUNNER = Path(__file__).resolve().with_name("runner.py")
 REFERENCE = RUNNER.with_name("reference.py")  # trusted code the runner loads by path
@@ -43,7 +43,7 @@ def _limiter(group: PidsGroup | None):
 def _runner_environment():
     keep = ("PATH", "LANG", "LC_ALL", "SYSTEMROOT")
     env = {key: os.environ[key] for key in keep if key in os.environ}
-    env.update(ONE_BLAS_THREAD, MPLBACKEND="Agg", PYTHONDONTWRITEBYTECODE="1", PYTHONHASHSEED="0")
+    env.update(GRADING_PROCESS_ENV, MPLBACKEND="Agg", PYTHONDONTWRITEBYTECODE="1", PYTHONHASHSEED="0")
     return env
 
 

@@ -10,7 +10,7 @@ The course's limits (``coursekit/limits.py``) apply to the kernel and everything
 memory and file size through rlimits, processes through a pids cgroup of the kernel's own
 where the machine allows (``coursekit/cgroups.py``) and RLIMIT_NPROC inside the sandbox.
 The time of all the notebook's cells together is kept by nbgrader's side (ResilientExecute).
-The kernel gets one BLAS thread (``sandbox.ONE_BLAS_THREAD``) and matplotlib's font list
+The kernel gets one BLAS thread and malloc settings that keep freed memory (``sandbox.GRADING_PROCESS_ENV``) and matplotlib's font list
 prepared outside (``coursekit/matplotlib_cache.py``).
 """
 
@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
 from coursekit.cgroups import PidsGroup  # noqa: E402
 from coursekit.limits import LIMITS  # noqa: E402
 from coursekit.matplotlib_cache import KERNEL_CONFIG_DIR, font_list_files  # noqa: E402
-from coursekit.sandbox import ONE_BLAS_THREAD, bwrap_command, require  # noqa: E402
+from coursekit.sandbox import GRADING_PROCESS_ENV, bwrap_command, require  # noqa: E402
 
 
 def _limit_this_process() -> None:
@@ -41,14 +41,14 @@ def main(connection_file: str) -> None:
     confined = require()
     _limit_this_process()
     if not confined:  # chosen on purpose (DROPOUT_GRADING_UNCONFINED=1)
-        os.execve(kernel[0], kernel, {**os.environ, **ONE_BLAS_THREAD})
+        os.execve(kernel[0], kernel, {**os.environ, **GRADING_PROCESS_ENV})
     folder = Path.cwd().resolve()
     connection = json.loads(Path(connection_file).read_text())
     writable, network = [folder], True
     if connection.get("transport") == "ipc":
         writable.append(Path(connection["ip"]).resolve().parent)
         network = False
-    env = {"HOME": "/tmp", "IPYTHONDIR": "/tmp/.ipython", "MPLCONFIGDIR": KERNEL_CONFIG_DIR, **ONE_BLAS_THREAD}
+    env = {"HOME": "/tmp", "IPYTHONDIR": "/tmp/.ipython", "MPLCONFIGDIR": KERNEL_CONFIG_DIR, **GRADING_PROCESS_ENV}
     command = bwrap_command(kernel, folder, writable=writable, readonly=[connection_file], network=network, env=env,
                             files=font_list_files())
     # ipykernel exits when the process that started it seems gone; in its own PID namespace
