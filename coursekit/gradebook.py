@@ -180,6 +180,14 @@ def merge_submission(source_url: str, target: Gradebook, course_id: str, assignm
     """Copy ``student``'s autograded submission of ``assignment`` from the gradebook at
     ``source_url`` into the open Gradebook ``target``, in one transaction."""
     with Gradebook(source_url, course_id) as source:
+        merge_from(source, target, assignment, student)
+
+
+def merge_from(source: Gradebook, target: Gradebook, assignment: str, student: str) -> None:
+    """``merge_submission`` from a Gradebook kept open across merges (each new Gradebook makes
+    a new engine, which checks the tables and compiles every query again). The read
+    transaction on ``source`` ends here, so the next merge sees what was written since."""
+    try:
         graded = source.find_submission(assignment, student)
         db = target.db
         try:
@@ -215,6 +223,8 @@ def merge_submission(source_url: str, target: Gradebook, course_id: str, assignm
         except BaseException:
             db.rollback()
             raise
+    finally:
+        source.db.rollback()
 
 
 def _new_submission(gradebook: Gradebook, assignment: Assignment, student: Student) -> SubmittedAssignment:

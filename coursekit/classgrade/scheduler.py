@@ -107,6 +107,7 @@ class Scheduler:
         self.attempts: dict[str, Attempt] = {}
         self.running: dict[int, Batch] = {}
         self.server: WorkerServer | None = None
+        self.sources: dict[int, gradebooks.Gradebook] = {}  # each slot's scratch gradebook, open for merging
 
     def run(self, students: list[str]) -> dict[str, Attempt]:
         """Grade ``students`` (ids); returns what was done with each of them."""
@@ -125,6 +126,8 @@ class Scheduler:
         finally:
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
+            for source in self.sources.values():
+                source.close()
             self.target.close()
             if self.server is not None:
                 self.server.close()
@@ -211,10 +214,15 @@ class Scheduler:
                 self._merge(batch, student)
 
     def _merge(self, batch: Batch, student: str) -> None:
-        database = gradebooks.sqlite_url(self.run_dir / f"w{batch.slot}.db")
         try:
-            gradebooks.merge_submission(database, self.target, self.course.course_id, self.course.assignment, student)
+            source = self.sources.get(batch.slot)
+            if source is None:
+                database = gradebooks.sqlite_url(self.run_dir / f"w{batch.slot}.db")
+                source = self.sources[batch.slot] = gradebooks.Gradebook(database, self.course.course_id)
+            gradebooks.merge_from(source, self.target, self.course.assignment, student)
         except Exception as error:  # the gradebook refused the grade: say so, never a silent 0
+            if batch.slot in self.sources:
+                self.sources.pop(batch.slot).close()
             self._record(student, Attempt(REFUSED, error=str(error)))
         else:
             self._record(student, Attempt(FINISHED, merged=self._held_grade(student)))
