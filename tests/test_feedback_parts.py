@@ -1,5 +1,6 @@
 """The feedback's parts without nbgrader: the book's address, the verdict's view, kept outputs, code marks."""
 
+import os
 from types import SimpleNamespace
 
 import pytest
@@ -31,6 +32,20 @@ def test_the_book_address_comes_from_html_baseurl(tmp_path):
     assert public_book_url(config) == "https://example.edu/dropout"
     config.write_text("title: x\n")
     assert public_book_url(config) == ""
+
+
+def test_the_book_address_is_read_again_when_the_file_changes(tmp_path):
+    """The address is parsed once per version of _config.yml (nbgrader asks for every notebook),
+    so an edit of the same length, even one that keeps the modification time, is still seen."""
+    config = tmp_path / "_config.yml"
+    config.write_text("html:\n  baseurl: https://example.edu/aaaa/\n")
+    assert public_book_url(config) == "https://example.edu/aaaa"
+    stamp = config.stat().st_mtime_ns
+    replacement = tmp_path / "new.yml"
+    replacement.write_text("html:\n  baseurl: https://example.edu/bbbb/\n")
+    os.utime(replacement, ns=(stamp, stamp))
+    replacement.replace(config)
+    assert public_book_url(config) == "https://example.edu/bbbb"
 
 
 @pytest.mark.parametrize("value", ["file:///home/instructor/_build/html", "example.edu/book", "42"])

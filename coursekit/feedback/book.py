@@ -27,6 +27,16 @@ class BookSettingError(ValueError):
 def public_book_url(config: Path = BOOK_CONFIG) -> str:
     """The book's public address from ``html.baseurl`` in ``config``; "" when none is set."""
     try:
+        found = Path(config).stat()
+    except OSError:
+        return ""
+    return _public_book_url(str(config), (found.st_ino, found.st_size, found.st_mtime_ns, found.st_ctime_ns))
+
+
+@lru_cache(maxsize=4)
+def _public_book_url(config: str, version: tuple[int, ...]) -> str:
+    # Parsed once per version of the file: nbgrader asks again for every notebook it grades.
+    try:
         data = yaml.safe_load(Path(config).read_text(encoding="utf-8")) or {}
     except OSError:
         return ""
