@@ -44,6 +44,7 @@ def fake_nbgrader(tmp_path):
     (package.parent / "__init__.py").write_text("")
     (package / "__init__.py").write_text("")
     (package / "nbgraderapp.py").write_text(FAKE_NBGRADER)
+    (package.parent / "api.py").write_text("def create_engine(url, **options):\n    return object()\n")
     return tmp_path / "fake"
 
 
@@ -156,3 +157,26 @@ def test_a_forked_worker_is_plain_nbgrader_without_the_iri_grammars(tmp_path):
                             "['warm_up'](); print(sys.modules['rfc3987_syntax'] is None, 'lark' in sys.modules)"],
                            cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert probe.stdout.split() == ["True", "False"], probe.stderr
+
+
+def test_gradebooks_in_a_worker_share_one_engine_per_database(tmp_path):
+    """In a warmed worker, nbgrader's Gradebooks for one database share an engine (whose compiled
+    queries are kept), a closed Gradebook leaves it usable, and another database gets its own."""
+    from coursekit.classgrade.forkserver import SERVER_PROGRAM
+    from coursekit.release import nbgrader_env
+
+    probe = f"""
+import runpy, sys
+runpy.run_path({str(SERVER_PROGRAM)!r})['warm_up']()
+from nbgrader.api import Gradebook
+with Gradebook('sqlite:///' + sys.argv[1]) as first:
+    first.add_student('pat')
+    engine = first.engine
+with Gradebook('sqlite:///' + sys.argv[1]) as second:
+    print(second.engine is engine, [student.id for student in second.students])
+with Gradebook('sqlite:///' + sys.argv[2]) as other:
+    print(other.engine is engine, [student.id for student in other.students])
+"""
+    done = subprocess.run([sys.executable, "-c", probe, str(tmp_path / "a.db"), str(tmp_path / "b.db")],
+                          cwd=tmp_path, env=nbgrader_env(), capture_output=True, text=True, timeout=120)
+    assert done.stdout.splitlines() == ["True ['pat']", "False []"], done.stderr
