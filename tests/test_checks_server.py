@@ -99,3 +99,57 @@ def test_the_grading_process_replaces_a_dead_server():
         assert second is not first and second.alive()
     finally:
         nbgrader_plugin._stop_checks_server()
+
+
+FORKED_PROBE = """
+import json, subprocess, sys, threading, time
+from pathlib import Path
+
+from coursekit.grading.checks_server import ForkedChecks, can_fork_here, warm_up_here
+from coursekit.grading.judge import checks_environment, judge
+
+path_before = list(sys.path)
+print(json.dumps(["before warm-up", can_fork_here()]))
+warm_up_here()
+print(json.dumps(["after warm-up", can_fork_here(), sys.path == path_before]))
+hangs, *folders = sys.argv[1:]
+for folder in folders:
+    verdict = judge(Path(folder), op_timeout=2.0, budget=30.0, server=ForkedChecks())
+    print(json.dumps([folder, json.loads(verdict.to_json())]))
+started = time.monotonic()
+try:
+    ForkedChecks().run([hangs, "-p", "no:cacheprovider"], checks_environment(), Path(hangs).parent,
+                       Path(hangs).parent / "output.txt", timeout=3)
+except subprocess.TimeoutExpired:
+    print(json.dumps(["hang stopped", round(time.monotonic() - started)]))
+threading.Thread(target=time.sleep, args=(30,), daemon=True).start()
+print(json.dumps(["with a thread", can_fork_here()]))
+"""
+
+
+def test_children_forked_from_a_warmed_process_give_the_same_verdicts(tmp_path):
+    """What the nbgrader worker server does (forkserver_main.warm_up): collect the checks in the
+    process itself, then check each submission in a child forked from it, without a checks
+    server; not once another thread runs, and a child that hangs is stopped."""
+    import json
+    import sys
+
+    from coursekit.paths import REPO_ROOT
+
+    hangs = _pytest_file(tmp_path, """
+        import time
+
+        def test_hangs():
+            time.sleep(600)
+    """)
+    submissions = {name: BY_NAME[name].build(tmp_path / name) for name in VARIANTS}
+    done = subprocess.run([sys.executable, "-c", FORKED_PROBE, str(hangs), *map(str, submissions.values())],
+                          cwd=tmp_path, env={**checks_environment(), "PYTHONPATH": str(REPO_ROOT)},
+                          capture_output=True, text=True, timeout=600)
+    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    assert lines[:2] == [["before warm-up", False], ["after warm-up", True, True]], done.stderr[-3000:]
+    forked = {folder: verdict for folder, verdict in lines[2:2 + len(submissions)]}
+    for name, folder in submissions.items():
+        assert forked[str(folder)] == json.loads(judge(folder, **LIMITS).to_json()), name
+    assert lines[-2][0] == "hang stopped" and lines[-2][1] < 30
+    assert lines[-1] == ["with a thread", False]

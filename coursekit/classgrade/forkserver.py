@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..jsonlines import JsonLinesProcess
+from ..sandbox import GRADING_PROCESS_ENV
 
 SERVER_PROGRAM = Path(__file__).resolve().with_name("forkserver_main.py")
 START_TIMEOUT_SECONDS = 120
@@ -49,8 +50,11 @@ class WorkerServer(JsonLinesProcess):
         code = f"import runpy; runpy.run_path({str(SERVER_PROGRAM)!r}, run_name='__main__')"
         self.log = Path(log)
         with open(self.log, "ab") as stderr:
-            super().__init__(subprocess.Popen([sys.executable, "-c", code], cwd=cwd, env=env, stdin=subprocess.PIPE,
-                                              stdout=subprocess.PIPE, stderr=stderr, preexec_fn=preexec_fn))
+            # The server collects the hidden checks (numpy), and its workers fork the checks'
+            # children: no BLAS thread pool, and freed memory kept, as in every grading process.
+            super().__init__(subprocess.Popen([sys.executable, "-c", code], cwd=cwd, env={**env, **GRADING_PROCESS_ENV},
+                                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr,
+                                              preexec_fn=preexec_fn))
         self._lock = threading.Lock()  # a Dask worker may run several tasks at once
         self.ended: dict[int, int] = {}
         reply = self.reply(time.monotonic() + START_TIMEOUT_SECONDS)

@@ -71,7 +71,8 @@ def share_engines() -> None:
 def warm_up() -> None:
     """Import what a batch imports: nbgrader's command line, then (as autograde runs) the SQLite
     dialect, the course's configuration (pytest) and the kernel manager's kernel-spec lookup
-    (IPython); compile nbformat's notebook schema; share engines (``share_engines``)."""
+    (IPython); compile nbformat's notebook schema; share engines (``share_engines``); collect the
+    hidden checks."""
     sys.modules.setdefault(IRI_SYNTAX_MODULE, None)
     import IPython  # noqa: F401
     import jupyter_client.manager  # noqa: F401
@@ -86,6 +87,15 @@ def warm_up() -> None:
     for relaxed in (False, True):
         nbformat.validator.get_validator(4, nbformat.v4.nbformat_minor, relax_add_props=relaxed)
     share_engines()
+    # The hidden checks too, when the course's repository is named (as nbgrader_env does): each
+    # batch then checks its submissions in children of its own, without a checks server.
+    repository = os.environ.get("DROPOUT_COURSE_REPO")
+    if repository and os.path.isdir(os.path.join(repository, "coursekit")):
+        if repository not in sys.path:
+            sys.path.insert(0, repository)
+        from coursekit.grading.checks_server import warm_up_here
+
+        warm_up_here()
 
 
 def serve() -> None:

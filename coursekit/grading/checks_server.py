@@ -7,6 +7,9 @@ submission is still checked by a process of its own that starts from the same st
 shares nothing with the submission before. Student code runs, as always, only in the runner
 processes those children start.
 
+A process that collected the checks itself (``warm_up_here``: the nbgrader worker server, before
+it forks each batch) needs no server: ``ForkedChecks`` forks each submission's child from it.
+
 Protocol (JSON lines): the server prints ``{"ready": true}``; each request
 ``{"args": [...], "env": {...}, "cwd": ..., "output": FILE}`` is answered by ``{"pid": N}``
 when the child starts and ``{"returncode": N}`` when it ends; pytest's output goes to FILE.
@@ -15,6 +18,7 @@ when the child starts and ``{"returncode": N}`` when it ends; pytest's output go
 import gc
 import json
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -73,6 +77,100 @@ class ChecksServer(JsonLinesProcess):
         if ended is None or "returncode" not in ended:
             raise ChecksServerError("the checks server stopped while checking")
         return ended["returncode"]
+
+
+class ForkedChecks:
+    """The server's ``run`` without a server: each child is forked from this process, which has
+    collected the checks itself (``warm_up_here``). Use only where ``can_fork_here()``."""
+
+    def alive(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        pass
+
+    def run(self, args: Sequence[str | Path], env: dict[str, str], cwd: Path, output: Path,
+            timeout: float) -> int:
+        """As ``ChecksServer.run``."""
+        request = {"args": [str(a) for a in args], "env": dict(env), "cwd": str(cwd), "output": str(output)}
+        pid = os.fork()
+        if pid == 0:
+            gc.freeze()  # the child's collections leave this process's heap alone (see serve)
+            _child(request)
+        try:
+            code = _wait(pid, time.monotonic() + timeout)
+        except BaseException:  # Ctrl-C or a stop of this process: the child goes too
+            _kill(pid)
+            raise
+        if code is None:
+            _kill(pid)
+            raise subprocess.TimeoutExpired(args, timeout)
+        return code
+
+
+_warmed_here = False
+
+
+def warm_up_here() -> None:
+    """Collect the checks in this process, in the checks' environment and folder, and restore
+    both (and ``sys.path``) after. The nbgrader worker server does this once: every batch it
+    forks then checks its submissions in children of its own (``ForkedChecks``)."""
+    global _warmed_here
+    from .judge import checks_environment
+
+    saved_env, saved_path, saved_cwd = dict(os.environ), list(sys.path), os.getcwd()
+    os.environ.clear()
+    os.environ.update({**checks_environment(), **GRADING_PROCESS_ENV})
+    os.chdir(REPO_ROOT)
+    try:
+        _warm_up()
+    finally:
+        os.environ.clear()
+        os.environ.update(saved_env)
+        sys.path[:] = saved_path
+        os.chdir(saved_cwd)
+    _warmed_here = True
+
+
+def can_fork_here() -> bool:
+    """Whether ``ForkedChecks`` may run here: the checks were collected in this process, and it
+    runs no other thread, whose locks a forked child would inherit held (after a notebook's run,
+    the kernel client's ZeroMQ threads, for one)."""
+    try:
+        return _warmed_here and len(os.listdir("/proc/self/task")) == 1
+    except OSError:
+        return False
+
+
+def _wait(pid: int, deadline: float) -> int | None:
+    """The exit code of child ``pid``, or None if it is still running at ``deadline``."""
+    try:
+        handle = os.pidfd_open(pid)
+    except (AttributeError, OSError):  # before Linux 5.3: poll
+        handle = None
+    try:
+        while True:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                return os.waitstatus_to_exitcode(status)
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            if handle is None:
+                time.sleep(min(left, 0.01))
+            else:
+                select.select([handle], [], [], left)
+    finally:
+        if handle is not None:
+            os.close(handle)
+
+
+def _kill(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    except (ProcessLookupError, ChildProcessError):
+        pass
 
 
 # -- the server process ----------------------------------------------------------------------

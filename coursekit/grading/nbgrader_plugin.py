@@ -37,7 +37,7 @@ from ..feedback.evidence import (GRADED_FILES_KEY, GradedCodeCells, KeepSubmitte
                                  RestoreSubmittedOutputs)
 from ..limits import LIMITS
 from ..manifest import COURSE
-from .checks_server import ChecksServer, ChecksServerError
+from .checks_server import ChecksServer, ChecksServerError, ForkedChecks, can_fork_here
 from .judge import JudgeError, checks_environment, judge
 from .notebook_run import NOTEBOOK_RUN_KEY, NotebookRun, kernel_exit, process_ending
 from .task_report import task_report
@@ -255,9 +255,12 @@ _server = None
 _server_unavailable = False  # it failed to start once: not tried again for every submission
 
 
-def _checks_server(log: Any) -> ChecksServer | None:
-    """The grading process's checks server, started on first use; None if it cannot start."""
+def _checks_server(log: Any) -> ChecksServer | ForkedChecks | None:
+    """The grading process's checks server, started on first use; None if it cannot start. In a
+    worker of the nbgrader worker server, which collected the checks, none: children of the worker."""
     global _server, _server_unavailable
+    if can_fork_here():
+        return ForkedChecks()
     if _server is not None and not _server.alive():
         _stop_checks_server()
     if _server is None and not _server_unavailable:
