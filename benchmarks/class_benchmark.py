@@ -128,6 +128,7 @@ def profile(root, sample) -> dict[str, float]:
     from coursekit.grading.checks_server import ChecksServer
     from coursekit.grading.judge import checks_environment, judge
     from coursekit.manifest import COURSE
+    from coursekit.release import nbgrader_env
 
     everyone = {path.name for path in (root / "submitted").iterdir()}
     students = sorted(everyone)[:sample]
@@ -136,25 +137,27 @@ def profile(root, sample) -> dict[str, float]:
                   [sys.executable, "-I", "-c", "import numpy, numpy.random, zipfile"], repeat=5,
                   env={**os.environ, **GRADING_PROCESS_ENV})}
     warm_up = f"import runpy; runpy.run_path({str(forkserver.SERVER_PROGRAM)!r})['warm_up']()"
-    imports = cpu_of([sys.executable, "-c", warm_up], repeat=2)
-    phases["nbgrader imported by the worker server (per run)"] = imports
+    imports = cpu_of([sys.executable, "-c", warm_up], repeat=2, env=nbgrader_env())
+    phases["nbgrader and the hidden checks imported by the worker server (per run)"] = imports
     empty_batch = nbgrader_batch_cpu(root, ["nobody"], everyone)
     phases["nbgrader start: config, gradebook (per batch; its imports are the server's)"] = max(0.0, empty_batch - imports)
     before = children_cpu()
     ChecksServer(checks_environment()).close()
-    phases["checks server start: pytest, checks imported (per batch)"] = children_cpu() - before
+    server_start = children_cpu() - before
+    # A checks-only batch forks the checks from its worker (collected by the worker server); a
+    # batch that has run a notebook has the kernel client's threads, and starts a checks server.
+    phases["checks server start: pytest, checks imported (per batch, --run-notebooks only)"] = server_start
     before = children_cpu()
     server = ChecksServer(checks_environment())
     for student in students:
         judge(root / "submitted" / student / "dropout", server=server, confine=False)
     server.close()
-    checks = (children_cpu() - before - phases["checks server start: pytest, checks imported (per batch)"]) / sample
+    checks = (children_cpu() - before - server_start) / sample
     runner = phases["runner start (python -I, numpy imported)"]
     phases["checks of one submission, without its serving runner's start (the floor)"] = checks - runner
     phases[f"serving runner start per submission (forks a runner for each of its {len(COURSE.task_ids)} plans)"] = runner
     batch = nbgrader_batch_cpu(root, students, everyone)
-    phases["nbgrader's own work per submission: conversion, database"] = max(0.0, (
-        batch - empty_batch - phases["checks server start: pytest, checks imported (per batch)"]) / sample - checks)
+    phases["nbgrader's own work per submission: conversion, database"] = max(0.0, (batch - empty_batch) / sample - checks)
     kernel, cells = kernel_and_cells_cpu(root / "submitted" / students[0] / "dropout" / "dropout.ipynb")
     phases["kernel start and stop (per notebook, --run-notebooks)"] = kernel
     phases["the notebook's cells (per notebook, --run-notebooks)"] = cells
@@ -167,14 +170,15 @@ def print_profile(phases, batch, cores, students) -> None:
     print(f"where the time goes (CPU-seconds, unconfined, load average {os.getloadavg()[0]:.1f}):")
     for name, seconds in phases.items():
         print(f"  {seconds:6.3f}  {name}")
-    per_batch = sum(v for k, v in phases.items() if "(per batch" in k) / batch
+    per_batch = sum(v for k, v in phases.items() if "(per batch" in k and "only)" not in k) / batch
     per_batch += sum(v for k, v in phases.items() if "(per run)" in k) / students
+    per_notebook_batch = sum(v for k, v in phases.items() if "--run-notebooks only)" in k) / batch
     per_submission = sum(v for k, v in phases.items() if "submission" in k)
     per_notebook = sum(v for k, v in phases.items() if "(per notebook" in k)
     floor = next(v for k, v in phases.items() if "(the floor)" in k)
     print(f"  predicted, {cores} core(s), batches of {batch}: checks-only "
           f"{(per_submission + per_batch) / cores:.2f} s per submission, run-notebooks "
-          f"{(per_submission + per_batch + per_notebook) / cores:.2f} s; the floor (checks' own computation) "
+          f"{(per_submission + per_batch + per_notebook_batch + per_notebook) / cores:.2f} s; the floor (checks' own computation) "
           f"{floor / cores:.2f} s, plus the notebook's cells {(floor + phases[list(phases)[-1]]) / cores:.2f} s")
     print(f"  the targets are {TARGETS['checks-only'] * cores:.2f} (checks-only) and "
           f"{TARGETS['run-notebooks'] * cores:.2f} (run-notebooks) CPU-seconds per submission on {cores} core(s)")
