@@ -59,7 +59,7 @@ class ChecksServer(JsonLinesProcess):
         subprocess.TimeoutExpired after ``timeout`` s (the child is killed) and ChecksServerError
         when the server itself fails."""
         try:
-            self.send({"args": [str(a) for a in args], "env": dict(env), "cwd": str(cwd), "output": str(output)})
+            self.send(_request(args, env, cwd, output))
         except OSError as exc:
             raise ChecksServerError(f"the checks server is gone ({exc})") from exc
         deadline = time.monotonic() + timeout
@@ -92,11 +92,10 @@ class ForkedChecks:
     def run(self, args: Sequence[str | Path], env: dict[str, str], cwd: Path, output: Path,
             timeout: float) -> int:
         """As ``ChecksServer.run``."""
-        request = {"args": [str(a) for a in args], "env": dict(env), "cwd": str(cwd), "output": str(output)}
         pid = os.fork()
         if pid == 0:
             gc.freeze()  # the child's collections leave this process's heap alone (see serve)
-            _child(request)
+            _child(_request(args, env, cwd, output))
         try:
             code = _wait(pid, time.monotonic() + timeout)
         except BaseException:  # Ctrl-C or a stop of this process: the child goes too
@@ -106,6 +105,11 @@ class ForkedChecks:
             _kill(pid)
             raise subprocess.TimeoutExpired(args, timeout)
         return code
+
+
+def _request(args: Sequence[str | Path], env: dict[str, str], cwd: Path, output: Path) -> dict:
+    """A child's request, as the server reads it and ``_child`` runs it."""
+    return {"args": [str(a) for a in args], "env": dict(env), "cwd": str(cwd), "output": str(output)}
 
 
 _warmed_here = False
