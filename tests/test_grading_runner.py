@@ -4,7 +4,10 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
+import uuid
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -188,3 +191,51 @@ def test_a_runner_that_cannot_start_is_a_crash_of_the_plan_not_an_error(tmp_path
         serving.close_runner()
     assert results["import"].status == "crashed" and "exit code 5" in results["import"].why()
     assert results["f0"].status == "not-run"
+
+
+def test_the_runner_works_in_memory_when_there_is_room(tmp_path, monkeypatch):
+    from coursekit.grading import serving
+
+    assert serving.scratch_root() in (serving.MEMORY_FOLDER, None)
+    monkeypatch.setattr(serving, "MEMORY_FOLDER", tmp_path)
+    assert serving.scratch_root() == tmp_path
+    monkeypatch.setattr(serving, "MEMORY_FOLDER_FREE_BYTES", 1 << 60)  # a container's small /dev/shm
+    assert serving.scratch_root() is None
+    monkeypatch.setattr(serving, "MEMORY_FOLDER", tmp_path / "missing")
+    assert serving.scratch_root() is None
+
+    monkeypatch.setattr(serving, "scratch_root", lambda: tmp_path / "memory")
+    (tmp_path / "memory").mkdir()
+    (tmp_path / "given").mkdir()
+    try:
+        assert serving.serving_runner(REPO_ROOT, None, False).folder.parent == tmp_path / "memory"
+        assert serving.serving_runner(REPO_ROOT, None, False, tmp_path / "given").folder.parent == tmp_path / "given"
+        assert run_plan(_forward_plan(1), REPO_ROOT, scratch=tmp_path / "given")["f0"].ok
+    finally:
+        serving.close_runner()
+    assert not list((tmp_path / "given").iterdir()) and not list((tmp_path / "memory").iterdir())
+
+
+def test_checks_killed_at_their_timeout_leave_no_runner_folder(tmp_path, monkeypatch):
+    """The runner's folder is made in the judge's own, which the judge removes whatever became of
+    the checks' process; before, a killed process left it (and its arrays) in the scratch folder."""
+    from coursekit.grading import judge as judging
+    from coursekit.grading.serving import scratch_root
+
+    marker = f"marker-{uuid.uuid4().hex}"
+    package = tmp_path / "submission" / "source_pkg"
+    package.mkdir(parents=True)
+    # At import: write a file in the serving runner's folder (its current folder), then hang.
+    (package / "__init__.py").write_text(
+        f"import os, time\nfolder = os.readlink(f'/proc/{{os.getppid()}}/cwd')\n"
+        f"open(os.path.join(folder, '{marker}'), 'w').close()\ntime.sleep(3600)\n")
+    monkeypatch.setattr(judging, "OVERHEAD_SECONDS", -95)  # the checks are killed after 5 s
+    monkeypatch.setattr(judging, "scratch_root", lambda: tmp_path / "scratch")
+    (tmp_path / "scratch").mkdir()
+    with pytest.raises(judging.JudgeError, match="did not finish within 5 s"):
+        judging.judge(tmp_path / "submission", ("dropout_forward",), op_timeout=100, budget=100, confine=True)
+    places = {tmp_path / "scratch", Path(tempfile.gettempdir()), *filter(None, [scratch_root()])}
+    time.sleep(0.5)  # the sandbox dies with the killed checks
+    patterns = (f"dropout-runner-*/{marker}", f"dropout-judge-*/dropout-runner-*/{marker}")
+    assert not [found for place in places for pattern in patterns for found in place.glob(pattern)]
+    assert not list((tmp_path / "scratch").iterdir())

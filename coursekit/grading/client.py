@@ -128,16 +128,17 @@ class Plan:
 
 
 def run_plan(plan: Plan, submission: Path, op_timeout: float = 10.0, budget: float = 60.0,
-             python: str | None = None, confine: bool = False) -> dict[str, OpResult]:
+             python: str | None = None, confine: bool = False,
+             scratch: Path | str | None = None) -> dict[str, OpResult]:
     """Run every operation of ``plan`` on the package in ``submission``; returns {name: OpResult}.
 
     The operations run in a child of the submission's serving runner (one per submission,
     started on its first plan). With ``confine`` that runner is in a bubblewrap sandbox
     (coursekit/sandbox.py): it sees the submission read-only, writes only its own folder, and
-    has no network.
+    has no network. Its files go in a folder made in ``scratch`` (default: serving.scratch_root()).
     """
     submission = Path(submission).resolve()
-    return _run(plan, submission, op_timeout, budget, lambda: serving_runner(submission, python, confine))
+    return _run(plan, submission, op_timeout, budget, lambda: serving_runner(submission, python, confine, scratch))
 
 
 def _run(plan, submission, op_timeout, budget, serving):

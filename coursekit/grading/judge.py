@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Sequence
 
 from ..manifest import COURSE
 from ..paths import REPO_ROOT
+from .serving import scratch_root
 from .task_report import task_report
 from .verdict import Verdict, VerdictError
 
@@ -76,10 +77,12 @@ def judge(submission: Path, tasks: Sequence[str] = COURSE.task_ids, op_timeout: 
     if unknown:
         raise ValueError(f"unknown task(s) {unknown}; known: {', '.join(COURSE.task_ids)}")
     tasks = tuple(t for t in COURSE.task_ids if t in tasks)
-    with tempfile.TemporaryDirectory(prefix="dropout-judge-") as tmp:
+    # The runner's folder goes in this one too: removed here even when the checks are killed.
+    with tempfile.TemporaryDirectory(prefix="dropout-judge-", dir=scratch_root(), ignore_cleanup_errors=True) as tmp:
         verdict_file = Path(tmp) / "verdict.json"
         args = [*checks_arguments(tasks), "--submission", str(submission), "--verdict-json", str(verdict_file),
-                "--op-timeout", str(op_timeout), "--budget", str(budget)] + (["--confine"] if confine else [])
+                "--op-timeout", str(op_timeout), "--budget", str(budget), "--scratch", tmp] + (
+                    ["--confine"] if confine else [])
         env = checks_environment()
         timeout = len(tasks) * (budget + OVERHEAD_SECONDS)
         try:

@@ -7,7 +7,8 @@ task's points in the manifest.
 
 Options: ``--submission DIR`` (a folder holding the course's package; default: the repository,
 i.e. the instructor edition), ``--verdict-json FILE`` (the ``Verdict`` of the checks that ran,
-see ``verdict.py``), ``--op-timeout`` and ``--budget`` (seconds for student calls), ``--confine``.
+see ``verdict.py``), ``--op-timeout`` and ``--budget`` (seconds for student calls), ``--confine``,
+``--scratch DIR`` (where the runner's folder is made).
 """
 
 from __future__ import annotations
@@ -37,6 +38,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--budget", type=float, default=60.0, help="seconds all calls of one task may take")
     group.addoption("--confine", action="store_true",
                     help="run student code in a bubblewrap sandbox (coursekit/sandbox.py)")
+    group.addoption("--scratch", default=None,
+                    help="folder in which the runner's folder is made (default: /dev/shm if it has room, "
+                         "else the temporary folder)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -101,7 +105,8 @@ def runner_limits(request: pytest.FixtureRequest) -> dict:
     """The keyword arguments of ``client.run_plan`` that limit and confine student code."""
     return {"op_timeout": request.config.getoption("--op-timeout"),
             "budget": request.config.getoption("--budget"),
-            "confine": request.config.getoption("--confine")}
+            "confine": request.config.getoption("--confine"),
+            "scratch": request.config.getoption("--scratch")}
 
 
 def check_result(task: str, item: pytest.Item, report: pytest.TestReport,
