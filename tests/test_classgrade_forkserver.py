@@ -44,7 +44,11 @@ def fake_nbgrader(tmp_path):
     (package.parent / "__init__.py").write_text("")
     (package / "__init__.py").write_text("")
     (package / "nbgraderapp.py").write_text(FAKE_NBGRADER)
-    (package.parent / "api.py").write_text("def create_engine(url, **options):\n    return object()\n")
+    (package.parent / "api.py").write_text("import types\n\ndef create_engine(url, **options):\n    return object()\n\n"
+                                           "Base = types.SimpleNamespace(metadata=types.SimpleNamespace(create_all=None))\n")
+    (package.parent / "nbgraderformat").mkdir()
+    (package.parent / "nbgraderformat" / "__init__.py").write_text("")
+    (package.parent / "nbgraderformat" / "common.py").write_text("import jsonschema\n")
     return tmp_path / "fake"
 
 
@@ -180,3 +184,44 @@ with Gradebook('sqlite:///' + sys.argv[2]) as other:
     done = subprocess.run([sys.executable, "-c", probe, str(tmp_path / "a.db"), str(tmp_path / "b.db")],
                           cwd=tmp_path, env=nbgrader_env(), capture_output=True, text=True, timeout=120)
     assert done.stdout.splitlines() == ["True ['pat']", "False []"], done.stderr
+
+
+def test_a_worker_creates_tables_and_checks_schemas_once(tmp_path):
+    """In a warmed worker, a second Gradebook on a database runs no table creation (a new
+    database still gets its tables), and nbgrader's cell metadata schema is checked once, not
+    once per cell, while invalid metadata is still refused."""
+    from coursekit.classgrade.forkserver import SERVER_PROGRAM
+    from coursekit.release import nbgrader_env
+
+    probe = f"""
+import runpy, sys
+runpy.run_path({str(SERVER_PROGRAM)!r})['warm_up']()
+import jsonschema, sqlalchemy
+from nbgrader.api import Gradebook
+from nbgrader.nbgraderformat import MetadataValidator
+with Gradebook('sqlite:///' + sys.argv[1]) as first:
+    first.add_student('pat')
+statements = []
+sqlalchemy.event.listen(first.engine, 'before_cursor_execute', lambda *args: statements.append(args[2]))
+with Gradebook('sqlite:///' + sys.argv[1]) as second:
+    print(len([s for s in statements if 'table_info' in s.lower()]), [student.id for student in second.students])
+with Gradebook('sqlite:///' + sys.argv[2]) as other:
+    print([student.id for student in other.students])
+checked = []
+cls = jsonschema.validators.validator_for(MetadataValidator().schema)
+original = cls.check_schema
+cls.check_schema = classmethod(lambda c, schema, **kw: checked.append(1) or original.__func__(c, schema, **kw))
+validator = MetadataValidator()
+cell = {{'grade': True, 'solution': False, 'locked': False, 'points': 1, 'grade_id': 'a', 'schema_version': 3}}
+from nbformat import from_dict
+for _ in range(3):
+    validator.validate_cell(from_dict({{'cell_type': 'code', 'metadata': {{'nbgrader': cell}}, 'source': ''}}))
+try:
+    validator.validate_cell(from_dict({{'cell_type': 'code', 'metadata': {{'nbgrader': {{**cell, 'points': 'many'}}}}, 'source': ''}}))
+    print(len(checked), 'accepted')
+except jsonschema.ValidationError as error:
+    print(len(checked), 'refused', error.message)
+"""
+    done = subprocess.run([sys.executable, "-c", probe, str(tmp_path / "a.db"), str(tmp_path / "b.db")],
+                          cwd=tmp_path, env=nbgrader_env(), capture_output=True, text=True, timeout=120)
+    assert done.stdout.splitlines() == ["0 ['pat']", "[]", "1 refused 'many' is not of type 'number'"], done.stderr

@@ -68,10 +68,52 @@ def share_engines() -> None:
     nbgrader.api.create_engine = shared_engine
 
 
+def create_tables_once() -> None:
+    """nbgrader's ``Gradebook`` creates any missing table each time it opens, a query per table
+    (thirteen), about nine times per submission: in a worker, once per database address."""
+    import nbgrader.api
+
+    metadata = nbgrader.api.Base.metadata
+    create_all, created = metadata.create_all, set()
+
+    def create_all_once(bind, **options):
+        if str(bind.url) not in created:
+            create_all(bind=bind, **options)
+            created.add(str(bind.url))
+
+    metadata.create_all = create_all_once
+
+
+def compile_metadata_schemas_once() -> None:
+    """nbgrader checks each graded cell's metadata with ``jsonschema.validate``, which checks the
+    schema itself again before every check: a tenth of a worker's CPU on a checks-only
+    submission. Here each schema is checked and compiled into a validator once; an invalid cell
+    raises the same error as before."""
+    import types
+
+    import jsonschema
+    import nbgrader.nbgraderformat.common
+
+    compiled = {}
+
+    def validate(instance, schema):
+        schema_and_validator = compiled.get(id(schema))
+        if schema_and_validator is None or schema_and_validator[0] is not schema:
+            cls = jsonschema.validators.validator_for(schema)
+            cls.check_schema(schema)
+            schema_and_validator = compiled[id(schema)] = (schema, cls(schema))
+        error = jsonschema.exceptions.best_match(schema_and_validator[1].iter_errors(instance))
+        if error is not None:
+            raise error
+
+    nbgrader.nbgraderformat.common.jsonschema = types.SimpleNamespace(validate=validate)
+
+
 def warm_up() -> None:
     """Import what a batch imports: nbgrader's command line, then (as autograde runs) the SQLite
     dialect, the course's configuration (pytest) and the kernel manager's kernel-spec lookup
-    (IPython); compile nbformat's notebook schema; share engines (``share_engines``); collect the
+    (IPython); compile nbformat's notebook schema; share engines (``share_engines``), create
+    tables once (``create_tables_once``), compile nbgrader's metadata schemas once; collect the
     hidden checks."""
     sys.modules.setdefault(IRI_SYNTAX_MODULE, None)
     import IPython  # noqa: F401
@@ -87,6 +129,8 @@ def warm_up() -> None:
     for relaxed in (False, True):
         nbformat.validator.get_validator(4, nbformat.v4.nbformat_minor, relax_add_props=relaxed)
     share_engines()
+    create_tables_once()
+    compile_metadata_schemas_once()
     # The hidden checks too, when the course's repository is named (as nbgrader_env does): each
     # batch then checks its submissions in children of its own, without a checks server.
     repository = os.environ.get("DROPOUT_COURSE_REPO")
