@@ -239,3 +239,12 @@ def test_checks_killed_at_their_timeout_leave_no_runner_folder(tmp_path, monkeyp
     patterns = (f"dropout-runner-*/{marker}", f"dropout-judge-*/dropout-runner-*/{marker}")
     assert not [found for place in places for pattern in patterns for found in place.glob(pattern)]
     assert not list((tmp_path / "scratch").iterdir())
+
+
+def test_an_array_of_python_objects_is_an_error_of_the_call_not_unpickled(tmp_path):
+    """The judge never unpickles what a runner wrote: an object array comes back as the call's error."""
+    folder = _package(tmp_path, "    return np.array([None, 'x'], dtype=object), None\n")
+    results = run_plan(_forward_plan(2), folder, op_timeout=10, budget=30)
+    assert results["f0"].status == results["f1"].status == "error"
+    assert "returned something that is not a numeric array" in results["f0"].why()
+    assert results["import"].ok

@@ -152,7 +152,8 @@ def _run(plan, submission, op_timeout, budget, serving):
                 server.jobs += 1
                 job_dir = Path(tempfile.mkdtemp(prefix=f"job-{server.jobs}-", dir=server.folder))
                 stored, keys = plan.stored_inputs()
-                np.savez(job_dir / "inputs.npz", **stored)
+                for key, value in stored.items():
+                    np.save(job_dir / f"input-{key}.npy", value)
             (job_dir / "request.json").write_text(json.dumps(
                 {"submission": str(submission), "package": COURSE.package, "ops": plan.ops, "start": start,
                  "skip": sorted(skip), "inputs": keys}))
@@ -231,8 +232,8 @@ def _read_result(plan, job_dir, k):
     status = json.loads((job_dir / f"result-{k}.json").read_text())
     arrays = {}
     try:
-        with np.load(job_dir / f"result-{k}.npz", allow_pickle=False) as data:
-            arrays = {name: data[name] for name in data.files}
+        arrays = {str(name): np.load(job_dir / f"result-{k}-{i}.npy", allow_pickle=False)
+                  for i, name in enumerate(status.get("arrays") or [])}
     except (ValueError, OSError) as exc:
         status = {"ok": False, "facts": status.get("facts", {}),
                   "error": {"type": "ValueError", "message": f"returned something that is not a numeric array ({exc})"}}

@@ -5,11 +5,13 @@ This is the only grading code that imports student code, and it runs in a proces
 --serve`` (one per submission, so numpy is imported once, not once per task). Whatever the student's code does here (patch numpy, print,
 raise, hang, exit) can only change the raw outputs written back, never how they are judged.
 
-JOB_DIR holds ``request.json`` (the submission folder, the operations, where to start) and
-``inputs.npz`` (the distinct arrays the operations name, each once). For operation k the runner writes
-``started-k`` before calling student code, then ``result-k.npz`` (arrays) and ``result-k.json``
-(status, error text, small facts), each renamed into place when complete, so the judge keeps
-every result written before a hang or a crash. The network operation uses the trusted driver
+JOB_DIR holds ``request.json`` (the submission folder, the operations, where to start, the
+input arrays' keys) and ``input-KEY.npy`` for each distinct array the operations name. For
+operation k the runner writes ``started-k`` before calling student code, then
+``result-k-I.npy`` for each array it gave back and last ``result-k.json`` (status, error text,
+small facts, the arrays' names), renamed into place when complete, so the judge keeps every
+result written before a hang or a crash. Plain ``.npy`` files, not ``.npz`` archives: no zip
+directory and no checksum to write and read for the 20 MB or so of a submission's arrays. The network operation uses the trusted driver
 of ``reference.py`` (the scripted dropout layer and the sequence of loss calls), the very code
 the hidden checks run on the instructor's net.
 """
@@ -29,11 +31,9 @@ from types import ModuleType
 from typing import Any, Callable
 
 import numpy as np
-# Every job seeds numpy's generator and reads and writes .npz files: what those import lazily
-# (numpy.random with its bit generators, zipfile with bz2 and lzma), imported here, is imported
-# once per submission by the serving runner instead of once per job.
+# Every job seeds numpy's generator: numpy.random with its bit generators, imported lazily,
+# imported here is imported once per submission by the serving runner instead of once per job.
 import numpy.random  # noqa: F401
-import zipfile  # noqa: F401
 
 
 def _load_reference() -> ModuleType:
@@ -86,9 +86,12 @@ def _describe_exception(exc: BaseException, package_dir: Path | None = None) -> 
     return described
 
 
-def _save_arrays(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    with open(path, "wb") as file:
-        np.savez(file, **arrays)
+def _save_arrays(job_dir: Path, k: int, arrays: dict[str, np.ndarray]) -> list[str]:
+    """Write the arrays of operation k, ``result-k-I.npy`` for the I-th; returns their names."""
+    for i, value in enumerate(arrays.values()):
+        with open(job_dir / f"result-{k}-{i}.npy", "wb") as file:
+            np.save(file, value)
+    return list(arrays)
 
 
 def _write_atomically(path: Path, write: Callable[[Path], Any]) -> None:
@@ -103,8 +106,8 @@ class Runner:
     def __init__(self, job_dir: str | Path) -> None:
         self.job_dir = Path(job_dir)
         self.request = json.loads((self.job_dir / "request.json").read_text())
-        with np.load(self.job_dir / "inputs.npz", allow_pickle=False) as inputs:
-            stored = {name: inputs[name] for name in inputs.files}
+        stored = {key: np.load(self.job_dir / f"input-{key}.npy", allow_pickle=False)
+                  for key in set(self.request["inputs"].values())}
         self.inputs = {name: stored[key] for name, key in self.request["inputs"].items()}
         self.submission = Path(self.request["submission"]).resolve()
         self.package_name = self.request["package"]
@@ -133,7 +136,7 @@ class Runner:
             except BaseException as exc:  # SystemExit and KeyboardInterrupt from student code too
                 package_dir = self.submission / self.package_name
                 status = {"ok": False, "error": _describe_exception(exc, package_dir), "facts": facts}
-            _write_atomically(self.job_dir / f"result-{k}.npz", lambda tmp: _save_arrays(tmp, arrays))
+            status["arrays"] = _save_arrays(self.job_dir, k, arrays)
             _write_atomically(self.job_dir / f"result-{k}.json",
                               lambda tmp: tmp.write_text(json.dumps(status)))
 
