@@ -304,3 +304,18 @@ def test_a_passed_probe_is_handed_to_child_processes_and_not_run_again(tmp_path,
     monkeypatch.setenv(sandbox.PASSED_ENV, "another-bwrap" + os.pathsep + sys.executable)
     child_requires()
     assert calls.read_text().count("run") == 2  # a pass of another bwrap is no pass of this one
+
+
+def test_a_process_that_forks_the_checks_asks_python_for_its_paths_once(tmp_path, monkeypatch):
+    """After the checks' warm-up, building a sandbox command (each submission's runner) starts
+    no Python; before, every submission's checks started one to read the venv's paths."""
+    import pytest as pytest_module
+
+    from coursekit.grading import checks_server
+
+    sandbox._site_paths_outside_prefix.cache_clear()
+    monkeypatch.setattr(pytest_module, "main", lambda args: 0)  # the collection itself is not the point
+    checks_server._warm_up()
+    monkeypatch.setattr(sandbox.subprocess, "run", lambda *args, **kwargs: pytest.fail(f"started {args[0]}"))
+    command = sandbox.bwrap_command([sys.executable, "-I", "-c", "pass"], tmp_path)
+    assert str(Path(sys.prefix)) in command

@@ -29,7 +29,7 @@ from typing import Sequence
 
 from ..jsonlines import JsonLinesProcess
 from ..paths import REPO_ROOT
-from ..sandbox import GRADING_PROCESS_ENV
+from ..sandbox import GRADING_PROCESS_ENV, find_site_paths
 from .judge import checks_arguments
 
 START_TIMEOUT_SECONDS = 60
@@ -193,9 +193,12 @@ def _redirect(path, fds):
 
 def _warm_up():
     """Import pytest, the course's plugin and every check module, as a real run would, and
-    numpy.random, which the checks use only once they run (to draw their inputs)."""
+    numpy.random, which the checks use only once they run (to draw their inputs); ask the
+    runner's Python what the sandbox binds (``sandbox.find_site_paths``)."""
     import numpy.random  # noqa: F401
     import pytest
+
+    find_site_paths()
 
     saved = [os.dup(1), os.dup(2)]
     _redirect(os.devnull, (1, 2))
