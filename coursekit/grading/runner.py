@@ -6,12 +6,11 @@ This is the only grading code that imports student code, and it runs in a proces
 raise, hang, exit) can only change the raw outputs written back, never how they are judged.
 
 JOB_DIR holds ``request.json`` (the submission folder, the operations, where to start, the
-input arrays' keys) and ``input-KEY.npy`` for each distinct array the operations name. For
-operation k the runner writes ``started-k`` before calling student code, then
-``result-k-I.npy`` for each array it gave back and last ``result-k.json`` (status, error text,
+input arrays' keys) and ``input-KEY.npy`` for each distinct array named. For operation k the
+runner writes ``started-k`` before calling student code, then ``result-k-I.npy`` per array
+(plain .npy: no zip archive to write and read) and last ``result-k.json`` (status, error text,
 small facts, the arrays' names), renamed into place when complete, so the judge keeps every
-result written before a hang or a crash. Plain ``.npy`` files, not ``.npz`` archives: no zip
-directory and no checksum to write and read for the 20 MB or so of a submission's arrays. The network operation uses the trusted driver
+result written before a hang or a crash. The network operation uses the trusted driver
 of ``reference.py`` (the scripted dropout layer and the sequence of loss calls), the very code
 the hidden checks run on the instructor's net.
 """
@@ -31,8 +30,7 @@ from types import ModuleType
 from typing import Any, Callable
 
 import numpy as np
-# Every job seeds numpy's generator: numpy.random with its bit generators, imported lazily,
-# imported here is imported once per submission by the serving runner instead of once per job.
+# Every job seeds numpy's generator: imported here, once per submission instead of once per job.
 import numpy.random  # noqa: F401
 
 
