@@ -134,7 +134,7 @@ def profile(root, sample) -> dict[str, float]:
     students = sorted(everyone)[:sample]
     phases = {"interpreter start (python -I)": cpu_of([sys.executable, "-I", "-c", "pass"], repeat=5),
               "runner start (python -I, numpy imported)": cpu_of(
-                  [sys.executable, "-I", "-c", "import numpy, numpy.random, zipfile"], repeat=5,
+                  [sys.executable, "-I", "-c", "import numpy, numpy.random"], repeat=5,
                   env={**os.environ, **GRADING_PROCESS_ENV})}
     warm_up = f"import runpy; runpy.run_path({str(forkserver.SERVER_PROGRAM)!r})['warm_up']()"
     imports = cpu_of([sys.executable, "-c", warm_up], repeat=2, env=nbgrader_env())

@@ -77,9 +77,10 @@ def create_tables_once() -> None:
     create_all, created = metadata.create_all, set()
 
     def create_all_once(bind, **options):
-        if str(bind.url) not in created:
+        url = str(bind.url)
+        if url not in created:
             create_all(bind=bind, **options)
-            created.add(str(bind.url))
+            created.add(url)
 
     metadata.create_all = create_all_once
 

@@ -36,7 +36,7 @@ def scratch_root() -> Path | None:
     """Where the checks and their runner keep their files: ``/dev/shm`` when it is a writable
     folder with 1 GiB free, else None (the system's temporary folder).
 
-    A submission's jobs write, and its checks read, some 25 MB of arrays. In a folder in memory
+    A submission's jobs write, and its checks read, some 20 MB of arrays. In a folder in memory
     the runner's jobs take half the CPU time they take on a disk's file system (ext4, 48
     submissions, three workers), most of it in the file system's own work, not in copying.
     """
