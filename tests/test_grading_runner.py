@@ -15,6 +15,7 @@ import pytest
 from coursekit.cgroups import PidsGroup
 from coursekit.grading.client import OpFailed, Plan, run_plan
 from coursekit.grading.judge import judge
+from coursekit.grading.reference import read_array, write_array
 from coursekit.grading.verdict import Verdict
 from coursekit.paths import REPO_ROOT
 from faults.catalogue import BY_NAME
@@ -248,3 +249,51 @@ def test_an_array_of_python_objects_is_an_error_of_the_call_not_unpickled(tmp_pa
     assert results["f0"].status == results["f1"].status == "error"
     assert "returned something that is not a numeric array" in results["f0"].why()
     assert results["import"].ok
+
+
+def test_arrays_come_back_with_their_values_dtype_and_shape_whatever_their_layout(tmp_path):
+    """Outputs pass as raw values described in the result's JSON: a Fortran-ordered float32 array,
+    a bool array and a 0-d array keep their values, dtypes and shapes."""
+    folder = _package(tmp_path, "    kind = dropout_param['kind']\n"
+                                "    if kind == 'fortran': return np.asfortranarray((x * 2).astype(np.float32)), None\n"
+                                "    if kind == 'bool': return x > 1, None\n"
+                                "    return np.array(x.sum()), None\n")
+    plan = Plan()
+    plan.array("x", np.arange(12.0).reshape(3, 4))
+    for kind in ("fortran", "bool", "scalar"):
+        plan.add(kind, {"op": "dropout_forward", "x": "x", "param": {"kind": kind}}, f"a {kind} call")
+    results = run_plan(plan, folder, op_timeout=10, budget=30)
+    x = np.arange(12.0).reshape(3, 4)
+    assert results["fortran"]["out"].dtype == np.float32
+    np.testing.assert_array_equal(results["fortran"]["out"], (x * 2).astype(np.float32))
+    np.testing.assert_array_equal(results["bool"]["out"], x > 1)
+    assert results["scalar"]["out"].shape == () and results["scalar"]["out"] == x.sum()
+
+
+def test_an_array_of_strings_is_an_error_of_the_call(tmp_path):
+    folder = _package(tmp_path, "    return np.array(['a', 'b']), None\n")
+    results = run_plan(_forward_plan(1), folder, op_timeout=10, budget=30)
+    assert results["f0"].status == "error"
+    assert "not a numeric array (its values are strings, not numbers)" in results["f0"].why()
+
+
+@pytest.mark.parametrize("description, named", [
+    ({"dtype": "<f8", "shape": [10**9, 10**9]}, "holds 96 bytes, not the 8000000000000000000 of a float64 array"),
+    ({"dtype": "<f8", "shape": [4, 4]}, "holds 96 bytes, not the 128"),
+    ({"dtype": "|O", "shape": [12]}, "its values are Python objects, not numbers"),
+    ({"dtype": "no such dtype", "shape": [12]}, "dtype 'no such dtype' is not a dtype"),
+    ({"dtype": "<f8", "shape": [12.0]}, "shape [12.0] is not a list of sizes"),
+    ({"dtype": "<f8", "shape": [-1, -12]}, "shape [-1, -12] is not a list of sizes"),
+    ({"dtype": "<f8", "shape": "12"}, "shape '12' is not a list of sizes"),
+    (["<f8", [12]], "no description of the array in values.bin"),
+])
+def test_a_wrong_description_of_an_array_is_refused_before_anything_is_allocated(tmp_path, description, named):
+    """The judge reads what a runner wrote without trusting it: a description that does not fit
+    the file is refused with what is wrong, never allocated (a declared shape of 10^18 entries
+    against 96 bytes is refused, not a MemoryError)."""
+    path = tmp_path / "values.bin"
+    assert write_array(path, np.arange(12.0)) == {"dtype": "<f8", "shape": [12]}
+    with pytest.raises(ValueError) as refused:
+        read_array(path, description)
+    assert named in str(refused.value)
+    np.testing.assert_array_equal(read_array(path, {"dtype": "<f8", "shape": [3, 4]}), np.arange(12.0).reshape(3, 4))

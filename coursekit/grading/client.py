@@ -20,6 +20,7 @@ import numpy as np
 from ..limits import LIMITS
 from ..manifest import COURSE
 from .disclosure import MASKED_NOTE, mask_input_numbers
+from .reference import read_array, write_array
 from .serving import exit_description, serving_runner
 
 MEMORY_LIMIT_BYTES = LIMITS.memory  # the course's [limits] (coursekit/limits.py)
@@ -152,11 +153,10 @@ def _run(plan, submission, op_timeout, budget, serving):
                 server.jobs += 1
                 job_dir = Path(tempfile.mkdtemp(prefix=f"job-{server.jobs}-", dir=server.folder))
                 stored, keys = plan.stored_inputs()
-                for key, value in stored.items():
-                    np.save(job_dir / f"input-{key}.npy", value)
+                described = {key: write_array(job_dir / f"input-{key}.bin", value) for key, value in stored.items()}
             (job_dir / "request.json").write_text(json.dumps(
                 {"submission": str(submission), "package": COURSE.package, "ops": plan.ops, "start": start,
-                 "skip": sorted(skip), "inputs": keys}))
+                 "skip": sorted(skip), "inputs": keys, "arrays": described}))
             job = server.start(job_dir, str(start))
             stopped_at, why = _watch(job, job_dir, start, len(plan.ops), op_timeout, deadline, skip)
             log = job_dir / f"stderr-{start}.txt"
@@ -232,8 +232,11 @@ def _read_result(plan, job_dir, k):
     status = json.loads((job_dir / f"result-{k}.json").read_text())
     arrays = {}
     try:
-        arrays = {str(name): np.load(job_dir / f"result-{k}-{i}.npy", allow_pickle=False)
-                  for i, name in enumerate(status.get("arrays") or [])}
+        described = status.get("arrays") or {}
+        if not isinstance(described, dict):
+            raise ValueError("no description of its arrays")
+        arrays = {str(name): read_array(job_dir / f"result-{k}-{i}.bin", description)
+                  for i, (name, description) in enumerate(described.items())}
     except (ValueError, OSError) as exc:
         status = {"ok": False, "facts": status.get("facts", {}),
                   "error": {"type": "ValueError", "message": f"returned something that is not a numeric array ({exc})"}}

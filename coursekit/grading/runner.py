@@ -2,17 +2,18 @@
 
 This is the only grading code that imports student code, and it runs in a process of its own:
 ``python -I runner.py JOB_DIR``, or a child forked for each job by ``python -I runner.py
---serve`` (one per submission, so numpy is imported once, not once per task). Whatever the student's code does here (patch numpy, print,
-raise, hang, exit) can only change the raw outputs written back, never how they are judged.
+--serve`` (one per submission, so numpy is imported once, not once per task). Whatever the
+student's code does here (patch numpy, print, raise, hang, exit) can only change the raw outputs
+written back, never how they are judged.
 
 JOB_DIR holds ``request.json`` (the submission folder, the operations, where to start, the
-input arrays' keys) and ``input-KEY.npy`` for each distinct array named. For operation k the
-runner writes ``started-k`` before calling student code, then ``result-k-I.npy`` per array
-(plain .npy: no zip archive to write and read) and last ``result-k.json`` (status, error text,
-small facts, the arrays' names), renamed into place when complete, so the judge keeps every
-result written before a hang or a crash. The network operation uses the trusted driver
-of ``reference.py`` (the scripted dropout layer and the sequence of loss calls), the very code
-the hidden checks run on the instructor's net.
+input arrays' keys and descriptions) and ``input-KEY.bin`` for each distinct array named, in
+``reference.write_array``'s raw form. For operation k the runner writes ``started-k`` before
+calling student code, then ``result-k-I.bin`` per array and last ``result-k.json`` (status,
+error text, small facts, the arrays' names and descriptions), renamed into place when complete,
+so the judge keeps every result written before a hang or a crash. The network operation uses
+the trusted driver of ``reference.py`` (the scripted dropout layer and the sequence of loss
+calls), the very code the hidden checks run on the instructor's net.
 """
 
 import copy
@@ -84,12 +85,10 @@ def _describe_exception(exc: BaseException, package_dir: Path | None = None) -> 
     return described
 
 
-def _save_arrays(job_dir: Path, k: int, arrays: dict[str, np.ndarray]) -> list[str]:
-    """Write the arrays of operation k, ``result-k-I.npy`` for the I-th; returns their names."""
-    for i, value in enumerate(arrays.values()):
-        with open(job_dir / f"result-{k}-{i}.npy", "wb") as file:
-            np.save(file, value)
-    return list(arrays)
+def _save_arrays(job_dir: Path, k: int, arrays: dict[str, np.ndarray]) -> dict[str, dict]:
+    """Write the arrays of operation k, ``result-k-I.bin`` for the I-th; returns {name: description}."""
+    return {name: reference.write_array(job_dir / f"result-{k}-{i}.bin", value)
+            for i, (name, value) in enumerate(arrays.items())}
 
 
 def _write_atomically(path: Path, write: Callable[[Path], Any]) -> None:
@@ -104,8 +103,8 @@ class Runner:
     def __init__(self, job_dir: str | Path) -> None:
         self.job_dir = Path(job_dir)
         self.request = json.loads((self.job_dir / "request.json").read_text())
-        stored = {key: np.load(self.job_dir / f"input-{key}.npy", allow_pickle=False)
-                  for key in set(self.request["inputs"].values())}
+        stored = {key: reference.read_array(self.job_dir / f"input-{key}.bin", description)
+                  for key, description in self.request["arrays"].items()}
         self.inputs = {name: stored[key] for name, key in self.request["inputs"].items()}
         self.submission = Path(self.request["submission"]).resolve()
         self.package_name = self.request["package"]
