@@ -12,8 +12,9 @@ the union bound keeps the chance that a correct implementation fails any of them
 
 from __future__ import annotations
 
+import functools
 import math
-from typing import Any, NoReturn
+from typing import Any, Callable, NoReturn, TypeVar
 
 import numpy as np
 import pytest
@@ -21,6 +22,7 @@ import pytest
 from ..manifest import COURSE
 
 DELTA = 1e-9
+Measured = TypeVar("Measured")
 
 
 class CheckFailure(AssertionError):
@@ -39,6 +41,21 @@ def fail(message: str, mistake: str | None = None, where: dict[str, str] | None 
     """Fail the current check with a plain-words message and, if diagnosed, the mistake's id."""
     __tracebackhide__ = True
     raise CheckFailure(message, mistake, where)
+
+
+def once_per_run(measure: Callable[[Any], Measured]) -> Callable[[Any], Measured]:
+    """``measure(run)``, computed once for the run it was last given: the checks of a module share
+    one run (a module-scoped fixture), and several of them need the same measurements of it. A
+    measurement that fails the check is not kept: it fails again in the next check that asks."""
+    last: list = []
+
+    @functools.wraps(measure)
+    def measured(run: Any) -> Measured:
+        if not last or last[0] is not run:
+            last[:] = [run, measure(run)]
+        return last[1]
+
+    return measured
 
 
 def bernoulli_tolerance(n: int, delta: float = DELTA) -> float:

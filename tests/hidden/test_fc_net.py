@@ -76,8 +76,10 @@ def _run_reference(case, params, inputs):
     return out, facts["trace"]
 
 
-@pytest.fixture(scope="module")
-def run(submission, runner_limits):
+def _planned():
+    """The calls, their inputs and the instructor's net's outputs on them: the same for every
+    submission, so made once, when the checks are imported (the checks server imports them before
+    it forks each submission's checks)."""
     rng = np.random.RandomState(77)
     plan, cases = Plan(), {}
     for case in CASES:
@@ -99,7 +101,15 @@ def run(submission, runner_limits):
             inputs = [(X, y if mode == "train" else None) for mode in modes]
             cases[f"{case.name}/{sequence}"] = (case, params, *_run_reference(case, params, inputs))
             cases[f"{case.name}/{sequence}/inputs"] = inputs
-    return cases, run_plan(plan, submission, **runner_limits)
+    return plan, cases
+
+
+PLAN, REFERENCE_CASES = _planned()
+
+
+@pytest.fixture(scope="module")
+def run(submission, runner_limits):
+    return REFERENCE_CASES, run_plan(PLAN, submission, **runner_limits)
 
 
 def _reference_with_batchnorm_in_train_mode(case, params, inputs):
