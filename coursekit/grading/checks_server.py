@@ -30,6 +30,7 @@ from typing import Sequence
 from ..jsonlines import JsonLinesProcess
 from ..paths import REPO_ROOT
 from ..sandbox import GRADING_PROCESS_ENV, find_site_paths
+from . import prepared_checks
 from .judge import checks_arguments
 
 START_TIMEOUT_SECONDS = 60
@@ -192,9 +193,9 @@ def _redirect(path, fds):
 
 
 def _warm_up():
-    """Import pytest, the course's plugin and every check module, as a real run would, and
-    numpy.random, which the checks use only once they run (to draw their inputs); ask the
-    runner's Python what the sandbox binds (``sandbox.find_site_paths``)."""
+    """Import pytest, the course's plugin and every check module, as a real run would (the check
+    modules plan their calls on import), and configure pytest for them (``prepared_checks``);
+    ask the runner's Python what the sandbox binds (``sandbox.find_site_paths``)."""
     import numpy.random  # noqa: F401
     import pytest
 
@@ -204,6 +205,7 @@ def _warm_up():
     _redirect(os.devnull, (1, 2))
     try:
         pytest.main([*checks_arguments(), "--collect-only"])
+        prepared_checks.prepare(checks_arguments())
     finally:
         sys.stdout.flush()
         sys.stderr.flush()
@@ -223,9 +225,7 @@ def _child(request):
         os.environ.update(request["env"])
         os.chdir(request["cwd"])
         signal.signal(signal.SIGINT, signal.default_int_handler)
-        import pytest
-
-        code = int(pytest.main(request["args"]))
+        code = prepared_checks.run(request["args"])
     except BaseException:
         traceback.print_exc()
     finally:

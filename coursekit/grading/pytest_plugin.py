@@ -28,19 +28,24 @@ from .serving import close_runner
 from .verdict import CheckResult, Verdict
 
 
+# The hidden checks' options, one submission's run: (flag, argparse keywords).
+OPTIONS: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("--submission", {"default": str(REPO_ROOT),
+                      "help": f"folder holding the {COURSE.package} to check (default: the instructor edition)"}),
+    ("--verdict-json", {"default": None, "help": "write the verdict of the hidden checks to this file"}),
+    ("--op-timeout", {"type": float, "default": 10.0, "help": "seconds one call of student code may take"}),
+    ("--budget", {"type": float, "default": 60.0, "help": "seconds all calls of one task may take"}),
+    ("--confine", {"action": "store_true", "help": "run student code in a bubblewrap sandbox (coursekit/sandbox.py)"}),
+    ("--scratch", {"default": None, "help": "folder in which the runner's folder is made (default: /dev/shm if it "
+                                            "has room, else the temporary folder)"}),
+)
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     """The hidden checks' options."""
     group = parser.getgroup("hidden checks")
-    group.addoption("--submission", default=str(REPO_ROOT),
-                    help=f"folder holding the {COURSE.package} to check (default: the instructor edition)")
-    group.addoption("--verdict-json", default=None, help="write the verdict of the hidden checks to this file")
-    group.addoption("--op-timeout", type=float, default=10.0, help="seconds one call of student code may take")
-    group.addoption("--budget", type=float, default=60.0, help="seconds all calls of one task may take")
-    group.addoption("--confine", action="store_true",
-                    help="run student code in a bubblewrap sandbox (coursekit/sandbox.py)")
-    group.addoption("--scratch", default=None,
-                    help="folder in which the runner's folder is made (default: /dev/shm if it has room, "
-                         "else the temporary folder)")
+    for flag, keywords in OPTIONS:
+        group.addoption(flag, **keywords)
 
 
 def pytest_configure(config: pytest.Config) -> None:

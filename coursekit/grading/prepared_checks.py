@@ -1,0 +1,84 @@
+"""pytest configured for the hidden checks once, before a process forks the checks of each submission.
+
+``pytest.main(args)`` first builds its configuration: it registers pytest's plugins and the
+course's, reads the ini settings and parses the arguments. The arguments differ from one
+submission to the next only in the options of ``pytest_plugin.OPTIONS`` (which submission,
+where the verdict goes, the time limits), so a process that forks the checks (``checks_server``)
+prepares the configuration of the common arguments once (``prepare``) and each child sets only
+those options in its copy (``run``): about a sixth of the child's own CPU.
+
+Anything else (other arguments, another pytest without ``_prepareconfig``, the first step of
+``pytest.main`` since pytest 3) runs ``pytest.main`` as before. ``prepare`` runs in the
+environment and folder the children run pytest in (``checks_server._warm_up``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any, Sequence
+
+# Imported by the checks server before it sets the checks' environment: pytest and the plugin
+# (which imports numpy, whose BLAS threads would then start) are imported where they are used.
+
+# What pytest's configuration depends on besides the arguments: the folder and these variables.
+ENVIRONMENT = ("PYTEST_ADDOPTS", "PYTEST_PLUGINS", "PYTEST_DISABLE_PLUGIN_AUTOLOAD")
+_prepared: tuple[list[str], Any, tuple] | None = None  # (common arguments, their config, _context())
+
+
+def _context() -> tuple:
+    return os.getcwd(), tuple(os.environ.get(name) for name in ENVIRONMENT)
+
+
+def prepare(common: Sequence[str]) -> None:
+    """Configure pytest for ``common`` (the checks' arguments before a submission's options)."""
+    global _prepared
+    try:
+        from _pytest.config import _prepareconfig
+    except ImportError:  # a pytest that builds its configuration otherwise: run pytest.main
+        return
+    _prepared = (list(common), _prepareconfig(list(common)), _context())
+
+
+def _options_parser() -> argparse.ArgumentParser:
+    from .pytest_plugin import OPTIONS
+
+    parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    for flag, keywords in OPTIONS:
+        parser.add_argument(flag, **{key: value for key, value in keywords.items() if key != "help"})
+    return parser
+
+
+def _submission_options(args: Sequence[str]) -> dict[str, Any] | None:
+    """The values of OPTIONS in ``args``, or None if ``args`` are not the prepared arguments
+    followed by those options only."""
+    if _prepared is None or _context() != _prepared[2]:
+        return None
+    common = _prepared[0]
+    if list(args[:len(common)]) != common:
+        return None
+    values, others = _options_parser().parse_known_args(list(args[len(common):]))
+    return None if others else vars(values)
+
+
+def run(args: Sequence[str]) -> int:
+    """``pytest.main(args)``, on the prepared configuration when ``args`` allow it. Call once, in
+    a child forked after ``prepare``: the configuration is used up."""
+    import pytest
+
+    values = _submission_options(args)
+    if values is None:
+        return int(pytest.main(list(args)))
+    config = _prepared[1]
+    for dest, value in values.items():
+        setattr(config.option, dest, value)
+    os.environ["PYTEST_VERSION"] = pytest.__version__  # as pytest.main sets it
+    try:
+        try:
+            return int(config.hook.pytest_cmdline_main(config=config))
+        finally:
+            config._ensure_unconfigure()
+    except pytest.UsageError as error:
+        print(f"ERROR: {error}", file=sys.stderr)
+        return int(pytest.ExitCode.USAGE_ERROR)
