@@ -5,11 +5,12 @@ course's, reads the ini settings and parses the arguments. The arguments differ 
 submission to the next only in the options of ``pytest_plugin.OPTIONS`` (which submission,
 where the verdict goes, the time limits), so a process that forks the checks (``checks_server``)
 prepares the configuration of the common arguments once (``prepare``) and each child sets only
-those options in its copy (``run``): about a sixth of the child's own CPU.
+those options in its copy (``run``): about an eighth of the child's own CPU.
 
-Anything else (other arguments, another pytest without ``_prepareconfig``, the first step of
-``pytest.main`` since pytest 3) runs ``pytest.main`` as before. ``prepare`` runs in the
-environment and folder the children run pytest in (``checks_server._warm_up``).
+Anything else (other arguments, another folder or pytest environment) runs ``pytest.main`` as
+before, and so does every child if this pytest has no ``_prepareconfig`` (the private first
+step of ``pytest.main`` since pytest 3). ``prepare`` runs in the environment and folder the
+children run pytest in (``checks_server._warm_up``).
 """
 
 from __future__ import annotations
