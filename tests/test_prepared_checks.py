@@ -75,3 +75,29 @@ def test_other_arguments_are_configured_by_pytest_main(tmp_path):
     runs = _run_children([[*checks_arguments(("dropout_forward",)), *_options(reference, tmp_path / "a.json")],
                           [*checks_arguments(), *_options(reference, tmp_path / "b.json"), "-x"]], tmp_path)
     assert [run["code"] for run in runs] == ["pytest configured itself again"] * 2
+
+
+def test_the_checks_forked_by_a_warmed_process_use_the_prepared_configuration(tmp_path):
+    """What an nbgrader worker of the worker server does (checks_server.ForkedChecks): after the
+    warm-up, a submission is judged without pytest configuring itself again."""
+    reference = BY_NAME["reference"].build(tmp_path / "reference")
+    script = textwrap.dedent(f"""
+        import _pytest.config
+        from pathlib import Path
+        from coursekit.grading.checks_server import ForkedChecks, warm_up_here
+        from coursekit.grading.judge import judge
+
+        warm_up_here()
+
+        def no_new_configuration(*args, **kwargs):
+            raise RuntimeError("pytest configured itself again")
+
+        _pytest.config._prepareconfig = no_new_configuration
+        verdict = judge(Path({str(reference)!r}), op_timeout=5.0, budget=30.0, server=ForkedChecks())
+        print(verdict.points, verdict.max_points)
+    """)
+    done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=checks_environment(),
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    points, max_points = done.stdout.split()
+    assert points == max_points
