@@ -1,0 +1,42 @@
+"""How the grading kernel starts (coursekit/kernels/dropout-sandbox/launch.py), with real kernels."""
+
+import pytest
+
+from coursekit import sandbox
+
+pytestmark = pytest.mark.skipif(sandbox.probe() is not None, reason=f"bwrap unusable: {sandbox.probe()}")
+
+FACTS = ("import sys\n"
+         "print('debugpy loaded' if 'debugpy' in sys.modules else 'no debugpy')\n"
+         "import debugpy\n"  # student code may still import it
+         "print('debugpy importable')\n"
+         "import source_pkg\n"  # and the notebook's folder is on the module path again
+         "print(source_pkg.WHERE)\n")
+
+
+@pytest.mark.parametrize("confined", [True, False])
+def test_the_grading_kernel_starts_without_a_debugger_and_without_the_folders_modules(confined, tmp_path,
+                                                                                         monkeypatch):
+    """A grading kernel is never debugged: ipykernel's debugger backend (debugpy) is not loaded,
+    a fifth of the kernel's start. As with ipykernel_launcher, a student's file named like one of
+    the kernel's own modules does not replace it while the kernel loads."""
+    from jupyter_client.manager import start_new_kernel
+
+    monkeypatch.setenv("JUPYTER_PATH", str(sandbox.KERNELS_DIR.parent))
+    if not confined:
+        monkeypatch.setenv(sandbox.UNCONFINED_ENV, "1")
+    (tmp_path / "zmq.py").write_text("raise SystemExit('the folder shadowed the kernel')\n")
+    (tmp_path / "source_pkg").mkdir()
+    (tmp_path / "source_pkg" / "__init__.py").write_text("WHERE = 'from the notebook folder'\n")
+    manager, client = start_new_kernel(kernel_name=sandbox.KERNEL_NAME, cwd=str(tmp_path), startup_timeout=60)
+    try:
+        info = client.kernel_info(reply=True, timeout=30)["content"]
+        outputs = []
+        client.execute_interactive(FACTS, timeout=60, output_hook=lambda message: outputs.append(
+            message["content"].get("text", "")))
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)
+    assert info["status"] == "ok" and "debugger" not in info["supported_features"]
+    assert "".join(outputs).splitlines() == ["no debugpy", "debugpy importable", "from the notebook folder"]
+
