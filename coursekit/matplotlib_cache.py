@@ -15,7 +15,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from importlib import metadata
+from importlib import util
 from pathlib import Path
 
 KERNEL_CONFIG_DIR = "/tmp/matplotlib"  # the kernel's MPLCONFIGDIR inside the sandbox
@@ -32,12 +32,33 @@ def font_list_files() -> dict[str, Path]:
     on first use; empty when matplotlib is not installed or the list cannot be built (the
     kernel then builds its own, as without this)."""
     try:
-        folder = cache_root() / f"matplotlib-{metadata.version('matplotlib')}"
+        version = _matplotlib_version()
+        if version is None:
+            return {}
+        folder = cache_root() / f"matplotlib-{version}"
         if not folder.is_dir():
             _build(folder)
         return {f"{KERNEL_CONFIG_DIR}/{path.name}": path for path in sorted(folder.glob("fontlist-*.json"))}
-    except (metadata.PackageNotFoundError, OSError, subprocess.SubprocessError):
+    except (OSError, subprocess.SubprocessError):
         return {}
+
+
+def _matplotlib_version() -> str | None:
+    """matplotlib's installed version (None: not installed), read from the name of its
+    ``.dist-info`` folder beside the package; importlib.metadata, whose import and search were a
+    third of the kernel launcher's start, only where that folder is not found (a system package)."""
+    spec = util.find_spec("matplotlib")
+    if spec is None or not spec.origin:
+        return None
+    found = list(Path(spec.origin).parent.parent.glob("matplotlib-*.dist-info"))
+    if len(found) == 1:
+        return found[0].name[len("matplotlib-"):-len(".dist-info")]
+    from importlib import metadata
+
+    try:
+        return metadata.version("matplotlib")
+    except metadata.PackageNotFoundError:
+        return None
 
 
 def _build(folder: Path) -> None:

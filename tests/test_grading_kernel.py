@@ -40,3 +40,30 @@ def test_the_grading_kernel_starts_without_a_debugger_and_without_the_folders_mo
     assert info["status"] == "ok" and "debugger" not in info["supported_features"]
     assert "".join(outputs).splitlines() == ["no debugpy", "debugpy importable", "from the notebook folder"]
 
+
+def test_the_kernel_launcher_takes_the_paths_its_grader_found(monkeypatch):
+    """The launcher starts once per notebook; the grader above it has asked Python for the
+    venv's paths already (to build its own sandbox commands), so the launcher starts no Python
+    for them. An answer about another Python is not taken."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    monkeypatch.delenv(sandbox.SITE_PATHS_ENV, raising=False)
+    sandbox._site_paths_outside_prefix.cache_clear()
+    found = sandbox._site_paths_outside_prefix(sys.executable)
+    assert json.loads(os.environ[sandbox.SITE_PATHS_ENV]) == [sys.executable, [str(path) for path in found]]
+    child = ("import subprocess, sys; sys.path.insert(0, sys.argv[1]); from coursekit import sandbox\n"
+             "real_run = subprocess.run\n"
+             "def counting_run(*args, **kwargs):\n    print('started', args[0][0]); return real_run(*args, **kwargs)\n"
+             "subprocess.run = counting_run\n"
+             "sandbox.bwrap_command([sys.executable, '-c', 'pass'], '.')\nprint('built')\n")
+
+    def child_output(environment):
+        return subprocess.run([sys.executable, "-c", child, str(sandbox.REPO_ROOT)], capture_output=True, text=True,
+                              env=environment, timeout=60, check=True).stdout.split("\n")
+
+    assert child_output(os.environ.copy())[0] == "built"
+    other = {**os.environ, sandbox.SITE_PATHS_ENV: json.dumps(["/another/python", ["/somewhere"]])}
+    assert child_output(other)[0] == f"started {sys.executable}"
