@@ -44,6 +44,7 @@ from coursekit import classroom  # noqa: E402
 from coursekit.classgrade import forkserver  # noqa: E402
 from coursekit.classgrade.scheduler import MAX_BATCH  # noqa: E402
 from coursekit.classgrade.worker import default_workers, usable_cores  # noqa: E402
+from coursekit import sandbox  # noqa: E402
 from coursekit.sandbox import GRADING_PROCESS_ENV  # noqa: E402
 
 MIX = ["reference", "bool-mask", "keep-drop-swapped", "default-rng", "survivors-not-scaled", "binomial",
@@ -103,16 +104,20 @@ CPU_PROBE = ("import resource as _r\n_u = _r.getrusage(_r.RUSAGE_SELF)\n"
 
 
 def kernel_cpu(notebook, cells) -> float:
-    """CPU-seconds a plain python3 kernel has used after running ``cells`` of ``notebook`` (its
-    own count, read by a last cell: the kernel is not a child this process waits for)."""
+    """CPU-seconds the grading kernel has used after running ``cells`` of ``notebook`` (its own
+    count, read by a last cell: the kernel is not a child this process waits for). Unconfined,
+    its launcher becomes the kernel in place, so the count includes the launcher."""
     import nbformat
     from nbclient import NotebookClient
 
+    sandbox.probe()  # passed on to the launcher, which then does not probe again
+    kernels = str(sandbox.KERNELS_DIR.parent)
+    os.environ["JUPYTER_PATH"] = os.pathsep.join([kernels, *filter(None, os.environ.get("JUPYTER_PATH", "").split(os.pathsep))])
     nb = nbformat.read(notebook, as_version=4)
     nb.cells = [*nb.cells[:cells], nbformat.v4.new_code_cell(CPU_PROBE)]
-    NotebookClient(nb, timeout=600, kernel_name="python3", allow_errors=True,
+    NotebookClient(nb, timeout=600, kernel_name=sandbox.KERNEL_NAME, allow_errors=True,
                    resources={"metadata": {"path": str(notebook.parent)}}).execute(
-        env={**os.environ, **GRADING_PROCESS_ENV},  # as the grading kernel
+        env={**os.environ, sandbox.UNCONFINED_ENV: "1"},
         stderr=subprocess.DEVNULL)  # the kernel's warning about TCP
     return float(nb.cells[-1].outputs[-1]["text"].split()[-1])
 
@@ -144,9 +149,10 @@ def profile(root, sample) -> dict[str, float]:
     before = children_cpu()
     ChecksServer(checks_environment()).close()
     server_start = children_cpu() - before
-    # A checks-only batch forks the checks from its worker (collected by the worker server); a
-    # batch that has run a notebook has the kernel client's threads, and starts a checks server.
-    phases["checks server start: pytest, checks imported (per batch, --run-notebooks only)"] = server_start
+    # Not a cost of the class command: its batches fork each submission's checks from their worker
+    # (collected by the worker server), also after a notebook's run, whose kernel client leaves no
+    # thread behind. Plain nbgrader autograde starts the server once.
+    phases["checks server start, pytest and checks imported: once per plain nbgrader autograde"] = server_start
     before = children_cpu()
     server = ChecksServer(checks_environment())
     for student in students:
@@ -170,15 +176,14 @@ def print_profile(phases, batch, cores, students) -> None:
     print(f"where the time goes (CPU-seconds, unconfined, load average {os.getloadavg()[0]:.1f}):")
     for name, seconds in phases.items():
         print(f"  {seconds:6.3f}  {name}")
-    per_batch = sum(v for k, v in phases.items() if "(per batch" in k and "only)" not in k) / batch
+    per_batch = sum(v for k, v in phases.items() if "(per batch" in k) / batch
     per_batch += sum(v for k, v in phases.items() if "(per run)" in k) / students
-    per_notebook_batch = sum(v for k, v in phases.items() if "--run-notebooks only)" in k) / batch
     per_submission = sum(v for k, v in phases.items() if "submission" in k)
     per_notebook = sum(v for k, v in phases.items() if "(per notebook" in k)
     floor = next(v for k, v in phases.items() if "(the floor)" in k)
     print(f"  predicted, {cores} core(s), batches of {batch}: checks-only "
           f"{(per_submission + per_batch) / cores:.2f} s per submission, run-notebooks "
-          f"{(per_submission + per_batch + per_notebook_batch + per_notebook) / cores:.2f} s; the floor (checks' own computation) "
+          f"{(per_submission + per_batch + per_notebook) / cores:.2f} s; the floor (checks' own computation) "
           f"{floor / cores:.2f} s, plus the notebook's cells {(floor + phases[list(phases)[-1]]) / cores:.2f} s")
     print(f"  the targets are {TARGETS['checks-only'] * cores:.2f} (checks-only) and "
           f"{TARGETS['run-notebooks'] * cores:.2f} (run-notebooks) CPU-seconds per submission on {cores} core(s)")
