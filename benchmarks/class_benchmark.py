@@ -103,6 +103,13 @@ CPU_PROBE = ("import resource as _r\n_u = _r.getrusage(_r.RUSAGE_SELF)\n"
              "_c = _r.getrusage(_r.RUSAGE_CHILDREN)\nprint(_u.ru_utime + _u.ru_stime + _c.ru_utime + _c.ru_stime)")
 
 
+def interpreter() -> str:
+    """Which Python graded: how it was built changes every figure (Makefile, BASE_PYTHON)."""
+    with open("/proc/self/maps") as maps:
+        linked = "libpython shared" if "libpython" in maps.read() else "libpython linked in"
+    return f"Python {sys.version.split()[0]} from {sys._base_executable} ({linked})"
+
+
 def kernel_cpu(notebook, cells) -> float:
     """CPU-seconds the grading kernel has used after running ``cells`` of ``notebook`` (its own
     count, read by a last cell: the kernel is not a child this process waits for). Unconfined,
@@ -236,7 +243,7 @@ def main(argv=None):
 
         print()
         print(f"submissions: {n}; cores: {usable_cores()}; load average (1 min) before/after: "
-              f"{load_before[0]:.1f} / {load_after[0]:.1f}")
+              f"{load_before[0]:.1f} / {load_after[0]:.1f}; {interpreter()}")
         print(f"serial nbgrader autograde:        {serial_seconds:8.1f} s = {serial_seconds / n:6.2f} s per submission"
               f"  (exit code {serial.returncode})")
         ok = serial.returncode == 0
