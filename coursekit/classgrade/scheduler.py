@@ -2,9 +2,9 @@
 graded submission into the course's gradebook.
 
 Each of N worker slots runs ``nbgrader autograde ASSIGNMENT --force`` on one batch at a time,
-in the course root, with the course's configuration (``worker.py``). A batch amortises
-nbgrader's start-up (about 1.4 CPU-seconds) over its submissions; batches shrink as the queue
-empties so that the workers finish together.
+in the course root, with the course's configuration (``worker.py``), forked from a server that
+imported nbgrader once (``forkserver.py``). A batch spreads the rest of nbgrader's start (about
+0.08 CPU-seconds) over its submissions; batches shrink as the queue empties.
 
 Each slot's nbgrader writes to a scratch SQLite copy of the gradebook, so workers never contend
 for a lock. nbgrader's convert hooks (``hooks.py``) report each submission started and fully

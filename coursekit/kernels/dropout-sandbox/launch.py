@@ -30,7 +30,7 @@ from coursekit.sandbox import GRADING_PROCESS_ENV, bwrap_command, require  # noq
 # What ``python -m ipykernel_launcher`` does (the notebook's folder off the module path while the
 # kernel loads, so that a student's zmq.py cannot replace the kernel's own; IPython puts it back),
 # except that ipykernel finds no debugpy: its debugger backend, which nobody uses in a grading
-# kernel, was a fifth of the kernel's start (0.07 of 0.35 CPU-seconds). Student code may still
+# kernel, was a fifth of the kernel's start (0.08 of 0.42 CPU-seconds). Student code may still
 # import debugpy afterwards.
 KERNEL_CODE = ("import sys; sys.path[:] = [p for p in sys.path if p]; sys.modules['debugpy'] = None; "
                "import ipykernel.debugger; del sys.modules['debugpy']; "
