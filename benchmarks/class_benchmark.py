@@ -118,14 +118,14 @@ def kernel_cpu(notebook, cells) -> float:
     from nbclient import NotebookClient
 
     sandbox.probe()  # passed on to the launcher, which then does not probe again
-    kernels = str(sandbox.KERNELS_DIR.parent)
-    os.environ["JUPYTER_PATH"] = os.pathsep.join([kernels, *filter(None, os.environ.get("JUPYTER_PATH", "").split(os.pathsep))])
+    others = [path for path in os.environ.get("JUPYTER_PATH", "").split(os.pathsep) if path]
+    os.environ["JUPYTER_PATH"] = os.pathsep.join([str(sandbox.KERNELS_DIR.parent), *others])
     nb = nbformat.read(notebook, as_version=4)
     nb.cells = [*nb.cells[:cells], nbformat.v4.new_code_cell(CPU_PROBE)]
     NotebookClient(nb, timeout=600, kernel_name=sandbox.KERNEL_NAME, allow_errors=True,
                    resources={"metadata": {"path": str(notebook.parent)}}).execute(
         env={**os.environ, sandbox.UNCONFINED_ENV: "1"},
-        stderr=subprocess.DEVNULL)  # the kernel's warning about TCP
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # its notes about Ctrl-C and TCP
     return float(nb.cells[-1].outputs[-1]["text"].split()[-1])
 
 
