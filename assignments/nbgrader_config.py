@@ -78,8 +78,7 @@ if Path(sys.argv[0]).name.startswith("jupyter-") and "nbgrader" not in Path(sys.
 # working bwrap, autograde refuses to start unless DROPOUT_GRADING_UNCONFINED=1 is set.
 from coursekit import sandbox  # noqa: E402
 
-os.environ["JUPYTER_PATH"] = os.pathsep.join(
-    [str(sandbox.KERNELS_DIR.parent), *filter(None, os.environ.get("JUPYTER_PATH", "").split(os.pathsep))])
+sandbox.find_grading_kernel()
 c.Execute.kernel_name = sandbox.KERNEL_NAME
 if sys.argv[1:2] == ["autograde"]:
     try:

@@ -67,6 +67,14 @@ class SandboxUnavailable(RuntimeError):
     """bwrap cannot confine processes here; the message says why and how to opt out."""
 
 
+def find_grading_kernel() -> None:
+    """Put the folder of the grading kernel's spec (KERNEL_NAME) first on ``JUPYTER_PATH``, for
+    this process and the ones it starts; once, however often it is called."""
+    others = [path for path in os.environ.get("JUPYTER_PATH", "").split(os.pathsep) if path]
+    folder = str(KERNELS_DIR.parent)
+    os.environ["JUPYTER_PATH"] = os.pathsep.join([folder, *(path for path in others if path != folder)])
+
+
 def _bwrap() -> str | None:
     return shutil.which(os.environ.get(BWRAP_ENV) or "bwrap")
 

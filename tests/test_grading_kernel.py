@@ -67,3 +67,13 @@ def test_the_kernel_launcher_takes_the_paths_its_grader_found(monkeypatch):
     assert child_output(os.environ.copy())[0] == "built"
     other = {**os.environ, sandbox.SITE_PATHS_ENV: json.dumps(["/another/python", ["/somewhere"]])}
     assert child_output(other)[0] == f"started {sys.executable}"
+
+
+def test_the_grading_kernels_folder_is_put_first_on_the_jupyter_path_once(monkeypatch):
+    import os
+
+    folder = str(sandbox.KERNELS_DIR.parent)
+    monkeypatch.setenv("JUPYTER_PATH", os.pathsep.join(["/elsewhere", folder, "", "/more"]))
+    for _ in range(2):
+        sandbox.find_grading_kernel()
+    assert os.environ["JUPYTER_PATH"].split(os.pathsep) == [folder, "/elsewhere", "/more"]
