@@ -10,7 +10,7 @@ INSTALLED := $(VENV)/.installed
 # The venv's interpreter: the distribution's own CPython where it is new enough (pyproject.toml)
 # and can make a venv. Debian builds it with profile-guided and link-time optimisation and links
 # libpython in; pyenv's default build does neither, and graded 10% slower on this course's 2-core
-# machine, 16% with the notebooks run (README, "How fast"). Else python3 on PATH; or choose with
+# machine, 16% with the notebooks run (docs/benchmarks.md). Else python3 on PATH; or choose with
 # `make setup BASE_PYTHON=...`.
 BASE_PYTHON ?= $(shell /usr/bin/python3 -c 'import sys, ensurepip, venv; sys.exit(sys.version_info < (3, 10))' \
 	2>/dev/null && echo /usr/bin/python3 || echo python3)

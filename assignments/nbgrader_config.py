@@ -46,7 +46,7 @@ c.Autograde.exclude_overwriting = {COURSE.assignment: COURSE.student_files()}
 # any flags) adds the student edition of the package and the students' set-up files.
 c.GenerateAssignment.post_convert_hook = "coursekit.release.post_generate"
 # nbgrader export: a column per task, pending hand grading flagged, --CourseExportPlugin.layout=canvas
-# or moodle for an LMS (coursekit/export.py). A late penalty: see the README ("Late submissions").
+# or moodle for an LMS (coursekit/export.py). A late penalty: docs/instructors.md, "Late submissions".
 c.ExportApp.plugin_class = "coursekit.export.CourseExportPlugin"
 
 c.ExecutePreprocessor.kernel_name = "python3"

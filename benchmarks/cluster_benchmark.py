@@ -7,7 +7,7 @@ processes on this machine (tests/dask_cluster.py), and grades one root with
 the same run. Prints seconds per submission for each, their ratio, and whether both
 gradebooks hold the same scores. The ratio carries the cluster's own cost (one nbgrader
 start-up per submission, instead of one per batch, and Dask's) to the figures of
-``class_benchmark.py``: see README, "Capacity".
+``class_benchmark.py``: see docs/grading-a-class.md, "How long a class takes".
 
 Usage: ``python benchmarks/cluster_benchmark.py [--students 24] [--workers 2]``
 """

@@ -51,7 +51,7 @@ BWRAP_ENV = "DROPOUT_BWRAP"  # the bwrap program to use (default: bwrap on PATH)
 HIDE_ENV = "DROPOUT_SANDBOX_HIDE"
 # Student code gets one BLAS thread. Graders run a worker per core or more, and a pool of
 # BLAS threads per kernel spins against the other workers: with two workers on two cores,
-# --run-notebooks took 4.15 s per submission instead of 2.48 s (README, "How fast").
+# --run-notebooks took 4.15 s per submission instead of 2.48 s (class_benchmark.py, 2026-12-01).
 ONE_BLAS_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 # glibc's malloc hands a freed block of 128 KiB or more back to the system, so a process that
 # makes arrays of a few MiB again and again (the hidden checks' 500 x 500 inputs, a notebook's

@@ -50,8 +50,8 @@ class Server:
         with psycopg.connect(host="127.0.0.1", port=self.port, user="postgres", dbname="postgres",
                              autocommit=True) as admin:
             admin.execute(f'CREATE DATABASE "{name}"')
-        # The driver named in the URL, as README shows: SQLAlchemy's default driver for a plain
-        # postgresql:// URL differs between its versions.
+        # The driver named in the URL, as docs/grading-a-class.md shows: SQLAlchemy's default
+        # driver for a plain postgresql:// URL differs between its versions.
         user = f"postgres:{password}" if password else "postgres"
         return f"postgresql+psycopg://{user}@127.0.0.1:{self.port}/{name}"
 

@@ -54,7 +54,7 @@ def server(tmp_path_factory):
     root = classroom.make_course(base / "course", op_timeout=5, budget=30)
     (root / "roster.csv").write_text("id,last_name,first_name,email\nada,Lovelace,Ada,ada@example.edu\n"
                                      "bob,Brown,Bob,bob@example.edu\nhal,Hale,Hal,hal@example.edu\n")
-    classroom.nbgrader(root, "db", "student", "import", "roster.csv")  # the README's roster step
+    classroom.nbgrader(root, "db", "student", "import", "roster.csv")  # the roster step of docs/instructors.md
     broken = base / "sandbox-broken"
     wrapper = base / "bwrap"
     wrapper.write_text(f"#!/bin/sh\nif [ -e '{broken}' ]; then echo 'bwrap: setting up uid map: Permission denied' >&2; "

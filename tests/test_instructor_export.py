@@ -1,6 +1,6 @@
 """``nbgrader export`` through the course's ExportPlugin (coursekit/export.py), on a small class
 graded by plain nbgrader: a roster with names, one student complete, one pending hand grading,
-one late with nbgrader's LateSubmissionPlugin (the README's example)."""
+one late with nbgrader's LateSubmissionPlugin (the example in docs/instructors.md)."""
 
 from __future__ import annotations
 

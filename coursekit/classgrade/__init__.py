@@ -8,6 +8,6 @@ Modules: ``cli`` (options, table, exit code), ``grader`` (one class run, step by
 ``submissions`` (the class's folders, what needs grading), ``scheduler`` (queue, batches,
 workers, merges), ``worker`` (how a worker starts), ``hooks`` (its events), ``recovery`` (grades
 left by a run that died), ``status`` (the one decision of a submission's status), ``progress``
-and ``report``. See also README.md, "Grading a large class". Nothing heavy is imported here:
+and ``report``. See also docs/grading-a-class.md. Nothing heavy is imported here:
 ``hooks`` is loaded by every nbgrader process the command starts.
 """

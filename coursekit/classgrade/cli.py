@@ -84,7 +84,7 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument("--scheduler", metavar="tcp://HOST:8786", default=None,
                         help="grade on the Dask cluster at this scheduler address, one task per submission, "
                              "instead of local workers (needs the 'cluster' extra, a course folder shared at the "
-                             "same path on every machine, and a PostgreSQL db_url; README: 'Grading on a cluster')")
+                             "same path on every machine, and a PostgreSQL db_url; docs/grading-a-class.md)")
     parser.add_argument("--progress", choices=("auto", "bar", "lines", "none"), default="auto",
                         help="a progress bar on a terminal, one line per submission otherwise (default: auto)")
     return parser

@@ -179,8 +179,8 @@ def check_gradebook_for_cluster(db_url: str, worker_addresses: list[str], config
         raise ClusterError(
             f"{config_file}: c.CourseDirectory.db_url = {gradebooks.safe_url(db_url)!r} is a SQLite file, but the "
             f"Dask scheduler {address} has workers on other machines ({', '.join(remote)}). Set db_url to a "
-            f"PostgreSQL gradebook every worker reaches (postgresql+psycopg://user@host/gradebook; README, "
-            f"'Grading on a cluster').")
+            f"PostgreSQL gradebook every worker reaches (postgresql+psycopg://user@host/gradebook; "
+            f"docs/grading-a-class.md, 'Grading on a cluster').")
 
 
 def worker_problem(root: str) -> str | None:
