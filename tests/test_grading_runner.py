@@ -21,8 +21,8 @@ from coursekit.paths import REPO_ROOT
 from faults.catalogue import BY_NAME
 
 
-def _forward_plan(count=3):
-    plan = Plan()
+def _forward_plan(count=3, task="dropout_forward"):
+    plan = Plan(task)
     plan.array("x", np.ones((4, 5)))
     for k in range(count):
         plan.add(f"f{k}", {"op": "dropout_forward", "x": "x", "param": {"p": 0.5, "mode": "train"}},
@@ -47,7 +47,7 @@ def test_reference_runs_and_returns_arrays():
 
 def test_a_hang_costs_only_the_calls_it_blocks(tmp_path):
     folder = _package(tmp_path, "    while dropout_param['p'] > 0:\n        pass\n")
-    plan = _forward_plan(3)
+    plan = _forward_plan(3, task="dropout_backward")  # the task whose calls include a backward
     plan.add("other", {"op": "dropout_backward", "dout": "x", "cache": "none"}, "dropout_backward")
     started = time.monotonic()
     results = run_plan(plan, folder, op_timeout=1, budget=20)
@@ -63,7 +63,7 @@ def test_a_hang_costs_only_the_calls_it_blocks(tmp_path):
 def test_a_crash_is_reported_and_later_calls_still_run(tmp_path):
     folder = _package(tmp_path, "    import os\n    if dropout_param.get('seed') == 1:\n        os._exit(7)\n"
                                 "    return x * 2, None\n")
-    plan = Plan()
+    plan = Plan("dropout_forward")
     plan.array("x", np.ones(3))
     plan.add("dies", {"op": "dropout_forward", "x": "x", "param": {"p": 0.5, "mode": "train", "seed": 1}}, "dies")
     plan.add("lives", {"op": "dropout_forward", "x": "x", "param": {"p": 0.5, "mode": "train"}}, "lives")
@@ -135,13 +135,13 @@ def test_nothing_a_plan_leaves_running_outlives_it(tmp_path, confine):
         group.remove()
     folder = _package(tmp_path, LEAVES_A_PROCESS)
     serving.close_runner()
-    first = Plan()
+    first = Plan("dropout_forward")
     first.array("x", np.ones(3))
     first.add("leaves", {"op": "dropout_forward", "x": "x", "param": {"p": 0.5, "mode": "train", "heartbeat": ""}},
               "dropout_forward")
     heartbeat = None
     try:
-        probe = run_plan(Plan(), folder, confine=confine)  # starts the submission's serving runner
+        probe = run_plan(Plan("dropout_forward"), folder, confine=confine)  # starts the submission's serving runner
         assert probe["import"].ok
         heartbeat = serving._SERVING.folder / "heartbeat"
         first.ops[1]["param"]["heartbeat"] = str(heartbeat)
@@ -258,7 +258,7 @@ def test_arrays_come_back_with_their_values_dtype_and_shape_whatever_their_layou
                                 "    if kind == 'fortran': return np.asfortranarray((x * 2).astype(np.float32)), None\n"
                                 "    if kind == 'bool': return x > 1, None\n"
                                 "    return np.array(x.sum()), None\n")
-    plan = Plan()
+    plan = Plan("dropout_forward")
     plan.array("x", np.arange(12.0).reshape(3, 4))
     for kind in ("fortran", "bool", "scalar"):
         plan.add(kind, {"op": "dropout_forward", "x": "x", "param": {"kind": kind}}, f"a {kind} call")
