@@ -297,3 +297,40 @@ def test_a_wrong_description_of_an_array_is_refused_before_anything_is_allocated
         read_array(path, description)
     assert named in str(refused.value)
     np.testing.assert_array_equal(read_array(path, {"dtype": "<f8", "shape": [3, 4]}), np.arange(12.0).reshape(3, 4))
+
+
+# A call that lists every file it can see inside the repository but the environment's, in the
+# message of its exception.
+LISTS_THE_REPOSITORY = """\
+    import os, sys
+    seen = []
+    for folder, subfolders, names in os.walk(dropout_param['repo']):
+        subfolders[:] = [name for name in subfolders if os.path.join(folder, name) != sys.prefix]
+        seen += [os.path.join(folder, name) for name in names]
+    raise RuntimeError('|'.join(sorted(seen)))
+"""
+
+
+def test_confined_the_runner_sees_the_task_calls_but_never_the_checks(tmp_path):
+    """Of the repository, the sandboxed runner sees only runner.py, reference.py and each task
+    folder's modules but its checks (serving.trusted_files): calls.py is reachable, test_*.py is not."""
+    from coursekit import sandbox
+    from coursekit.grading import serving
+    from coursekit.manifest import COURSE
+
+    if sandbox.probe() is not None:
+        pytest.skip(f"bwrap unusable: {sandbox.probe()}")
+    plan = Plan(COURSE.tasks[0].id)
+    plan.array("x", np.ones(3))
+    operation = "dropout_forward"
+    plan.add("look", {"op": operation, "x": "x", "param": {"repo": str(REPO_ROOT)}}, "a look around")
+    serving.close_runner()
+    try:
+        result = run_plan(plan, _package(tmp_path, LISTS_THE_REPOSITORY), confine=True)["look"]
+    finally:
+        serving.close_runner()
+    # Bytecode the runner wrote into its own private copy of the folders is left out.
+    seen = {path for path in result.error["message"].split("|") if "/__pycache__/" not in path}
+    assert seen == {str(path) for path in serving.trusted_files()}
+    assert {str(task.calls_path) for task in COURSE.tasks} <= seen
+    assert not [path for path in seen if os.path.basename(path).startswith("test_")]
