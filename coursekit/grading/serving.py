@@ -29,14 +29,14 @@ from ..sandbox import GRADING_PROCESS_ENV, bwrap_command
 
 RUNNER = Path(__file__).resolve().with_name("runner.py")
 REFERENCE = RUNNER.with_name("reference.py")  # trusted code the runner loads by path
+MEMORY_FOLDER = Path("/dev/shm")
+MEMORY_FOLDER_FREE_BYTES = 1 << 30  # less room than this (a container's 64 MiB): the usual temporary folder
 
 
 def trusted_files() -> list[Path]:
     """What the confined runner sees of the repository, read-only: itself, ``reference.py`` and
     the modules of each task's folder it may load (``calls.py``; never the checks)."""
     return [RUNNER, REFERENCE, *(path for task in COURSE.tasks for path in task.runner_files)]
-MEMORY_FOLDER = Path("/dev/shm")
-MEMORY_FOLDER_FREE_BYTES = 1 << 30  # less room than this (a container's 64 MiB): the usual temporary folder
 
 
 def scratch_root() -> Path | None:
