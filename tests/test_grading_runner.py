@@ -39,6 +39,15 @@ def _package(tmp_path, body):
     return tmp_path
 
 
+def test_an_operation_the_tasks_calls_lack_is_refused_when_planned():
+    """Op names resolve against the plan's task's calls.py only: the forward task has no backward."""
+    plan = Plan("dropout_forward")
+    with pytest.raises(ValueError, match=r"dropout_forward/calls\.py has no operation 'dropout_backward'"):
+        plan.add("b", {"op": "dropout_backward", "dout": "x", "cache": "c"}, "dropout_backward")
+    with pytest.raises(KeyError, match="unknown task"):
+        Plan("no_such_task")
+
+
 def test_reference_runs_and_returns_arrays():
     results = run_plan(_forward_plan(), REPO_ROOT)
     assert all(r.ok for r in results.values())
