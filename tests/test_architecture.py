@@ -1,11 +1,13 @@
 """The rules ARCHITECTURE.md states, checked on the code as it is (by reading it, never running it)."""
 
 import ast
+import re
 import sys
 from pathlib import Path
 
 import pytest
 
+from coursekit.grading.client import operations_of
 from coursekit.manifest import COURSE
 from coursekit.paths import REPO_ROOT
 
@@ -50,12 +52,45 @@ def test_no_grading_module_imports_source_pkg():
     assert mentions == ["coursekit/grading/runner.py"]
 
 
-def test_trusted_reference_imports_only_numpy_and_the_standard_library():
+LOADED_BY_PATH = [COURSEKIT / "grading" / "reference.py", *(p for task in COURSE.tasks for p in task.runner_files)]
+
+
+@pytest.mark.parametrize("path", LOADED_BY_PATH, ids=lambda p: p.relative_to(REPO_ROOT).as_posix())
+def test_what_the_runner_loads_imports_only_numpy_and_the_standard_library(path):
+    """reference.py and each task's calls.py (and what it loads) run in the sandboxed runner."""
     allowed = set(sys.stdlib_module_names) | {"numpy", "__future__"}
-    source = (COURSEKIT / "grading" / "reference.py").read_text()
-    imports = {m.split(".")[0] for m in imported_modules(COURSEKIT / "grading" / "reference.py")}
+    imports = {m.split(".")[0] for m in imported_modules(path)}
     assert imports <= allowed, imports - allowed
-    assert "from ." not in source  # no relative import: it is loaded by path, outside any package
+    assert "from ." not in path.read_text()  # no relative import: it is loaded by path, outside any package
+
+
+def names_in_code(path):
+    """(line, text) of every identifier and every string that is not a docstring in ``path``."""
+    tree = ast.parse(path.read_text())
+    docstrings = {id(node.body[0].value) for node in ast.walk(tree)
+                  if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+                  and node.body and isinstance(node.body[0], ast.Expr) and isinstance(node.body[0].value, ast.Constant)}
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings:
+            found.append((node.lineno, node.value))
+        elif isinstance(node, (ast.Name, ast.Attribute, ast.FunctionDef, ast.ClassDef, ast.arg, ast.alias)):
+            name = {ast.Name: "id", ast.Attribute: "attr", ast.arg: "arg"}.get(type(node), "name")
+            found.append((getattr(node, "lineno", 0), getattr(node, name)))
+    return found
+
+
+def test_the_grading_package_names_no_task_operation_or_student_module():
+    """A task is a folder: coursekit/grading (runner, client, ...) knows the tasks, the operations
+    of their calls.py and the package's modules only from the manifest, never by name."""
+    named = {*COURSE.task_ids, *COURSE.student_modules, *(op for task in COURSE.tasks
+                                                          for op in operations_of(task.calls_path))}
+    # A word of a string, or a part of an identifier between underscores (op_net, run_fc_net).
+    either = "|".join(map(re.escape, sorted(named)))
+    word = re.compile(rf"(?:\b|(?<=_))({either})(?:\b|(?=_))")
+    problems = [f"{path.relative_to(REPO_ROOT)}:{line}: {text!r}" for path in python_files("coursekit/grading")
+                for line, text in names_in_code(path) if word.search(text)]
+    assert problems == []
 
 
 def string_literals(path):

@@ -1,7 +1,7 @@
 """Pytest plugin of the hidden checks: the submission to check, task markers, the verdict file.
 
-Which module of checks grades which task comes from the course manifest (``COURSE``, each
-task's ``checks``); every check in it carries the marker of its task (so ``pytest -m
+Which module of checks grades which task comes from the course manifest (``COURSE``: each
+task's folder holds ``test_<id>.py``); every check in it carries the marker of its task (so ``pytest -m
 dropout_forward`` runs one task) and ``points(n)``, and a module's points must add up to its
 task's points in the manifest.
 
