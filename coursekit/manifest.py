@@ -1,8 +1,11 @@
 """The course manifest (``coursekit/course.toml``), read and checked once.
 
-Every list of tasks, grade cells, points, hidden-check modules, stubs, book sections and
-mistakes in the project derives from ``COURSE``; nothing restates them. A manifest that does
-not make sense stops the import with a ``ManifestError`` naming the file, the key and the value.
+Every list of tasks, grade cells, points, task folders, stubs, book sections and mistakes in
+the project derives from ``COURSE``; nothing restates them. A task is a folder (``folder``):
+its hidden checks ``test_<id>.py``, the calls they may make into student code ``calls.py``
+(run by the runner, which loads the folder's modules but never its checks) and an
+``__init__.py``. A manifest that does not make sense stops the import with a
+``ManifestError`` naming the file, the key and the value.
 """
 
 from __future__ import annotations
@@ -30,14 +33,31 @@ class Task:
     title: str
     grade_cell: str
     points: float
-    checks: str  # path of the hidden-checks module, relative to the repository
+    folder: str  # the task's folder, relative to the repository
     stubs: tuple[str, ...]  # "file.py:function" of each solution region it covers
     book: str  # "page#label" of the section that teaches it
     mistakes: tuple[str, ...]
 
     @property
+    def folder_path(self) -> Path:
+        return REPO_ROOT / self.folder
+
+    @property
     def checks_path(self) -> Path:
-        return REPO_ROOT / self.checks
+        """The module of hidden checks: ``test_<id>.py`` in the task's folder."""
+        return self.folder_path / f"test_{self.id}.py"
+
+    @property
+    def calls_path(self) -> Path:
+        """The calls the checks may make into student code: ``calls.py`` in the task's folder."""
+        return self.folder_path / "calls.py"
+
+    @property
+    def runner_files(self) -> tuple[Path, ...]:
+        """The folder's modules the runner may load (calls.py and what it loads): all but
+        ``__init__.py`` and the checks, which student code must never see."""
+        return tuple(sorted(path for path in self.folder_path.glob("*.py")
+                            if not path.name.startswith("test_") and path.name != "__init__.py"))
 
     def book_link(self, book_url: str = "") -> str:
         """The teaching section's address, relative to ``book_url`` (the site's root)."""
@@ -86,6 +106,13 @@ class Course:
             if task.id == task_id:
                 return task
         raise KeyError(f"unknown task {task_id!r}; the manifest's tasks: {', '.join(self.task_ids)}")
+
+    @property
+    def student_modules(self) -> tuple[str, ...]:
+        """The package's modules the stubs name, in order (``layers.py`` -> ``layers``): what the
+        runner imports from a submission."""
+        files = (stub.partition(":")[0] for task in self.tasks for stub in task.stubs)
+        return tuple(dict.fromkeys(file.removesuffix(".py").replace("/", ".") for file in files))
 
     @property
     def cell_tasks(self) -> dict[str, str]:
@@ -167,7 +194,7 @@ class _Reader:
                                 f"known: {', '.join(sorted(known))}")
 
 
-TASK_KEYS = {"id", "title", "grade_cell", "points", "checks", "stubs", "book", "mistakes"}
+TASK_KEYS = {"id", "title", "grade_cell", "points", "folder", "stubs", "book", "mistakes"}
 MANUAL_KEYS = {"grade_cell", "title", "points"}
 ASSIGNMENT_KEYS = {"name", "notebook", "package", "course_id", "mistakes_page"}
 
@@ -199,10 +226,9 @@ def load(path: Path = MANIFEST_FILE) -> Course:
         reader.unknown_keys(TASK_KEYS)
         task = Task(id=reader.text("id", TASK_ID), title=reader.text("title"),
                     grade_cell=reader.text("grade_cell"), points=reader.number("points"),
-                    checks=reader.text("checks"), stubs=reader.texts("stubs"), book=reader.text("book"),
+                    folder=reader.text("folder"), stubs=reader.texts("stubs"), book=reader.text("book"),
                     mistakes=reader.texts("mistakes") if "mistakes" in table else ())
-        if not task.checks_path.is_file():
-            raise reader.fail("checks", f"no such file {task.checks_path}")
+        _check_folder(reader, task)
         for stub in task.stubs:
             if ":" not in stub:
                 raise reader.fail("stubs", f"{stub!r} is not 'file.py:function'")
@@ -222,12 +248,27 @@ def load(path: Path = MANIFEST_FILE) -> Course:
 
     _unique(path, "[[task]] id", [t.id for t in tasks])
     _unique(path, "grade_cell", [t.grade_cell for t in tasks] + [m.grade_cell for m in manual])
-    _unique(path, "[[task]] checks", [t.checks for t in tasks])
+    _unique(path, "[[task]] folder", [t.folder for t in tasks])
     _unique(path, "[[task]] stubs", [s for t in tasks for s in t.stubs])
     return Course(assignment=assignment.text("name"), notebook=assignment.text("notebook"),
                   package=assignment.text("package"), course_id=assignment.text("course_id"),
                   mistakes_page=assignment.text("mistakes_page"), tasks=tuple(tasks), manual=tuple(manual),
                   mistakes=mistakes, credit=_credit(path, data.get("credit"), mistakes))
+
+
+# What a task's folder must hold besides its checks, and why.
+FOLDER_FILES = {"calls.py": "the calls its checks may make into student code",
+                "__init__.py": "it names the checks module hidden.<id>.test_<id>, apart from tests/test_<id>.py"}
+
+
+def _check_folder(reader: _Reader, task: Task) -> None:
+    """Refuse a task whose folder is missing, or lacks its checks or the files beside them."""
+    if not task.folder_path.is_dir():
+        raise reader.fail("folder", f"no such folder {task.folder_path}")
+    needed = {task.checks_path.name: "the task's hidden checks", **FOLDER_FILES}
+    for name, what in needed.items():
+        if not (task.folder_path / name).is_file():
+            raise reader.fail("folder", f"the folder holds no {name} ({what})")
 
 
 def _credit(path: Path, table: object, mistakes: dict[str, str]) -> Credit | None:

@@ -2,8 +2,9 @@
 
 The hidden checks' markers and points come from ``COURSE``; a module whose points disagree with
 the manifest stops collection; a malformed credit policy is refused naming file, key and value;
-``reference.py`` (the scripted dropout and the net driver that the
-runner and the hidden checks share) imports nothing but numpy and the standard library.
+``reference.py`` and the modules of the task folders the runner loads by path (``calls.py``,
+the net driver that the runner and the hidden checks share) import nothing but numpy and the
+standard library.
 """
 
 import json
@@ -15,12 +16,14 @@ import textwrap
 import numpy as np
 import pytest
 
-from coursekit.grading import reference
 from coursekit.grading.judge import checks_arguments, checks_environment
 from coursekit.manifest import COURSE, ManifestError, load
 from coursekit.paths import MANIFEST_FILE, REPO_ROOT
 
 REFERENCE = REPO_ROOT / "coursekit" / "grading" / "reference.py"
+LOADED_BY_PATH = [REFERENCE, *(path for task in COURSE.tasks for path in task.runner_files)]
+
+
 def _pytest(code, *args):
     """Run ``code`` then pytest on ``args`` in a fresh process, as the judge runs the checks."""
     script = textwrap.dedent(code) + f"\nimport pytest, sys\nsys.exit(pytest.main({[str(a) for a in args]!r}))\n"
@@ -33,7 +36,7 @@ def test_each_task_marker_selects_exactly_its_checks():
         done = _pytest("", *checks_arguments(), "--collect-only", "-m", task.id)
         assert done.returncode == 0, done.stdout + done.stderr
         collected = {line.split("::")[0] for line in done.stdout.splitlines() if "::" in line}
-        assert collected == {task.checks}, task.id
+        assert collected == {task.checks_path.relative_to(REPO_ROOT).as_posix()}, task.id
 
 
 def test_points_that_disagree_with_the_manifest_stop_collection():
@@ -51,10 +54,11 @@ def test_points_that_disagree_with_the_manifest_stop_collection():
     assert f"add up to {task.points:g} points" in output and f"{task.points + 1:g} points" in output
 
 
-def test_reference_loaded_as_the_runner_loads_it_pulls_in_no_course_code():
+@pytest.mark.parametrize("path", LOADED_BY_PATH, ids=lambda p: p.relative_to(REPO_ROOT).as_posix())
+def test_what_the_runner_loads_by_path_pulls_in_no_course_code(path):
     probe = f"""
 import importlib.util, json, sys
-spec = importlib.util.spec_from_file_location("_grading_reference", {str(REFERENCE)!r})
+spec = importlib.util.spec_from_file_location("_loaded", {str(path)!r})
 module = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(module)
 print(json.dumps(sorted(sys.modules)))
@@ -67,6 +71,7 @@ print(json.dumps(sorted(sys.modules)))
 def test_the_driver_restores_the_modules_it_scripts():
     import source_pkg.fc_net as fc_net
     import source_pkg.layers as layers
+    from hidden.fc_net.net_driver import run_net
 
     before = (layers.dropout_forward, fc_net.dropout_forward, layers.dropout_backward, fc_net.dropout_backward)
     rng = np.random.RandomState(0)
@@ -74,7 +79,7 @@ def test_the_driver_restores_the_modules_it_scripts():
     params = {"W1": rng.randn(3, 4), "b1": np.zeros(4), "W2": rng.randn(4, 2), "b2": np.zeros(2)}
     X, y = rng.randn(5, 3), np.array([0, 1, 0, 1, 1])
     outputs, facts = {}, {}
-    reference.run_net(fc_net, layers, init, params, [(X, y), (X, None)], 3, outputs, facts)
+    run_net(fc_net, layers, init, params, [(X, y), (X, None)], 3, outputs, facts)
     assert facts["calls_done"] == 2 and {"0/loss", "0/grad/W1", "1/scores"} <= set(outputs)
     assert [c["mode"] for c in facts["trace"] if c["kind"] == "forward"] == ["train", "test"]
     assert (layers.dropout_forward, fc_net.dropout_forward, layers.dropout_backward,

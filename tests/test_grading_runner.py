@@ -21,8 +21,8 @@ from coursekit.paths import REPO_ROOT
 from faults.catalogue import BY_NAME
 
 
-def _forward_plan(count=3):
-    plan = Plan()
+def _forward_plan(count=3, task="dropout_forward"):
+    plan = Plan(task)
     plan.array("x", np.ones((4, 5)))
     for k in range(count):
         plan.add(f"f{k}", {"op": "dropout_forward", "x": "x", "param": {"p": 0.5, "mode": "train"}},
@@ -47,7 +47,7 @@ def test_reference_runs_and_returns_arrays():
 
 def test_a_hang_costs_only_the_calls_it_blocks(tmp_path):
     folder = _package(tmp_path, "    while dropout_param['p'] > 0:\n        pass\n")
-    plan = _forward_plan(3)
+    plan = _forward_plan(3, task="dropout_backward")  # the task whose calls include a backward
     plan.add("other", {"op": "dropout_backward", "dout": "x", "cache": "none"}, "dropout_backward")
     started = time.monotonic()
     results = run_plan(plan, folder, op_timeout=1, budget=20)
@@ -63,7 +63,7 @@ def test_a_hang_costs_only_the_calls_it_blocks(tmp_path):
 def test_a_crash_is_reported_and_later_calls_still_run(tmp_path):
     folder = _package(tmp_path, "    import os\n    if dropout_param.get('seed') == 1:\n        os._exit(7)\n"
                                 "    return x * 2, None\n")
-    plan = Plan()
+    plan = Plan("dropout_forward")
     plan.array("x", np.ones(3))
     plan.add("dies", {"op": "dropout_forward", "x": "x", "param": {"p": 0.5, "mode": "train", "seed": 1}}, "dies")
     plan.add("lives", {"op": "dropout_forward", "x": "x", "param": {"p": 0.5, "mode": "train"}}, "lives")
@@ -135,13 +135,13 @@ def test_nothing_a_plan_leaves_running_outlives_it(tmp_path, confine):
         group.remove()
     folder = _package(tmp_path, LEAVES_A_PROCESS)
     serving.close_runner()
-    first = Plan()
+    first = Plan("dropout_forward")
     first.array("x", np.ones(3))
     first.add("leaves", {"op": "dropout_forward", "x": "x", "param": {"p": 0.5, "mode": "train", "heartbeat": ""}},
               "dropout_forward")
     heartbeat = None
     try:
-        probe = run_plan(Plan(), folder, confine=confine)  # starts the submission's serving runner
+        probe = run_plan(Plan("dropout_forward"), folder, confine=confine)  # starts the submission's serving runner
         assert probe["import"].ok
         heartbeat = serving._SERVING.folder / "heartbeat"
         first.ops[1]["param"]["heartbeat"] = str(heartbeat)
@@ -258,7 +258,7 @@ def test_arrays_come_back_with_their_values_dtype_and_shape_whatever_their_layou
                                 "    if kind == 'fortran': return np.asfortranarray((x * 2).astype(np.float32)), None\n"
                                 "    if kind == 'bool': return x > 1, None\n"
                                 "    return np.array(x.sum()), None\n")
-    plan = Plan()
+    plan = Plan("dropout_forward")
     plan.array("x", np.arange(12.0).reshape(3, 4))
     for kind in ("fortran", "bool", "scalar"):
         plan.add(kind, {"op": "dropout_forward", "x": "x", "param": {"kind": kind}}, f"a {kind} call")
@@ -297,3 +297,40 @@ def test_a_wrong_description_of_an_array_is_refused_before_anything_is_allocated
         read_array(path, description)
     assert named in str(refused.value)
     np.testing.assert_array_equal(read_array(path, {"dtype": "<f8", "shape": [3, 4]}), np.arange(12.0).reshape(3, 4))
+
+
+# A call that lists every file it can see inside the repository but the environment's, in the
+# message of its exception.
+LISTS_THE_REPOSITORY = """\
+    import os, sys
+    seen = []
+    for folder, subfolders, names in os.walk(dropout_param['repo']):
+        subfolders[:] = [name for name in subfolders if os.path.join(folder, name) != sys.prefix]
+        seen += [os.path.join(folder, name) for name in names]
+    raise RuntimeError('|'.join(sorted(seen)))
+"""
+
+
+def test_confined_the_runner_sees_the_task_calls_but_never_the_checks(tmp_path):
+    """Of the repository, the sandboxed runner sees only runner.py, reference.py and each task
+    folder's modules but its checks (serving.trusted_files): calls.py is reachable, test_*.py is not."""
+    from coursekit import sandbox
+    from coursekit.grading import serving
+    from coursekit.manifest import COURSE
+
+    if sandbox.probe() is not None:
+        pytest.skip(f"bwrap unusable: {sandbox.probe()}")
+    plan = Plan(COURSE.tasks[0].id)
+    plan.array("x", np.ones(3))
+    operation = "dropout_forward"
+    plan.add("look", {"op": operation, "x": "x", "param": {"repo": str(REPO_ROOT)}}, "a look around")
+    serving.close_runner()
+    try:
+        result = run_plan(plan, _package(tmp_path, LISTS_THE_REPOSITORY), confine=True)["look"]
+    finally:
+        serving.close_runner()
+    # Bytecode the runner wrote into its own private copy of the folders is left out.
+    seen = {path for path in result.error["message"].split("|") if "/__pycache__/" not in path}
+    assert seen == {str(path) for path in serving.trusted_files()}
+    assert {str(task.calls_path) for task in COURSE.tasks} <= seen
+    assert not [path for path in seen if os.path.basename(path).startswith("test_")]

@@ -46,7 +46,7 @@ def test_a_tasks_hidden_checks_add_up_to_its_points(task):
         if isinstance(node, ast.FunctionDef) and node.name.startswith("test_"):
             marks = [d for d in node.decorator_list
                      if isinstance(d, ast.Call) and getattr(d.func, "id", "") == "points"]
-            assert len(marks) == 1, f"{task.checks}::{node.name} needs exactly one @points(n)"
+            assert len(marks) == 1, f"{task.checks_path}::{node.name} needs exactly one @points(n)"
             total += float(ast.literal_eval(marks[0].args[0]))
     assert total == task.points
 
@@ -80,8 +80,12 @@ BROKEN = [
     (("points = 10", "points = -1"), [r"\[\[task\]\] #1\.points = -1", "positive number"]),
     (("points = 10", 'points = "ten"'), [r"\[\[task\]\] #1\.points = 'ten'", "positive number"]),
     (('id = "dropout_forward"', 'id = "Dropout Forward"'), [r"#1\.id = 'Dropout Forward'", "must match"]),
-    (('checks = "tests/hidden/test_dropout_forward.py"', 'checks = "tests/hidden/nope.py"'),
-     [r"#1\.checks = 'tests/hidden/nope\.py'", "no such file"]),
+    (('folder = "tests/hidden/dropout_forward"', 'folder = "tests/hidden/nope"'),
+     [r"#1\.folder = 'tests/hidden/nope'", "no such folder"]),
+    (('folder = "tests/hidden/dropout_forward"', 'folder = "tests/hidden/fc_net"'),
+     [r"#1\.folder = 'tests/hidden/fc_net'", r"holds no test_dropout_forward\.py"]),
+    (('folder = "tests/hidden/dropout_forward"', 'checks = "tests/hidden/dropout_forward/test_dropout_forward.py"'),
+     [r"#1 has unknown key\(s\) checks"]),
     (('mistakes = ["keep-drop-swapped",', 'mistakes = ["keep-drop-swaped",'),
      [r"#1\.mistakes", "'keep-drop-swaped' is not in \\[mistakes\\]"]),
     (('grade_cell = "dropout_forward_checks"', 'grade_cell = "fc_net_checks"'),
@@ -103,6 +107,21 @@ def test_a_broken_manifest_is_refused_naming_file_key_and_value(tmp_path, change
     assert str(path) in message
     for pattern in words:
         assert re.search(pattern, message), (pattern, message)
+
+
+@pytest.mark.parametrize("missing, words", [("calls.py", "holds no calls.py (the calls its checks may make"),
+                                            ("__init__.py", "holds no __init__.py")])
+def test_a_task_folder_without_its_calls_or_init_is_refused(tmp_path, missing, words):
+    task = COURSE.tasks[0]
+    folder = tmp_path / task.id
+    folder.mkdir()
+    for name in {task.checks_path.name, "calls.py", "__init__.py"} - {missing}:
+        (folder / name).write_text((task.folder_path / name).read_text())
+    path = tmp_path / "course.toml"
+    path.write_text(with_first_task(manifest_text(), f'folder = "{task.folder}"', f'folder = "{folder}"'))
+    with pytest.raises(ManifestError) as error:
+        load(path)
+    assert f"#1.folder = '{folder}'" in str(error.value) and words in str(error.value), str(error.value)
 
 
 def test_a_manifest_without_tasks_or_file_is_refused(tmp_path):

@@ -1,5 +1,9 @@
 """The judge's side of the runner: plan operations, run them with time limits, read raw outputs.
 
+A plan belongs to one task; its operations are the functions of that task's ``calls.py``, which
+the runner loads by path (the client passes the path, the package and its modules, all from
+``COURSE``; it never imports calls.py).
+
 Nothing here imports student code. A plan is run by ``runner.py`` in a process of its own,
 forked by the submission's serving runner (``serving.py``, started with ``python -I``: no
 PYTHONPATH, no current folder on sys.path); a call that hangs is killed after ``op_timeout``
@@ -7,11 +11,13 @@ seconds and one that kills its process is recorded as crashed, and the runner re
 it so the remaining calls still get their chance, within ``budget``.
 """
 
+import ast
 import json
 import shutil
 import tempfile
 import time
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -92,15 +98,29 @@ class OpResult:
         return self.arrays[key]
 
 
-class Plan:
-    """Operations on a submission, in order, with the input arrays they name."""
+IMPORT = "import"  # the runner's own operation, first in every plan
 
-    def __init__(self) -> None:
+
+@lru_cache(maxsize=None)
+def operations_of(calls_path: Path) -> frozenset[str]:
+    """The operations a task's ``calls.py`` offers: its public functions (read, never imported:
+    calls.py runs only in the runner)."""
+    tree = ast.parse(calls_path.read_text(), filename=str(calls_path))
+    return frozenset(node.name for node in tree.body
+                     if isinstance(node, ast.FunctionDef) and not node.name.startswith("_"))
+
+
+class Plan:
+    """Operations on a submission, in order, with the input arrays they name; each operation is
+    a function of the ``calls.py`` in the folder of the task ``task`` (an id of the manifest)."""
+
+    def __init__(self, task: str) -> None:
+        self.task = COURSE.task(task)
         self.ops: list[dict] = []
         self.names: list[str] = []
         self.descriptions: list[str] = []
         self.inputs: dict[str, np.ndarray] = {}
-        self.add("import", {"op": "import"}, f"importing {COURSE.package}")
+        self.add(IMPORT, {"op": IMPORT}, f"importing {COURSE.package}")
 
     def array(self, name: str, value: Any) -> str:
         """Add an input array; returns its name, for the operations that use it."""
@@ -122,6 +142,9 @@ class Plan:
         """Add an operation; ``description`` says in the student's terms what it calls."""
         if name in self.names:
             raise ValueError(f"operation name {name!r} used twice")
+        if op.get("op") != IMPORT and op.get("op") not in operations_of(self.task.calls_path):
+            raise ValueError(f"{self.task.calls_path} has no operation {op.get('op')!r} (the operations of "
+                             f"task {self.task.id}: {', '.join(sorted(operations_of(self.task.calls_path)))})")
         self.ops.append(op)
         self.names.append(name)
         self.descriptions.append(description)
@@ -155,8 +178,9 @@ def _run(plan, submission, op_timeout, budget, serving):
                 stored, keys = plan.stored_inputs()
                 described = {key: write_array(job_dir / f"input-{key}.bin", value) for key, value in stored.items()}
             (job_dir / "request.json").write_text(json.dumps(
-                {"submission": str(submission), "package": COURSE.package, "ops": plan.ops, "start": start,
-                 "skip": sorted(skip), "inputs": keys, "arrays": described}))
+                {"submission": str(submission), "package": COURSE.package, "modules": list(COURSE.student_modules),
+                 "calls": str(plan.task.calls_path), "ops": plan.ops, "start": start, "skip": sorted(skip),
+                 "inputs": keys, "arrays": described}))
             job = server.start(job_dir, str(start))
             stopped_at, why = _watch(job, job_dir, start, len(plan.ops), op_timeout, deadline, skip)
             log = job_dir / f"stderr-{start}.txt"
@@ -184,7 +208,7 @@ def _run(plan, submission, op_timeout, budget, serving):
                     if plan.ops[k]["op"] == kind and k not in skip:
                         skip[k] = f"an earlier call, {plan.descriptions[stopped_at]}, did not finish"
             start = stopped_at + 1
-        imported = results.get("import")
+        imported = results.get(IMPORT)
         if imported is not None and imported.status == "error":
             reason = imported.why() if LIMITS.reason(imported.error["type"], imported.error["message"]) else (
                 f"{COURSE.package} could not be imported: {imported.error['type']}: {imported.error['message']}")

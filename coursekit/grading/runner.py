@@ -6,17 +6,16 @@ This is the only grading code that imports student code, and it runs in a proces
 student's code does here (patch numpy, print, raise, hang, exit) can only change the raw outputs
 written back, never how they are judged.
 
-JOB_DIR holds ``request.json`` (the submission folder, the operations, where to start, the
-input arrays' keys and descriptions) and ``input-KEY.bin`` for each distinct array named, in
-``reference.write_array``'s raw form. For operation k the runner writes ``started-k`` before
-calling student code, then ``result-k-I.bin`` per array and last ``result-k.json`` (status,
-error text, small facts, the arrays' names and descriptions), renamed into place when complete,
-so the judge keeps every result written before a hang or a crash. The network operation uses
-the trusted driver of ``reference.py`` (the scripted dropout layer and the sequence of loss
-calls), the very code the hidden checks run on the instructor's net.
+It knows no task. JOB_DIR holds ``request.json`` (the submission, its package and the modules
+the course's stubs name, the ``calls.py`` of the plan's task, the operations, where to start,
+the input arrays' keys and descriptions) and ``input-KEY.bin`` per distinct array, in
+``reference.write_array``'s raw form. Operation ``import`` imports the package; any other is
+the function of that name in ``calls.py``, given this runner as ``student``. For operation k
+the runner writes ``started-k``, then ``result-k-I.bin`` per array and last ``result-k.json``
+(status, error, small facts, the arrays' descriptions), renamed into place when complete, so
+the judge keeps every result written before a hang or a crash.
 """
 
-import copy
 import gc
 import importlib
 import importlib.util
@@ -34,17 +33,21 @@ import numpy as np
 # Every job seeds numpy's generator: imported here, once per submission instead of once per job.
 import numpy.random  # noqa: F401
 
+IMPORT = "import"  # the runner's own operation; all others are the task's
 
-def _load_reference() -> ModuleType:
-    """The trusted ``reference.py`` beside this file, loaded by path (no package, no sys.path)."""
-    path = Path(__file__).resolve().with_name("reference.py")
-    spec = importlib.util.spec_from_file_location("_grading_reference", path)
+
+def _load_by_path(path: Path, name: str) -> ModuleType:
+    """The trusted module at ``path``, loaded as ``name`` (no package, no sys.path)."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None:
+        raise ImportError(f"{path} is not a Python module")
     module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
 
 
-reference = _load_reference()
+reference = _load_by_path(Path(__file__).resolve().with_name("reference.py"), "_grading_reference")
 
 
 class ContractError(TypeError):
@@ -98,7 +101,16 @@ def _write_atomically(path: Path, write: Callable[[Path], Any]) -> None:
 
 
 class Runner:
-    """Runs the operations of one job folder on the submission it names."""
+    """Runs the operations of one job folder on the submission it names.
+
+    It is the ``student`` each operation of the task's ``calls.py`` is given: ``module(name)``,
+    ``input(name)``, ``caches`` (kept across the operations of the job), ``reference``,
+    ``task_module(name)``, ``ContractError`` and ``describe(value)``.
+    """
+
+    reference = reference
+    ContractError = ContractError
+    describe = staticmethod(_describe_value)
 
     def __init__(self, job_dir: str | Path) -> None:
         self.job_dir = Path(job_dir)
@@ -108,8 +120,10 @@ class Runner:
         self.inputs = {name: stored[key] for name, key in self.request["inputs"].items()}
         self.submission = Path(self.request["submission"]).resolve()
         self.package_name = self.request["package"]
+        self.calls_path = Path(self.request["calls"])
         self.caches: dict[str, Any] = {}
-        self.package: tuple[ModuleType, ModuleType] | None = None
+        self.modules: dict[str, ModuleType] | None = None  # the submission's, once imported
+        self.task_modules: dict[str, ModuleType] = {}
 
     def input(self, name: str) -> np.ndarray:
         """A fresh copy of the input array ``name`` (student code may modify what it is given)."""
@@ -139,73 +153,58 @@ class Runner:
 
     def dispatch(self, op: dict, arrays: dict, facts: dict) -> None:
         """Run one operation (importing the package first after a restart)."""
-        kind = op["op"]
-        if kind == "import":
+        if op["op"] == IMPORT:
             return self.import_package(facts)
-        if self.package is None:  # a restart after a hang or a crash begins past the import
+        operation = self.operation(op["op"])
+        if self.modules is None:  # a restart after a hang or a crash begins past the import
             self.import_package({})
-        return getattr(self, "op_" + kind)(op, arrays, facts)
+        return operation(self, op, arrays, facts)
+
+    def operation(self, name: str) -> Callable[..., None]:
+        """The public function ``name`` of the task's ``calls.py``."""
+        calls = self.task_module("calls")
+        function = getattr(calls, name, None)
+        if name.startswith("_") or not callable(function) or getattr(function, "__module__", "") != calls.__name__:
+            raise LookupError(f"{self.calls_path} has no operation {name!r}")
+        return function
+
+    def task_module(self, name: str) -> ModuleType:
+        """The trusted module ``name`` of the task's folder (never its checks), loaded by path once."""
+        if name not in self.task_modules:
+            if name.startswith("test_") or not name.isidentifier():
+                raise LookupError(f"{name!r} is not a module the runner may load from {self.calls_path.parent}")
+            path = self.calls_path.with_name(f"{name}.py")
+            self.task_modules[name] = _load_by_path(path, f"_task_{name}")
+        return self.task_modules[name]
 
     def import_package(self, facts: dict) -> None:
-        """Import the submission's package, refusing any other copy of it."""
+        """Import the submission's package and the modules the course's stubs name, refusing any
+        other copy of them."""
         sys.path.insert(0, str(self.submission))
         os.chdir(self.submission)
         package = importlib.import_module(self.package_name)
-        layers = importlib.import_module(self.package_name + ".layers")
-        fc_net = importlib.import_module(self.package_name + ".fc_net")
-        files = {name: getattr(module, "__file__", None) or ""
-                 for name, module in (("package", package), ("layers", layers), ("fc_net", fc_net))}
+        modules = {name: importlib.import_module(f"{self.package_name}.{name}") for name in self.request["modules"]}
+        facts["files"] = self._own_files({"package": package, **modules})
+        self.modules = modules
+
+    def module(self, name: str) -> ModuleType:
+        """The submission's own module ``name`` of its package, imported once."""
+        if self.modules is None:
+            self.import_package({})
+        if name not in self.modules:
+            module = importlib.import_module(f"{self.package_name}.{name}")
+            self._own_files({name: module})
+            self.modules[name] = module
+        return self.modules[name]
+
+    def _own_files(self, modules: dict[str, ModuleType]) -> dict[str, str]:
+        """{name: file} of ``modules``; raises ImportError if one is not from the submission."""
+        files = {name: getattr(module, "__file__", None) or "" for name, module in modules.items()}
         for name, file in files.items():
             if not file or not Path(file).resolve().is_relative_to(self.submission):
                 raise ImportError(f"the imported {self.package_name} ({name}: {file or 'no file'}) is not the "
                                   f"submission's own package in {self.submission}")
-        facts["files"] = files
-        self.package = (layers, fc_net)
-
-    def op_dropout_forward(self, op: dict, arrays: dict, facts: dict) -> None:
-        """One call of dropout_forward; its cache is kept for a later backward if asked."""
-        layers = self.package[0]
-        x = self.input(op["x"])
-        returned = layers.dropout_forward(x, copy.deepcopy(op["param"]))
-        if not (isinstance(returned, tuple) and len(returned) == 2):
-            facts["returned"] = _describe_value(returned)
-            raise ContractError(f"dropout_forward returned {facts['returned']}, not the pair (out, cache)")
-        out, cache = returned
-        if not isinstance(out, np.ndarray):
-            facts["returned"] = _describe_value(out)
-            raise ContractError(f"dropout_forward returned {facts['returned']} as out, not a numpy array")
-        arrays["out"] = np.asarray(out)
-        facts["x_after"] = reference.array_digest(x)  # compared with the judge's own x
-        if op.get("keep"):
-            self.caches[op["keep"]] = cache
-        facts["out_type"] = type(out).__name__
-
-    def op_dropout_forward_many(self, op: dict, arrays: dict, facts: dict) -> None:
-        """dropout_forward on each of a stack of inputs, outputs stacked."""
-        layers = self.package[0]
-        xs = self.input(op["xs"])
-        arrays["outs"] = np.stack([np.asarray(layers.dropout_forward(x, copy.deepcopy(op["param"]))[0])
-                                   for x in xs])
-
-    def op_dropout_backward(self, op: dict, arrays: dict, facts: dict) -> None:
-        """dropout_backward with the cache of an earlier forward operation."""
-        layers = self.package[0]
-        if op["cache"] not in self.caches:
-            raise RuntimeError("the dropout_forward call whose cache this backward needs did not complete "
-                               "(it failed, or an earlier call hung or crashed and the runner restarted)")
-        dx = layers.dropout_backward(self.input(op["dout"]), self.caches[op["cache"]])
-        if not isinstance(dx, np.ndarray):
-            facts["returned"] = _describe_value(dx)
-            raise ContractError(f"dropout_backward returned {facts['returned']}, not the array dx")
-        arrays["dx"] = dx
-
-    def op_net(self, op: dict, arrays: dict, facts: dict) -> None:
-        """Build a net, set the judge's parameters, and run a sequence of loss calls on it."""
-        layers, fc_net = self.package
-        params = {name: self.input(op["params"] + name) for name in op["param_names"]}
-        calls = [(self.input(call["X"]), None if call["y"] is None else self.input(call["y"]))
-                 for call in op["calls"]]
-        reference.run_net(fc_net, layers, op["init"], params, calls, op["mask_seed"], arrays, facts)
+        return files
 
 
 def _run_forked(job_dir: str, tag: str) -> None:

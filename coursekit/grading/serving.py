@@ -24,10 +24,17 @@ from pathlib import Path
 
 from ..cgroups import PidsGroup
 from ..limits import LIMITS
+from ..manifest import COURSE
 from ..sandbox import GRADING_PROCESS_ENV, bwrap_command
 
 RUNNER = Path(__file__).resolve().with_name("runner.py")
 REFERENCE = RUNNER.with_name("reference.py")  # trusted code the runner loads by path
+
+
+def trusted_files() -> list[Path]:
+    """What the confined runner sees of the repository, read-only: itself, ``reference.py`` and
+    the modules of each task's folder it may load (``calls.py``; never the checks)."""
+    return [RUNNER, REFERENCE, *(path for task in COURSE.tasks for path in task.runner_files)]
 MEMORY_FOLDER = Path("/dev/shm")
 MEMORY_FOLDER_FREE_BYTES = 1 << 30  # less room than this (a container's 64 MiB): the usual temporary folder
 
@@ -144,7 +151,7 @@ def serving_runner(submission: Path, python: str | None, confine: bool,
         command = [python or sys.executable, "-I", str(RUNNER), "--serve"]
         if confine:
             command = bwrap_command(command + ["--confined"], folder, writable=[folder],
-                                    readonly=[RUNNER, REFERENCE, submission])
+                                    readonly=[*trusted_files(), submission])
         elif group is not None:  # what a job leaves running is found by its cgroup
             command += ["--group-procs", str(group.path / "cgroup.procs")]
         with open(folder / "serving-stderr.txt", "wb") as stderr:

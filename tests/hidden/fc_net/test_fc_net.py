@@ -1,7 +1,7 @@
 """Hidden checks of the dropout wiring in ``FullyConnectedNet``.
 
 The submission's net runs with the grader's own dropout layer (``ScriptedDropout`` in
-``coursekit/grading/reference.py``) in place of the student's, so a broken dropout layer costs
+``net_driver.py``, beside this module) in place of the student's, so a broken dropout layer costs
 points only in its own checks. That layer draws masks the judge can reproduce and records every
 call; the reference is the instructor's net run here through the same driver (``run_net``) with
 the same layer, the same parameters and the same inputs. Comparing with the reference
@@ -19,7 +19,8 @@ import source_pkg.fc_net as reference_fc_net
 import source_pkg.layers as reference_layers
 from coursekit.grading.checks import fail, points, rel_error
 from coursekit.grading.client import Plan, run_plan
-from coursekit.grading.reference import run_net
+
+from .net_driver import run_net
 
 MASK_SEED = 9
 MATCH = 1e-8  # same float64 operations in a possibly different order
@@ -81,7 +82,7 @@ def _planned():
     submission, so made once, when the checks are imported (the checks server imports them before
     it forks each submission's checks)."""
     rng = np.random.RandomState(77)
-    plan, cases = Plan(), {}
+    plan, cases = Plan("fc_net"), {}
     for case in CASES:
         params = _parameters(case, rng)
         X = rng.randn(case.batch, case.input_dim)

@@ -41,7 +41,7 @@ def _planned():
     """The calls and their inputs: the same for every submission, so planned once, when the checks
     are imported (the checks server imports them before it forks each submission's checks)."""
     rng = np.random.RandomState(20261123)
-    plan = Plan()
+    plan = Plan("dropout_forward")
     big = rng.randn(500, 500) + 10  # entries between about 4.5 and 15.5: none is zero
     for p in TRAIN_PS:
         _forward(plan, f"train/{p}", big, p, "train")

@@ -1,0 +1,1 @@
+"""The task fc_net: its hidden checks and the calls they make into student code."""
