@@ -13,17 +13,29 @@ import sys
 
 import pytest
 
+from coursekit import sandbox
 from coursekit.grading.judge import judge
 from coursekit.paths import REPO_ROOT
 from faults.catalogue import (DROPOUT2, DROPOUT2_CORRECT_MC, DROPOUT2_CORRECT_SPATIAL, DROPOUT2_FAULTS_MC,
-                              DROPOUT2_FAULTS_SPATIAL, Variant)
+                              DROPOUT2_FAULTS_SPATIAL, Variant, _check_names)
 from faults.messages import hidden_numbers
 
 LIMITS = {"op_timeout": 20.0, "budget": 90.0}
+FOLDERS = {"spatial_dropout": REPO_ROOT / "tests" / "hidden" / "spatial_dropout" / "test_spatial_dropout.py",
+           "mc_dropout": REPO_ROOT / "tests" / "hidden" / "mc_dropout" / "test_mc_dropout.py"}
+
+
+def _untouched(task):
+    """The released stubs: every check of the task fails, naming no mistake."""
+    return Variant("student-edition", "the release, untouched", kind="student-edition",
+                   expected=dict.fromkeys(_check_names(FOLDERS[task])), points={task: 0})
+
+
 CASES = ([("spatial_dropout", v) for v in [Variant("reference", "the instructor edition")] + DROPOUT2_CORRECT_SPATIAL
-          + DROPOUT2_FAULTS_SPATIAL]
+          + DROPOUT2_FAULTS_SPATIAL + [_untouched("spatial_dropout")]]
          + [("mc_dropout", v) for v in [Variant("reference", "the instructor edition")] + DROPOUT2_CORRECT_MC
-            + DROPOUT2_FAULTS_MC])
+            + DROPOUT2_FAULTS_MC + [_untouched("mc_dropout")]])
+CONFINED = [(task, name) for task in FOLDERS for name in ("reference", "student-edition")]
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -58,3 +70,12 @@ def test_variant_fails_exactly_the_expected_checks(task, variant, python, tmp_pa
         assert task_verdict.points == variant.points[task], report
     if "drops-nothing" in failed.values() or "mc-dropout-off" in failed.values():
         assert task_verdict.points <= 2  # the credit rule for a layer that drops nothing
+
+
+@pytest.mark.skipif(sandbox.probe() is not None, reason=f"bwrap unusable: {sandbox.probe()}")
+@pytest.mark.parametrize("task, name", CONFINED, ids=[f"{task}-{name}" for task, name in CONFINED])
+def test_confined_runner_judges_the_same(task, name, python, tmp_path):
+    """In the sandbox the runner sees the task's calls.py (never its checks) and judges alike."""
+    variant = next(v for t, v in CASES if t == task and v.name == name)
+    verdict = judge(variant.build(tmp_path / name), tasks=(task,), python=python, confine=True, **LIMITS)
+    assert {c.check: c.mistake for c in verdict.tasks[task].checks if not c.passed} == variant.expected

@@ -20,6 +20,11 @@ import pytest
 
 from coursekit.grading.checks import DELTA, bounded_mean_tolerance, fail, once_per_run, points
 from coursekit.grading.client import Plan, run_plan
+from coursekit.manifest import COURSE
+
+TASK = "mc_dropout"
+if TASK not in COURSE.task_ids:  # until the manifest lists it: tests/hidden/DROPOUT2_MANIFEST_DRAFT.toml
+    pytest.skip(f"the course manifest does not list the task {TASK} yet", allow_module_level=True)
 
 INPUT_DIM, CLASSES, EXAMPLES = 4, 3, 6
 CASES = {  # name -> (net settings, number of passes, seed argument, modes the model is in)
@@ -56,7 +61,7 @@ def _net(rng, settings, name):
 
 def _planned():
     rng = np.random.RandomState(20261208)
-    plan = Plan("mc_dropout")
+    plan = Plan(TASK)
     X = plan.array("X", rng.randn(EXAMPLES, INPUT_DIM))
     nets = {}
     for name, (settings, passes, seed, (dropout_mode, bn_mode)) in CASES.items():

@@ -17,6 +17,11 @@ import pytest
 from coursekit.grading.checks import bernoulli_tolerance, bounded_mean_tolerance, fail, once_per_run, points
 from coursekit.grading.client import Plan, run_plan
 from coursekit.grading.reference import array_digest
+from coursekit.manifest import COURSE
+
+TASK = "spatial_dropout"
+if TASK not in COURSE.task_ids:  # until the manifest lists it: tests/hidden/DROPOUT2_MANIFEST_DRAFT.toml
+    pytest.skip(f"the course manifest does not list the task {TASK} yet", allow_module_level=True)
 
 TRAIN_PS = (0.2, 0.5, 0.8)
 TEST_PS = (0.3, 0.7)
@@ -34,7 +39,7 @@ def _forward(plan, name, x, p, mode, seed=None, keep=None):
 def _planned():
     """The calls and their inputs, the same for every submission: planned once, at import."""
     rng = np.random.RandomState(20261207)
-    plan = Plan("spatial_dropout")
+    plan = Plan(TASK)
     maps = rng.rand(120, 40, 3, 5) + 1  # N, C, H, W all different; entries in [1, 2)
     for p in TRAIN_PS:
         _forward(plan, f"train/{p}", maps, p, "train")
