@@ -170,35 +170,40 @@ def mc_dropout_predict(model, X, num_samples, seed=None):
     if isinstance(num_samples, bool) or not isinstance(num_samples, (int, np.integer)) or num_samples < 1:
         raise ValueError(f"num_samples must be a whole number >= 1, got {num_samples!r}")
     X = np.asarray(X).astype(model.dtype)
-
-    # Task: run num_samples passes with dropout in train mode and batch norm in test mode
-    # (model._hidden_layer_forward, then dropout when model.use_dropout, then the last affine
-    # layer), average their softmax probabilities into mean_probs and compute entropy; put
-    # every mode of the model back as it was, even if a pass raises.
-    ### BEGIN SOLUTION
     if seed is not None:
         np.random.seed(seed)
-    pass_param = {"mode": "train", "p": model.dropout_param["p"]} if model.use_dropout else None
+
     bn_modes = [bn_param["mode"] for bn_param in model.bn_params]
-    L = model.num_layers
-    total = 0.0
     try:
+        # Task: set every batch norm layer to test mode, run num_samples passes with dropout in
+        # train mode (model._hidden_layer_forward, then dropout_forward when model.use_dropout,
+        # then the last affine layer), average their softmax probabilities (_softmax) into
+        # mean_probs and compute entropy. Leave model.dropout_param as it is.
+        ### BEGIN SOLUTION
         for bn_param in model.bn_params:
             bn_param["mode"] = "test"
+        pass_param = {"mode": "train", "p": model.dropout_param["p"]} if model.use_dropout else None
+        mean_probs = 0.0
         for _ in range(num_samples):
             h = X
-            for i in range(1, L):
+            for i in range(1, model.num_layers):
                 h, _ = model._hidden_layer_forward(h, i)
                 if pass_param is not None:
                     h, _ = dropout_forward(h, pass_param)
-            scores, _ = affine_forward(h, model.params[f"W{L}"], model.params[f"b{L}"])
-            shifted = np.exp(scores - scores.max(axis=1, keepdims=True))
-            total = total + shifted / shifted.sum(axis=1, keepdims=True)
+            last = model.num_layers
+            scores, _ = affine_forward(h, model.params[f"W{last}"], model.params[f"b{last}"])
+            mean_probs = mean_probs + _softmax(scores) / num_samples
+        logs = np.log(np.where(mean_probs > 0, mean_probs, 1.0))
+        entropy = -(mean_probs * logs).sum(axis=1)
+        ### END SOLUTION
     finally:
+        # Batch norm's modes as they were, even when a pass raised.
         for bn_param, mode in zip(model.bn_params, bn_modes):
             bn_param["mode"] = mode
-    mean_probs = total / num_samples
-    logs = np.log(np.where(mean_probs > 0, mean_probs, 1.0))
-    entropy = -(mean_probs * logs).sum(axis=1)
-    ### END SOLUTION
     return mean_probs, entropy
+
+
+def _softmax(scores):
+    """Row-wise softmax of class scores of shape (N, C), computed stably."""
+    shifted = np.exp(scores - scores.max(axis=1, keepdims=True))
+    return shifted / shifted.sum(axis=1, keepdims=True)

@@ -270,8 +270,7 @@ def spatial_dropout_forward(x, dropout_param):
         # set out to x with the dropped maps zeroed and the kept ones scaled by 1 / (1 - p),
         # keep the mask.
         ### BEGIN SOLUTION
-        N, C = x.shape[:2]
-        mask = (np.random.rand(N, C, 1, 1) < 1 - p) / (1 - p)
+        mask = (np.random.rand(*x.shape[:2], 1, 1) < 1 - p) / (1 - p)
         out = x * mask
         ### END SOLUTION
     else:

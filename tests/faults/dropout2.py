@@ -84,8 +84,7 @@ def _mc(before: str, body: str, after: str) -> str:
     return f"{before.strip()}\n{loop}{after.strip()}\n"
 
 
-BN_TEST = "modes = [bn['mode'] for bn in model.bn_params]\nfor bn in model.bn_params:\n    bn['mode'] = 'test'\n"
-BN_BACK = "for bn, mode in zip(model.bn_params, modes):\n    bn['mode'] = mode\n"
+BN_TEST = "for bn in model.bn_params:\n    bn['mode'] = 'test'\n"  # the given code puts the modes back
 SOFTMAX = "e = np.exp(scores - scores.max(axis=1, keepdims=True))\nprobs = e / e.sum(axis=1, keepdims=True)"
 NATS = "entropy = -np.sum(mean_probs * np.log(np.clip(mean_probs, 1e-300, None)), axis=1)\n"
 
@@ -197,31 +196,29 @@ def variants(Variant):
     ]
     mc = [
         # A code-search excerpt that named no repository (torch: the softmax of each pass stacked,
-        # then averaged), here in numpy with the modes put back.
+        # then averaged), here in numpy.
         Variant("d2-mc-stacked", "softmax of each pass stacked, then averaged; entropy with a clipped log",
-                regions={"mc_dropout_predict": _mc("if seed is not None:\n    np.random.seed(seed)\n" + BN_TEST
+                regions={"mc_dropout_predict": _mc(BN_TEST
                                                    + "runs = []", SOFTMAX + "\nruns.append(probs)",
-                                                   BN_BACK + "mean_probs = np.mean(runs, axis=0)\n" + NATS)},
+                                                   "mean_probs = np.mean(runs, axis=0)\n" + NATS)},
                 points={"mc_dropout": 10}),
     ]
     mc_faults = [
         # ande765a/DTU-02514-Deep-Learning-in-Computer-Vision project2/montecarlo.py: the raw outputs
         # of the passes averaged; here the softmax comes after the average.
         Variant("d2-mc-logits", "class scores averaged over the passes, softmax of the average",
-                regions={"mc_dropout_predict": _mc("np.random.seed(seed) if seed is not None else None\n" + BN_TEST
+                regions={"mc_dropout_predict": _mc(BN_TEST
                                                    + "total = 0", "total = total + scores",
-                                                   BN_BACK + "scores = total / num_samples\n" + SOFTMAX
+                                                   "scores = total / num_samples\n" + SOFTMAX
                                                    + "\nmean_probs = probs\n" + NATS)},
                 expected={"test_mean_probabilities_match_the_expectation": "mc-averages-logits"},
                 points={"mc_dropout": 6}),
         # A code-search excerpt that named no repository (torch: ``model.train()`` before the passes,
-        # so batch norm uses the batch's statistics); here the modes are put back after.
-        Variant("d2-mc-bn-train", "batch norm in train mode during the passes, modes put back after",
-                regions={"mc_dropout_predict": _mc("np.random.seed(seed) if seed is not None else None\n"
-                                                   "modes = [bn['mode'] for bn in model.bn_params]\n"
-                                                   "for bn in model.bn_params:\n    bn['mode'] = 'train'\ntotal = 0",
+        # so batch norm uses the batch's statistics); the given code puts the modes back after.
+        Variant("d2-mc-bn-train", "batch norm in train mode during the passes",
+                regions={"mc_dropout_predict": _mc("for bn in model.bn_params:\n    bn['mode'] = 'train'\ntotal = 0",
                                                    SOFTMAX + "\ntotal = total + probs",
-                                                   BN_BACK + "mean_probs = total / num_samples\n" + NATS)},
+                                                   "mean_probs = total / num_samples\n" + NATS)},
                 expected={"test_mean_probabilities_match_the_expectation": "mc-batchnorm-train-mode",
                           "test_model_left_as_it_was": "mc-batchnorm-train-mode",
                           "test_one_pass_and_no_dropout": "mc-batchnorm-train-mode"},
@@ -229,10 +226,10 @@ def variants(Variant):
         # A pattern we wrote after CS231n's net, which hands its one (seeded) dropout_param to every
         # layer: that dict, switched to train mode, handed to every pass.
         Variant("d2-mc-model-seed", "the model's own dropout_param (seed included) handed to every pass",
-                regions={"mc_dropout_predict": _mc("np.random.seed(seed) if seed is not None else None\n" + BN_TEST
+                regions={"mc_dropout_predict": _mc(BN_TEST
                                                    + "total = 0\nparam = dict(model.dropout_param, mode='train')",
                                                    SOFTMAX + "\ntotal = total + probs",
-                                                   BN_BACK + "mean_probs = total / num_samples\n" + NATS)
+                                                   "mean_probs = total / num_samples\n" + NATS)
                                                    .replace('{"mode": "train", "p": model.dropout_param["p"]}', "param")},
                 expected={"test_mean_probabilities_match_the_expectation": "mc-same-mask-every-pass"},
                 points={"mc_dropout": 6}),
@@ -249,8 +246,7 @@ def variants(Variant):
         # A code-search excerpt that named no repository (torch: ``model.train()`` before the passes
         # and no ``model.eval()`` after); here the dropout mode is set on the model and left there.
         Variant("d2-mc-modes-left", "model.dropout_param['mode'] set to 'train' and left so",
-                regions={"mc_dropout_predict": _mc("np.random.seed(seed) if seed is not None else None\n"
-                                                   "for bn in model.bn_params:\n    bn['mode'] = 'test'\n"
+                regions={"mc_dropout_predict": _mc("for bn in model.bn_params:\n    bn['mode'] = 'test'\n"
                                                    "if model.use_dropout:\n    model.dropout_param['mode'] = 'train'\n"
                                                    "total = 0", SOFTMAX + "\ntotal = total + probs",
                                                    "mean_probs = total / num_samples\n" + NATS)},
@@ -258,25 +254,25 @@ def variants(Variant):
         # A code-search excerpt that named no repository (scipy.stats.entropy(..., base=2) of the mean
         # prediction): the entropy in bits.
         Variant("d2-mc-bits", "the predictive entropy in bits (log2)",
-                regions={"mc_dropout_predict": _mc("np.random.seed(seed) if seed is not None else None\n" + BN_TEST
+                regions={"mc_dropout_predict": _mc(BN_TEST
                                                    + "total = 0", SOFTMAX + "\ntotal = total + probs",
-                                                   BN_BACK + "mean_probs = total / num_samples\n"
+                                                   "mean_probs = total / num_samples\n"
                                                    + NATS.replace("np.log(", "np.log2("))},
                 expected={"test_entropy_of_the_mean_in_nats": "entropy-in-bits"}, points={"mc_dropout": 8}),
         # A pattern we wrote (not found in a named public file; the public files that compute the
         # mean entropy of the passes do so for the mutual information, beside the predictive entropy).
         Variant("d2-mc-entropy-each-pass", "the mean of the passes' entropies",
-                regions={"mc_dropout_predict": _mc("np.random.seed(seed) if seed is not None else None\n" + BN_TEST
+                regions={"mc_dropout_predict": _mc(BN_TEST
                                                    + "total = 0\nentropy = 0",
                                                    SOFTMAX + "\ntotal = total + probs\nentropy = entropy - np.sum("
                                                    "probs * np.log(np.clip(probs, 1e-300, None)), axis=1) / num_samples",
-                                                   BN_BACK + "mean_probs = total / num_samples")},
+                                                   "mean_probs = total / num_samples")},
                 expected={"test_entropy_of_the_mean_in_nats": "entropy-of-each-pass"}, points={"mc_dropout": 8}),
         # A pattern we wrote (not found in a named public file): p * log(p) with p = 0 gives nan.
         Variant("d2-mc-log-zero", "entropy -sum(p * log(p)): nan where a probability is 0",
-                regions={"mc_dropout_predict": _mc("np.random.seed(seed) if seed is not None else None\n" + BN_TEST
+                regions={"mc_dropout_predict": _mc(BN_TEST
                                                    + "total = 0", SOFTMAX + "\ntotal = total + probs",
-                                                   BN_BACK + "mean_probs = total / num_samples\n"
+                                                   "mean_probs = total / num_samples\n"
                                                    "with np.errstate(divide='ignore', invalid='ignore'):\n"
                                                    "    entropy = -np.sum(mean_probs * np.log(mean_probs), axis=1)")},
                 expected={"test_entropy_of_the_mean_in_nats": "entropy-log-of-zero"}, points={"mc_dropout": 8}),
