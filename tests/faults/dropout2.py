@@ -233,6 +233,21 @@ def variants(Variant):
                                                    .replace('{"mode": "train", "p": model.dropout_param["p"]}', "param")},
                 expected={"test_mean_probabilities_match_the_expectation": "mc-same-mask-every-pass"},
                 points={"mc_dropout": 6}),
+        # A pattern we wrote (not found in a named public file): masks drawn once, before the loop,
+        # and applied in every pass (dropout written inline instead of calling dropout_forward).
+        Variant("d2-mc-mask-once", "one inline mask per layer drawn before the loop, reused by every pass",
+                regions={"mc_dropout_predict": BN_TEST + "p = model.dropout_param.get('p', 0.0)\n"
+                         "sizes = [model.params[f'W{i}'].shape[1] for i in range(1, model.num_layers)]\n"
+                         "masks = [(np.random.rand(X.shape[0], size) >= p) / (1 - p) for size in sizes]\n"
+                         "total = 0\nfor _ in range(num_samples):\n    h = X\n"
+                         "    for i in range(1, model.num_layers):\n"
+                         "        h = model._hidden_layer_forward(h, i)[0] * masks[i - 1]\n"
+                         "    L = model.num_layers\n"
+                         "    scores = h @ model.params[f'W{L}'] + model.params[f'b{L}']\n"
+                         + "".join(f"    {line}\n" for line in SOFTMAX.split("\n"))
+                         + "    total = total + probs\nmean_probs = total / num_samples\n" + NATS},
+                expected={"test_mean_probabilities_match_the_expectation": "mc-same-mask-every-pass"},
+                points={"mc_dropout": 6}),
         # A code-search excerpt that named no repository (the model put in eval mode for the passes, so
         # dropout is off); here ``model.loss(X)``, the course's test-mode forward pass.
         Variant("d2-mc-dropout-off", "T calls of model.loss(X): test mode, dropout off",
