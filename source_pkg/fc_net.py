@@ -146,3 +146,64 @@ class FullyConnectedNet:
         else:
             dx, grads[f"W{i}"], grads[f"b{i}"] = affine_relu_backward(dout, cache)
         return dx
+
+
+def mc_dropout_predict(model, X, num_samples, seed=None):
+    """Monte Carlo dropout prediction (Gal and Ghahramani, 2016).
+
+    Runs ``num_samples`` stochastic forward passes of ``model`` (a FullyConnectedNet) on X, each
+    with dropout active as in training (a new mask on every pass, whatever seed the model was
+    built with) and batch normalization in test mode (running statistics), and averages the
+    softmax probabilities of the passes.
+
+    Inputs:
+    - model: a FullyConnectedNet; its parameters and modes are left as they were
+    - X: input data, shape (N, d_1, ..., d_k)
+    - num_samples: the number T >= 1 of stochastic passes
+    - seed: if not None, np.random.seed(seed) is called once, before the first pass
+
+    Returns (mean_probs, entropy):
+    - mean_probs: shape (N, C), the mean over the passes of the softmax probabilities
+    - entropy: shape (N,), the predictive entropy -sum_c mean_probs[:, c] * log(mean_probs[:, c])
+      in nats (a probability of 0 contributes 0)
+    """
+    if isinstance(num_samples, bool) or not isinstance(num_samples, (int, np.integer)) or num_samples < 1:
+        raise ValueError(f"num_samples must be a whole number >= 1, got {num_samples!r}")
+    X = np.asarray(X).astype(model.dtype)
+    if seed is not None:
+        np.random.seed(seed)
+
+    bn_modes = [bn_param["mode"] for bn_param in model.bn_params]
+    try:
+        # Task: set every batch norm layer to test mode, run num_samples passes with dropout in
+        # train mode (model._hidden_layer_forward, then dropout_forward when model.use_dropout,
+        # then the last affine layer), average their softmax probabilities (_softmax) into
+        # mean_probs and compute entropy. Leave model.dropout_param as it is.
+        ### BEGIN SOLUTION
+        for bn_param in model.bn_params:
+            bn_param["mode"] = "test"
+        pass_param = {"mode": "train", "p": model.dropout_param["p"]} if model.use_dropout else None
+        mean_probs = 0.0
+        for _ in range(num_samples):
+            h = X
+            for i in range(1, model.num_layers):
+                h, _ = model._hidden_layer_forward(h, i)
+                if pass_param is not None:
+                    h, _ = dropout_forward(h, pass_param)
+            last = model.num_layers
+            scores, _ = affine_forward(h, model.params[f"W{last}"], model.params[f"b{last}"])
+            mean_probs = mean_probs + _softmax(scores) / num_samples
+        logs = np.log(np.where(mean_probs > 0, mean_probs, 1.0))
+        entropy = -(mean_probs * logs).sum(axis=1)
+        ### END SOLUTION
+    finally:
+        # Batch norm's modes as they were, even when a pass raised.
+        for bn_param, mode in zip(model.bn_params, bn_modes):
+            bn_param["mode"] = mode
+    return mean_probs, entropy
+
+
+def _softmax(scores):
+    """Row-wise softmax of class scores of shape (N, C), computed stably."""
+    shifted = np.exp(scores - scores.max(axis=1, keepdims=True))
+    return shifted / shifted.sum(axis=1, keepdims=True)

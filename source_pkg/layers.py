@@ -243,3 +243,58 @@ def dropout_backward(dout, cache):
     else:
         dx = dout
     return dx.astype(dout.dtype, copy=False)
+
+
+def spatial_dropout_forward(x, dropout_param):
+    """Spatial dropout (Tompson et al., 2015): inverted dropout of whole feature maps.
+
+    Inputs:
+    - x: input of shape (N, C, H, W): N examples, C feature maps of H x W each
+    - dropout_param: as for dropout_forward; p is the probability of dropping a feature map
+
+    Returns (out, cache): out of shape (N, C, H, W) in x's dtype. In train mode each map
+    x[n, c] is either zeroed whole (probability p) or scaled whole by 1 / (1 - p), on its own
+    draw; in test mode out is x unchanged. cache = (dropout_param, mask), mask of shape
+    (N, C, 1, 1) (None in test mode). x itself is never modified.
+    """
+    check_dropout_param(dropout_param)
+    if np.ndim(x) != 4:
+        raise ValueError(f"spatial_dropout_forward needs an input of shape (N, C, H, W), got shape {np.shape(x)}")
+    p, mode = dropout_param["p"], dropout_param["mode"]
+    if "seed" in dropout_param:
+        np.random.seed(dropout_param["seed"])
+
+    mask = None
+    if mode == "train":
+        # Task: draw one decision per feature map x[n, c] that keeps it with probability 1 - p,
+        # set out to x with the dropped maps zeroed and the kept ones scaled by 1 / (1 - p),
+        # keep the mask.
+        ### BEGIN SOLUTION
+        mask = (np.random.rand(*x.shape[:2], 1, 1) < 1 - p) / (1 - p)
+        out = x * mask
+        ### END SOLUTION
+    else:
+        out = x.copy()
+
+    out = out.astype(x.dtype, copy=False)
+    return out, (dropout_param, mask)
+
+
+def spatial_dropout_backward(dout, cache):
+    """Backward pass of spatial dropout.
+
+    Inputs:
+    - dout: upstream gradient, shape (N, C, H, W)
+    - cache: (dropout_param, mask) from spatial_dropout_forward
+
+    Returns dx of shape (N, C, H, W), in dout's dtype.
+    """
+    dropout_param, mask = cache
+    if dropout_param["mode"] == "train":
+        # Task: set dx to the gradient of the train-mode forward, reusing its mask.
+        ### BEGIN SOLUTION
+        dx = dout * mask
+        ### END SOLUTION
+    else:
+        dx = dout
+    return dx.astype(dout.dtype, copy=False)

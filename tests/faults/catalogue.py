@@ -101,6 +101,19 @@ _WILD = _load_wild()
 GATED_ON_STATISTICS = _WILD.GATED_ON_STATISTICS
 
 
+def _load_dropout2():
+    """dropout2.py (the second assignment's entries), loaded by path as wild.py is."""
+    spec = importlib.util.spec_from_file_location("dropout_fault_dropout2", Path(__file__).with_name("dropout2.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# dropout2's entries: judged by tests/test_dropout2_faults.py on its own tasks, not part of ALL.
+DROPOUT2 = _load_dropout2()
+DROPOUT2_CORRECT_SPATIAL, DROPOUT2_FAULTS_SPATIAL, DROPOUT2_CORRECT_MC, DROPOUT2_FAULTS_MC = DROPOUT2.variants(Variant)
+
+
 # Forward and backward written as a student might; the net regions use the helpers.
 BOOL_MASK_FORWARD = """
     mask = np.random.rand(*x.shape) >= p

@@ -1,0 +1,1 @@
+"""The task mc_dropout: its hidden checks and the calls they make into student code."""
