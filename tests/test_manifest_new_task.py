@@ -21,6 +21,7 @@ CELL = "dummy_task_checks"
 ENTRY = f"""
 [[task]]
 id = "{TASK}"
+assignment = "dropout"
 title = "A task added in a test"
 grade_cell = "{CELL}"
 points = 3
@@ -54,13 +55,14 @@ from coursekit.grading.task_report import task_report
 from coursekit.classgrade.report import write_report
 from coursekit.classgrade.status import GRADED, Outcome
 
-verdict = judge(Path.cwd(), op_timeout=10, budget=60)
-verdict.notebook = COURSE.notebook
+dropout = COURSE.assignment_named("dropout")
+verdict = judge(Path.cwd(), dropout.task_ids, op_timeout=10, budget=60)
+verdict.notebook = dropout.notebook
 report_dir = Path(tempfile.mkdtemp())
 outcome = Outcome("s1", GRADED, score=verdict.points, max_score=verdict.max_points)
-paths = write_report([outcome], {"s1": {COURSE.notebook: verdict}}, report_dir, COURSE.assignment)
+paths = write_report([outcome], {"s1": {dropout.notebook: verdict}}, report_dir, dropout.name)
 print(json.dumps({
-    "tasks": list(COURSE.task_ids),
+    "tasks": list(dropout.task_ids),
     "task_cells": JudgeCells().task_cells,
     "points": {task: [v.points, v.max_points] for task, v in verdict.tasks.items()},
     "report": task_report(verdict.tasks[sys.argv[1]]),
