@@ -17,14 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .paths import COURSE_ROOT, INSTRUCTOR_PACKAGE, MANIFEST_FILE, REPO_ROOT
+from .toml_tables import ManifestError, TableReader, unique
 
 TASK_ID = re.compile(r"^[a-z][a-z0-9_]*$")  # a Python identifier: it is a pytest marker too
 MISTAKE_ID = re.compile(r"^[a-z][a-z0-9-]*$")  # an HTML anchor
 ASSIGNMENT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")  # nbgrader's assignment id: a folder name
-
-
-class ManifestError(ValueError):
-    """The manifest is malformed; the message names the file, the key and the value."""
 
 
 @dataclass(frozen=True)
@@ -167,43 +164,6 @@ def _join(book_url: str, relative: str) -> str:
     return f"{book_url.rstrip('/')}/{relative}" if book_url else relative
 
 
-class _Reader:
-    """Typed access to one table of the manifest, with errors that say where."""
-
-    def __init__(self, path: Path, table: dict, where: str):
-        self.path, self.table, self.where = path, table, where
-
-    def fail(self, key: str, problem: str) -> ManifestError:
-        value = self.table.get(key, "<missing>")
-        return ManifestError(f"{self.path}: {self.where}.{key} = {value!r}: {problem}")
-
-    def text(self, key: str, pattern: re.Pattern | None = None) -> str:
-        value = self.table.get(key)
-        if not isinstance(value, str) or not value.strip():
-            raise self.fail(key, "expected a non-empty string")
-        if pattern is not None and not pattern.match(value):
-            raise self.fail(key, f"must match {pattern.pattern}")
-        return value
-
-    def number(self, key: str) -> float:
-        value = self.table.get(key)
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-            raise self.fail(key, "expected a positive number")
-        return float(value)
-
-    def texts(self, key: str) -> tuple[str, ...]:
-        value = self.table.get(key)
-        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-            raise self.fail(key, "expected a list of non-empty strings")
-        return tuple(value)
-
-    def unknown_keys(self, known: set[str]) -> None:
-        extra = sorted(set(self.table) - known)
-        if extra:
-            raise ManifestError(f"{self.path}: {self.where} has unknown key(s) {', '.join(extra)}; "
-                                f"known: {', '.join(sorted(known))}")
-
-
 TASK_KEYS = {"id", "assignment", "title", "grade_cell", "points", "checks", "stubs", "book", "mistakes"}
 MANUAL_KEYS = {"assignment", "grade_cell", "title", "points"}
 COURSE_KEYS = {"package", "course_id", "mistakes_page"}
@@ -223,12 +183,12 @@ def load(path: Path = MANIFEST_FILE, course_root: Path = COURSE_ROOT) -> Course:
     if "assignment" in data and not isinstance(data["assignment"], list):
         raise ManifestError(f"{path}: [assignment] is a single table: the course's keys go to [course], "
                             "each assignment to an [[assignment]] table (name, notebook, title)")
-    course = _Reader(path, data.get("course") or {}, "[course]")
+    course = TableReader(path, data.get("course") or {}, "[course]")
     course.unknown_keys(COURSE_KEYS)
     mistakes_table = data.get("mistakes")
     if not isinstance(mistakes_table, dict) or not mistakes_table:
         raise ManifestError(f"{path}: [mistakes] must map each mistake id to its title")
-    mistakes_reader = _Reader(path, mistakes_table, "[mistakes]")
+    mistakes_reader = TableReader(path, mistakes_table, "[mistakes]")
     mistakes = {key: mistakes_reader.text(key) for key in mistakes_table}
     for key in mistakes:
         if not MISTAKE_ID.match(key):
@@ -236,7 +196,7 @@ def load(path: Path = MANIFEST_FILE, course_root: Path = COURSE_ROOT) -> Course:
 
     headers = []
     for index, table in enumerate(data.get("assignment") or []):
-        reader = _Reader(path, table, f"[[assignment]] #{index + 1}")
+        reader = TableReader(path, table, f"[[assignment]] #{index + 1}")
         reader.unknown_keys(ASSIGNMENT_KEYS)
         name, notebook = reader.text("name", ASSIGNMENT_NAME), reader.text("notebook")
         if not (Path(course_root) / "source" / name / f"{notebook}.ipynb").is_file():
@@ -244,12 +204,12 @@ def load(path: Path = MANIFEST_FILE, course_root: Path = COURSE_ROOT) -> Course:
         headers.append((name, notebook, reader.text("title")))
     if not headers:
         raise ManifestError(f"{path}: no [[assignment]]: the course needs at least one assignment")
-    _unique(path, "[[assignment]] name", [name for name, _, _ in headers])
+    unique(path, "[[assignment]] name", [name for name, _, _ in headers])
     names = [name for name, _, _ in headers]
 
     tasks = []
     for index, table in enumerate(data.get("task") or []):
-        reader = _Reader(path, table, f"[[task]] #{index + 1}")
+        reader = TableReader(path, table, f"[[task]] #{index + 1}")
         reader.unknown_keys(TASK_KEYS)
         task = Task(id=reader.text("id", TASK_ID), title=reader.text("title"),
                     grade_cell=reader.text("grade_cell"), points=reader.number("points"),
@@ -270,15 +230,15 @@ def load(path: Path = MANIFEST_FILE, course_root: Path = COURSE_ROOT) -> Course:
 
     manual = []
     for index, table in enumerate(data.get("manual") or []):
-        reader = _Reader(path, table, f"[[manual]] #{index + 1}")
+        reader = TableReader(path, table, f"[[manual]] #{index + 1}")
         reader.unknown_keys(MANUAL_KEYS)
         manual.append(ManualPart(grade_cell=reader.text("grade_cell"), title=reader.text("title"),
                                  points=reader.number("points"), assignment=_assignment_of(reader, names)))
 
-    _unique(path, "[[task]] id", [t.id for t in tasks])
-    _unique(path, "grade_cell", [t.grade_cell for t in tasks] + [m.grade_cell for m in manual])
-    _unique(path, "[[task]] checks", [t.checks for t in tasks])
-    _unique(path, "[[task]] stubs", [s for t in tasks for s in t.stubs])
+    unique(path, "[[task]] id", [t.id for t in tasks])
+    unique(path, "grade_cell", [t.grade_cell for t in tasks] + [m.grade_cell for m in manual])
+    unique(path, "[[task]] checks", [t.checks for t in tasks])
+    unique(path, "[[task]] stubs", [s for t in tasks for s in t.stubs])
     package = course.text("package")
     assignments = []
     for name, notebook, title in headers:
@@ -292,7 +252,7 @@ def load(path: Path = MANIFEST_FILE, course_root: Path = COURSE_ROOT) -> Course:
                   mistakes=mistakes, credit=_credit(path, data.get("credit"), mistakes))
 
 
-def _assignment_of(reader: _Reader, names: list[str]) -> str:
+def _assignment_of(reader: TableReader, names: list[str]) -> str:
     """The ``assignment`` key of a [[task]] or [[manual]]: one of the [[assignment]] names."""
     name = reader.text("assignment")
     if name not in names:
@@ -306,10 +266,10 @@ def _credit(path: Path, table: object, mistakes: dict[str, str]) -> Credit | Non
         return None
     if not isinstance(table, dict):
         raise ManifestError(f"{path}: [credit] = {table!r}: expected a table")
-    reader = _Reader(path, table, "[credit]")
+    reader = TableReader(path, table, "[credit]")
     reader.unknown_keys({"rule", "identity_max_points", "behaviour_kept_max", "incidental", "presupposes"})
     presupposes = table.get("presupposes") or {}
-    checks = _Reader(path, presupposes, "[credit.presupposes]")
+    checks = TableReader(path, presupposes, "[credit.presupposes]")
     if not isinstance(presupposes, dict):
         raise reader.fail("presupposes", "expected a table: check name -> behaviour")
     kept = reader.number("behaviour_kept_max")
@@ -322,14 +282,6 @@ def _credit(path: Path, table: object, mistakes: dict[str, str]) -> Credit | Non
     return Credit(rule=reader.text("rule"), identity_max_points=reader.number("identity_max_points"),
                   behaviour_kept_max=kept, presupposes={key: checks.text(key) for key in presupposes},
                   incidental=incidental)
-
-
-def _unique(path: Path, what: str, values: list[str]) -> None:
-    seen = set()
-    for value in values:
-        if value in seen:
-            raise ManifestError(f"{path}: {what} {value!r} appears twice")
-        seen.add(value)
 
 
 COURSE = load()

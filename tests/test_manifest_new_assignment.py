@@ -20,8 +20,11 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from coursekit.manifest import COURSE
 from coursekit.paths import REPO_ROOT
 
+DROPOUT = COURSE.assignment_named("dropout")  # the assignment already there, unchanged in the copy
+DROPOUT_COLUMNS = (*DROPOUT.task_ids, *(part.grade_cell for part in DROPOUT.manual))
 ASSIGNMENT, TASK, CELL = "extra", "extra_scale", "extra_scale_checks"
 TITLE = "A task of a second assignment"
 ASSIGNMENT_ENTRY = f"""
@@ -193,7 +196,7 @@ def test_plain_nbgrader_grades_a_submission_of_each_assignment(course):
     header = table(root / "full.csv")[0]
     column = {name: header.index(name) for name in header}
     ana_dropout, ana_extra, bo_extra = rows["dropout", "ana"], rows[ASSIGNMENT, "ana"], rows[ASSIGNMENT, "bo"]
-    assert [ana_dropout[column[t]] for t in ("dropout_forward", "dropout_backward", "fc_net")] == ["10", "6", "9"]
+    assert [ana_dropout[column[t.id]] for t in DROPOUT.tasks] == [f"{t.points:g}" for t in DROPOUT.tasks]
     assert ana_extra[column[TASK]] == "3" and bo_extra[column[TASK]] == "1"
     assert float(ana_extra[column["max_score"]]) == 3 and ana_extra[column["status"]] == "complete"
     assert rows["dropout", "bo"][column["status"]] == "not submitted"
@@ -202,11 +205,11 @@ def test_plain_nbgrader_grades_a_submission_of_each_assignment(course):
 def test_export_has_a_column_per_task_of_every_assignment(course):
     root, _ = course
     header, *rows = table(root / "full.csv")
-    for name in ("dropout_forward", "dropout_backward", "fc_net", "question_scaling", "question_curves", TASK):
+    for name in (*DROPOUT_COLUMNS, TASK):
         assert header.count(name) == 1, name
     column = {name: header.index(name) for name in header}
     for row in rows:  # a task's column is empty in the rows of the other assignment
-        other = ["fc_net", "question_scaling"] if row[0] == ASSIGNMENT else [TASK]
+        other = DROPOUT_COLUMNS if row[0] == ASSIGNMENT else [TASK]
         assert all(row[column[name]] == "" for name in other), row
 
 
@@ -219,10 +222,10 @@ def test_lms_layouts_have_a_grade_column_per_assignment(course, layout, first):
     if layout == "canvas":
         possible, *rows = rows
         assert possible[0] == "Points Possible"
-        assert float(possible[column["dropout"]]) == 35 and float(possible[column[ASSIGNMENT]]) == 3
+        assert float(possible[column["dropout"]]) == DROPOUT.total_points and float(possible[column[ASSIGNMENT]]) == 3
     by_student = {row[2] if layout == "canvas" else row[0]: row for row in rows}
     assert by_student["ana"][column[ASSIGNMENT]] == "3" and by_student["bo"][column[ASSIGNMENT]] == "1"
-    assert by_student["ana"][column["dropout"]] == "25"  # the questions left as handed out score 0
+    assert by_student["ana"][column["dropout"]] == f"{DROPOUT.auto_points:g}"  # questions left as handed out: 0
     assert by_student["bo"][column["dropout"]] == "0"  # not submitted: 0, as nbgrader's export counts it
 
 
