@@ -60,7 +60,7 @@ def recorded_feedback():
 @pytest.mark.parametrize("variant", ALL + ATTACKS, ids=[v.name for v in ALL + ATTACKS])
 def test_variant_fails_the_expected_checks_and_earns_its_recorded_points(variant, server, tmp_path,
                                                                          recorded_feedback):
-    verdict = judge(variant.build(tmp_path / variant.name), server=server, **LIMITS)
+    verdict = judge(variant.build(tmp_path / variant.name), DROPOUT.task_ids, server=server, **LIMITS)
     assert list(verdict.tasks) == list(DROPOUT.task_ids)
     assert cell_points(verdict) == POINTS[variant.name]
     if variant.points is not None:

@@ -49,7 +49,7 @@ def record() -> None:
     try:
         with tempfile.TemporaryDirectory() as tmp:
             for variant in ALL + ATTACKS:
-                verdict = judge(variant.build(Path(tmp) / variant.name), server=server, **LIMITS)
+                verdict = judge(variant.build(Path(tmp) / variant.name), DROPOUT.task_ids, server=server, **LIMITS)
                 points[variant.name] = cell_points(verdict)
                 if variant in FAULTS:
                     for mistake, entry in feedback_entry(variant, verdict).items():
