@@ -98,10 +98,18 @@ def gradebook_rows(gradebook: Gradebook, assignments: list[str] = (), students: 
     return rows
 
 
+def part_columns() -> list[tuple[str, str]]:
+    """(column, grade cell) of every task and hand-graded part, assignment by assignment."""
+    columns = []
+    for assignment in COURSE.assignments:
+        columns += [(task.id, task.grade_cell) for task in assignment.tasks]
+        columns += [(part.grade_cell, part.grade_cell) for part in assignment.manual]
+    return columns
+
+
 def full_table(rows: list[Row]) -> list[list[str]]:
     """nbgrader's columns, a column per task and hand-graded part of every assignment, and what is pending."""
-    parts = [(name, cell) for assignment in COURSE.assignments for name, cell in
-             [*((task.id, task.grade_cell) for task in assignment.tasks), *((p.grade_cell, p.grade_cell) for p in assignment.manual)]]
+    parts = part_columns()
     header = ["assignment", "duedate", "timestamp", "student_id", "last_name", "first_name", "email",
               *[name for name, _ in parts], "raw_score", "late_submission_penalty", "score", "max_score",
               "needs_manual_grading", "pending_points", "status"]
