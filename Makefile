@@ -66,9 +66,10 @@ $(GRADING_DEPS): .ci/grading-packages.txt
 	bash .ci/install-system-packages .ci/grading-packages.txt
 	mkdir -p $(VENV) && touch $@
 
-# nbgrader release of the assignment, with the student edition of source_pkg beside the notebook.
+# nbgrader release of every assignment of the manifest (ASSIGNMENT=name: that one), with the
+# student edition of source_pkg beside each notebook.
 release: $(INSTALLED) $(GRADING_DEPS)
-	$(PYTHON) -m coursekit.release
+	$(PYTHON) -m coursekit.release $(ASSIGNMENT)
 
 # A small class of example submissions through the real nbgrader pipeline.
 demo: $(INSTALLED) $(NODE_DEPS)
@@ -81,10 +82,13 @@ clean:
 	rm -rf _build assignments/release assignments/submitted assignments/autograded assignments/feedback assignments/gradebook.db
 
 # Autograde every submission of the class in parallel (each worker runs nbgrader autograde),
-# then a score table and a class report in assignments/reports/dropout/.
+# then a score table and a class report in assignments/reports/<assignment>/, for every assignment
+# of the manifest in turn (ASSIGNMENT=name: that one).
 # WORKERS=N sets the number of workers (default: one more than the cores); RUN_NOTEBOOKS=1 also runs
 # the notebooks' cells, so the feedback shows their outputs (same grades, about three times slower).
 .PHONY: autograde
 autograde: $(INSTALLED) $(GRADING_DEPS)
-	$(PYTHON) -m coursekit.classgrade dropout --course-root assignments $(if $(WORKERS),--workers $(WORKERS)) \
-		$(if $(RUN_NOTEBOOKS),--run-notebooks)
+	status=0; for assignment in $(or $(ASSIGNMENT),$$($(PYTHON) -c "from coursekit.manifest import COURSE; print(*COURSE.assignment_names)")); do \
+		$(PYTHON) -m coursekit.classgrade $$assignment --course-root assignments $(if $(WORKERS),--workers $(WORKERS)) \
+			$(if $(RUN_NOTEBOOKS),--run-notebooks) || status=$$?; \
+	done; exit $$status

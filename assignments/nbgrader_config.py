@@ -39,9 +39,9 @@ c = get_config()  # noqa: F821 (provided by traitlets when nbgrader loads this f
 c.CourseDirectory.course_id = COURSE.course_id
 c.CourseDirectory.root = str(Path(__file__).resolve().parent)
 
-# Students edit the package next to the notebook: every module of it is theirs. Without this
-# list autograde would copy the source folder's files over the submission's (never silently).
-c.Autograde.exclude_overwriting = {COURSE.assignment: COURSE.student_files()}
+# Students edit the package next to each assignment's notebook: every module of it is theirs. Without
+# this list autograde would copy the source folder's files over the submission's (never silently).
+c.Autograde.exclude_overwriting = {assignment.name: assignment.student_files() for assignment in COURSE.assignments}
 # Every route to a release (make release, formgrader's Generate, nbgrader generate_assignment with
 # any flags) adds the student edition of the package and the students' set-up files.
 c.GenerateAssignment.post_convert_hook = "coursekit.release.post_generate"

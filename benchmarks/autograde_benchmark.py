@@ -32,7 +32,7 @@ def grade_class(root, students, plain):
     for k, variant in zip(range(students), itertools.cycle(MIX)):
         classroom.submit(root, f"student{k:03d}", catalogue.BY_NAME[variant])
     started = time.perf_counter()
-    done = classroom.nbgrader(root, "autograde", "dropout", check=False)
+    done = classroom.nbgrader(root, "autograde", classroom.catalogue_assignment(), check=False)
     seconds = time.perf_counter() - started
     if done.returncode != 0:
         print(f"warning: autograde exited with {done.returncode} ({'plain' if plain else 'course'})", file=sys.stderr)

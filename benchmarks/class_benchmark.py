@@ -47,6 +47,8 @@ from coursekit.classgrade.worker import default_workers, usable_cores  # noqa: E
 from coursekit import sandbox  # noqa: E402
 from coursekit.sandbox import GRADING_PROCESS_ENV  # noqa: E402
 
+ASSIGNMENT = classroom.catalogue_assignment()  # the class is made of the fault catalogue's submissions
+
 MIX = ["reference", "bool-mask", "keep-drop-swapped", "default-rng", "survivors-not-scaled", "binomial",
        "vanilla-dropout", "new-mask-in-backward", "float32-prescaled", "dtype-changed", "net-not-in-test-mode",
        "dropout-not-applied", "student-edition", "backward-raises"]
@@ -68,7 +70,7 @@ def totals(root):
     from nbgrader.api import Gradebook
 
     with Gradebook(f"sqlite:///{root / 'gradebook.db'}", "dropout-from-scratch") as gradebook:
-        return {s.student_id: round(s.score, 6) for s in gradebook.find_assignment("dropout").submissions}
+        return {s.student_id: round(s.score, 6) for s in gradebook.find_assignment(ASSIGNMENT).submissions}
 
 
 def children_cpu() -> float:
@@ -93,7 +95,7 @@ def nbgrader_batch_cpu(root, students, everyone, run_notebooks=False) -> float:
 
     worker = (f"import runpy, sys; server = runpy.run_path({str(forkserver.SERVER_PROGRAM)!r}); "
               "server['warm_up'](); sys.exit(server['run_nbgrader']())")
-    arguments = worker_arguments("dropout", f"sqlite:///{root / 'gradebook.db'}", students, everyone, run_notebooks)
+    arguments = worker_arguments(ASSIGNMENT, f"sqlite:///{root / 'gradebook.db'}", students, everyone, run_notebooks)
     command = [sys.executable, "-c", worker, *(part for part in arguments if "hooks." not in part)]
     env = {**nbgrader_env(), "DROPOUT_GRADING_UNCONFINED": "1"}
     return cpu_of([*command, "--JudgeCells.confine=False", "--Execute.kernel_name=python3"], cwd=root, env=env)
@@ -162,15 +164,16 @@ def profile(root, sample) -> dict[str, float]:
     before = children_cpu()
     server = ChecksServer(checks_environment())
     for student in students:
-        judge(root / "submitted" / student / "dropout", server=server, confine=False)
+        judge(root / "submitted" / student / ASSIGNMENT, COURSE.assignment_named(ASSIGNMENT).task_ids, server=server,
+              confine=False)
     server.close()
     checks = (children_cpu() - before - server_start) / sample
     runner = phases["runner start (python -I, numpy imported)"]
     phases["checks of one submission, without its serving runner's start (the floor)"] = checks - runner
-    phases[f"serving runner start per submission (forks a runner for each of its {len(COURSE.task_ids)} plans)"] = runner
+    phases[f"serving runner start per submission (forks a runner for each of its {len(COURSE.assignment_named(ASSIGNMENT).tasks)} plans)"] = runner
     batch = nbgrader_batch_cpu(root, students, everyone)
     phases["nbgrader's own work per submission: conversion, database"] = max(0.0, (batch - empty_batch) / sample - checks)
-    kernel, cells = kernel_and_cells_cpu(root / "submitted" / students[0] / "dropout" / "dropout.ipynb")
+    kernel, cells = kernel_and_cells_cpu(root / "submitted" / students[0] / ASSIGNMENT / f"{COURSE.assignment_named(ASSIGNMENT).notebook}.ipynb")
     phases["kernel start and stop (per notebook, --run-notebooks)"] = kernel
     phases["the notebook's cells (per notebook, --run-notebooks)"] = cells
     return phases
@@ -223,7 +226,7 @@ def main(argv=None):
 
         print("grading serially: nbgrader autograde dropout ...", flush=True)
         started = time.perf_counter()
-        serial = classroom.nbgrader(serial_root, "autograde", "dropout", check=False, timeout=24 * 3600)
+        serial = classroom.nbgrader(serial_root, "autograde", ASSIGNMENT, check=False, timeout=24 * 3600)
         serial_seconds = time.perf_counter() - started
         expected = totals(serial_root)
 
@@ -232,7 +235,7 @@ def main(argv=None):
             options = ["--workers", str(workers)] + (["--run-notebooks"] if mode == "run-notebooks" else [])
             print(f"grading in parallel: python -m coursekit.classgrade dropout {' '.join(options)} ...", flush=True)
             started = time.perf_counter()
-            done = subprocess.run([sys.executable, "-m", "coursekit.classgrade", "dropout", "--course-root",
+            done = subprocess.run([sys.executable, "-m", "coursekit.classgrade", ASSIGNMENT, "--course-root",
                                    str(root), *options, "--progress", "none"],
                                   cwd=REPO, capture_output=True, text=True, timeout=24 * 3600)
             results[mode, workers] = (time.perf_counter() - started, done, totals(root) == expected)

@@ -23,14 +23,14 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO), str(REPO / "tests"), str(REPO / "benchmarks")]
 
-from class_benchmark import build, totals  # noqa: E402
+from class_benchmark import ASSIGNMENT, build, totals  # noqa: E402
 from dask_cluster import cluster_env, dask_cluster  # noqa: E402
 
 
 def grade(root: Path, *options: str) -> float:
-    """Seconds ``python -m coursekit.classgrade dropout`` takes on ``root`` with ``options``."""
+    """Seconds ``python -m coursekit.classgrade ASSIGNMENT`` takes on ``root`` with ``options``."""
     started = time.monotonic()
-    done = subprocess.run([sys.executable, "-m", "coursekit.classgrade", "dropout", "--course-root", str(root),
+    done = subprocess.run([sys.executable, "-m", "coursekit.classgrade", ASSIGNMENT, "--course-root", str(root),
                            "--progress", "none", *options], cwd=REPO, env=cluster_env(), capture_output=True,
                           text=True)
     if done.returncode != 0:

@@ -4,7 +4,8 @@ Used by ``make demo`` and the end-to-end tests. A course root made here holds it
 ``nbgrader_config.py`` that loads the repository's (assignments/nbgrader_config.py) and then
 adjusts the root and, if asked, the time limits; submissions are built from
 ``tests/faults/catalogue.py`` variants, the way students hand them in: the released notebook
-and their own ``source_pkg`` beside it.
+and their own ``source_pkg`` beside it. A course root holds every assignment of the manifest;
+a variant is a submission of the catalogue's assignment unless another is named.
 """
 
 from __future__ import annotations
@@ -23,8 +24,6 @@ from .manifest import COURSE
 from .paths import COURSE_ROOT, REPO_ROOT
 from .release import course_settings, nbgrader_env, release
 
-ASSIGNMENT = COURSE.assignment
-
 CATALOGUE = REPO_ROOT / "tests" / "faults" / "catalogue.py"
 
 
@@ -33,6 +32,8 @@ class NbgraderError(RuntimeError):
 
 
 def load_catalogue() -> ModuleType:
+    if "dropout_fault_catalogue" in sys.modules:
+        return sys.modules["dropout_fault_catalogue"]
     spec = importlib.util.spec_from_file_location("dropout_fault_catalogue", CATALOGUE)
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
@@ -42,7 +43,7 @@ def load_catalogue() -> ModuleType:
 
 def make_course(root: Path, cell_timeout: float | None = None, op_timeout: float | None = None,
                 budget: float | None = None, plain_nbgrader: bool = False) -> Path:
-    """A fresh course root at ``root`` with the repository's config and source notebook.
+    """A fresh course root at ``root`` with the repository's config and every assignment's source.
 
     ``plain_nbgrader`` restores nbgrader's own autograde steps (the grade cells' own code is
     their only check), the baseline the benchmark compares with.
@@ -61,37 +62,47 @@ def make_course(root: Path, cell_timeout: float | None = None, op_timeout: float
         lines.append("from nbgrader.converters import Autograde")
         lines.append('c.Autograde.autograde_preprocessors = Autograde.class_traits()["autograde_preprocessors"].default()')
     (root / "nbgrader_config.py").write_text("\n".join(lines) + "\n")
-    source = root / "source" / ASSIGNMENT
-    if source.exists():
-        shutil.rmtree(source)
-    shutil.copytree(COURSE_ROOT / "source" / ASSIGNMENT, source)
+    for assignment in COURSE.assignment_names:
+        source = root / "source" / assignment
+        if source.exists():
+            shutil.rmtree(source)
+        shutil.copytree(COURSE_ROOT / "source" / assignment, source)
     return root
 
 
-def release_course(root: Path) -> Path:
-    return release(root, log=lambda *_: None)
+def release_course(root: Path, assignments: tuple[str, ...] = ()) -> list[Path]:
+    """Release ``assignments`` (default: every assignment of the manifest); their release folders."""
+    return [release(root, name, log=lambda *_: None) for name in assignments or COURSE.assignment_names]
 
 
-def submit(root: Path, student: str, variant: Any) -> Path:
-    """Hand in the released notebook with ``variant``'s package as ``student``'s submission."""
-    folder = Path(root) / "submitted" / student / ASSIGNMENT
+def catalogue_assignment() -> str:
+    """The assignment the fault catalogue's variants are submissions of."""
+    return load_catalogue().ASSIGNMENT
+
+
+def submit(root: Path, student: str, variant: Any, assignment: str | None = None) -> Path:
+    """Hand in ``assignment``'s released notebook (default: the variant's assignment) with
+    ``variant``'s package as ``student``'s submission."""
+    assignment = assignment or variant.assignment
+    folder = Path(root) / "submitted" / student / assignment
     if folder.exists():
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
-    for notebook in (Path(root) / "release" / ASSIGNMENT).glob("*.ipynb"):
+    for notebook in (Path(root) / "release" / assignment).glob("*.ipynb"):
         shutil.copy2(notebook, folder / notebook.name)
     variant.build(folder)
     return folder
 
 
 def answer_inline_questions(folder: Path, answer: str = "Dropout zeroes units at random; see my experiment.") -> None:
-    """Write ``answer`` into each hand-graded cell of a submission, as a student does (a cell
-    left as handed out scores 0 in nbgrader)."""
+    """Write ``answer`` into each hand-graded cell of a submission (``submitted/<student>/<assignment>``),
+    as a student does (a cell left as handed out scores 0 in nbgrader)."""
     import nbformat
 
-    path = Path(folder) / f"{COURSE.notebook}.ipynb"
+    assignment = COURSE.assignment_named(Path(folder).name)
+    path = Path(folder) / f"{assignment.notebook}.ipynb"
     nb = nbformat.read(path, as_version=4)
-    manual = {part.grade_cell for part in COURSE.manual}
+    manual = {part.grade_cell for part in assignment.manual}
     for cell in nb.cells:
         if cell.metadata.get("nbgrader", {}).get("grade_id") in manual:
             cell.source = answer
@@ -116,7 +127,10 @@ def read_grades(root: Path) -> dict[str, dict[str, str]]:
         return {row["student_id"]: row for row in csv.DictReader(file)}
 
 
-def cell_scores(root: Path, student: str) -> dict[str, tuple[float | None, float]]:
-    """{grade_id: (auto_score, max_score)} of one student's submission, read from the course's gradebook."""
-    settings = course_settings(root)
-    return gradebook.cell_scores(settings.db_url, settings.course_id, ASSIGNMENT, COURSE.notebook, student)
+def cell_scores(root: Path, student: str, assignment: str | None = None) -> dict[str, tuple[float | None, float]]:
+    """{grade_id: (auto_score, max_score)} of one student's submission of ``assignment`` (default:
+    the catalogue's), read from the course's gradebook."""
+    assignment = assignment or catalogue_assignment()
+    settings = course_settings(root, assignment)
+    notebook = COURSE.assignment_named(assignment).notebook
+    return gradebook.cell_scores(settings.db_url, settings.course_id, assignment, notebook, student)

@@ -2,8 +2,9 @@
 
 The class (built in ``_build/demo``, a course root of its own): a correct submission written
 differently from the reference, several faulty ones, a hanging one, a crashing one and one
-missing its package. The demo releases the assignment, autogrades, generates feedback and
-exports grades.csv, and leaves all of it in place for a look.
+missing its package. The demo releases every assignment of the manifest, hands each student's
+submission in to each, autogrades and generates feedback assignment by assignment, exports
+grades.csv (a column per task of every assignment), and leaves all of it in place for a look.
 """
 
 import argparse
@@ -12,9 +13,10 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 
 from . import classroom
-from .manifest import COURSE
+from .manifest import COURSE, Assignment
 from .paths import BUILD_DIR
 
 DEMO_ROOT = BUILD_DIR / "demo"
@@ -38,33 +40,42 @@ def run(root: Path = DEMO_ROOT, log: Callable[[str], object] = print) -> int:
     # Short limits: the hanging submission costs seconds, not minutes.
     classroom.make_course(root, cell_timeout=10, op_timeout=3, budget=20)
     classroom.release_course(root)
-    for student, variant in CLASS.items():
-        classroom.submit(root, student, catalogue.BY_NAME[variant])
-    log(f"Autograding {len(CLASS)} submissions in {root} ...")
-    started = time.monotonic()
-    autograde = classroom.nbgrader(root, "autograde", "dropout", check=False)
-    seconds = time.monotonic() - started
-    classroom.nbgrader(root, "generate_feedback", "dropout")
+    exit_code = 0
+    for assignment in COURSE.assignments:
+        for student, variant in CLASS.items():
+            classroom.submit(root, student, catalogue.BY_NAME[variant], assignment.name)
+        exit_code = max(exit_code, grade(root, assignment, catalogue, log))
     classroom.nbgrader(root, "export")
-    grades = classroom.read_grades(root)
+    log(f"\ngrades: {root / 'grades.csv'}  (a row per student and assignment; the hand-graded parts are "
+        "not graded here)")
+    return exit_code
 
-    widths = [max(len(task.id), 7) for task in COURSE.tasks]
-    header = " ".join(f"{task.id:>{w}}" for task, w in zip(COURSE.tasks, widths))
+
+def grade(root: Path, assignment: Assignment, catalogue: ModuleType, log: Callable[[str], object]) -> int:
+    """Autograde the class's submissions of ``assignment``, generate feedback, print its table."""
+    log(f"\n{assignment.name}: autograding {len(CLASS)} submissions in {root} ...")
+    started = time.monotonic()
+    autograde = classroom.nbgrader(root, "autograde", assignment.name, check=False)
+    seconds = time.monotonic() - started
+    classroom.nbgrader(root, "generate_feedback", assignment.name)
+
+    widths = [max(len(task.id), 7) for task in assignment.tasks]
+    header = " ".join(f"{task.id:>{w}}" for task, w in zip(assignment.tasks, widths))
     log(f"\n{'student':8} {'submission':24} {header} {'total':>6}  mistakes named")
     for student, variant_name in CLASS.items():
         variant = catalogue.BY_NAME[variant_name]
-        cells = classroom.cell_scores(root, student)
+        cells = classroom.cell_scores(root, student, assignment.name)
         parts = " ".join(f"{cells[t.grade_cell][0]:g}/{cells[t.grade_cell][1]:g}".rjust(w)
-                         for t, w in zip(COURSE.tasks, widths))
-        named = sorted({m for m in variant.expected.values() if m})
-        log(f"{student:8} {variant_name:24} {parts} {float(grades[student]['raw_score']):>6g}  "
+                         for t, w in zip(assignment.tasks, widths))
+        total = sum(cells[t.grade_cell][0] or 0 for t in assignment.tasks)
+        named = sorted({m for m in variant.expected.values() if m}) if variant.assignment == assignment.name else []
+        log(f"{student:8} {variant_name:24} {parts} {total:>6g}  "
             f"{', '.join(COURSE.mistakes[m] for m in named) or '-'}")
-    log(f"\nautograde: exit code {autograde.returncode}, {seconds:.0f} s for {len(CLASS)} submissions "
-        f"({seconds / len(CLASS):.1f} s each; the hanging one waits out its time limits)")
-    manual = sum(part.points for part in COURSE.manual)
-    log(f"grades: {root / 'grades.csv'}  (the {len(COURSE.manual)} hand-graded parts, {manual:g} points, "
-        "are not graded here)")
-    log(f"feedback: {root / 'feedback'}/<student>/dropout/dropout.html")
+    log(f"\nautograde {assignment.name}: exit code {autograde.returncode}, {seconds:.0f} s for {len(CLASS)} "
+        f"submissions ({seconds / len(CLASS):.1f} s each; the hanging one waits out its time limits)")
+    manual = sum(part.points for part in assignment.manual)
+    log(f"the {len(assignment.manual)} hand-graded parts ({manual:g} points) are not graded here; feedback: "
+        f"{root / 'feedback'}/<student>/{assignment.name}/{assignment.notebook}.html")
     return autograde.returncode
 
 

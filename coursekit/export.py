@@ -3,12 +3,13 @@
 Selected in ``assignments/nbgrader_config.py`` (``c.ExportApp.plugin_class``); the layout is
 ``c.CourseExportPlugin.layout`` or ``--CourseExportPlugin.layout=canvas`` on the command line:
 
-- ``full`` (default, ``grades.csv``): nbgrader's columns, then one per task of the manifest and
-  one per part graded by hand, ``needs_manual_grading`` (yes/no) and ``pending_points``;
+- ``full`` (default, ``grades.csv``): a row per student and assignment; nbgrader's columns, then
+  one per task and one per part graded by hand of every assignment of the manifest (empty in
+  the rows of the other assignments), ``needs_manual_grading`` (yes/no) and ``pending_points``;
 - ``canvas``: Canvas's gradebook import columns (Student, ID, SIS User ID, SIS Login ID,
-  Section, then the assignment) with its "Points Possible" row;
-- ``moodle``: Moodle's grade import (ID number, First name, Last name, Email address, the
-  assignment), to be mapped on "ID number" or "Email address".
+  Section, then one per assignment) with its "Points Possible" row;
+- ``moodle``: Moodle's grade import (ID number, First name, Last name, Email address, then one
+  per assignment), to be mapped on "ID number" or "Email address".
 
 In the LMS layouts a score waiting for hand grading is left empty (an import then leaves the
 LMS's grade alone) rather than exported without the points still to come. Names and emails come
@@ -97,9 +98,18 @@ def gradebook_rows(gradebook: Gradebook, assignments: list[str] = (), students: 
     return rows
 
 
+def part_columns() -> list[tuple[str, str]]:
+    """(column, grade cell) of every task and hand-graded part, assignment by assignment."""
+    columns = []
+    for assignment in COURSE.assignments:
+        columns += [(task.id, task.grade_cell) for task in assignment.tasks]
+        columns += [(part.grade_cell, part.grade_cell) for part in assignment.manual]
+    return columns
+
+
 def full_table(rows: list[Row]) -> list[list[str]]:
-    """nbgrader's columns, a column per task and hand-graded part, and what is pending."""
-    parts = [(task.id, task.grade_cell) for task in COURSE.tasks] + [(p.grade_cell, p.grade_cell) for p in COURSE.manual]
+    """nbgrader's columns, a column per task and hand-graded part of every assignment, and what is pending."""
+    parts = part_columns()
     header = ["assignment", "duedate", "timestamp", "student_id", "last_name", "first_name", "email",
               *[name for name, _ in parts], "raw_score", "late_submission_penalty", "score", "max_score",
               "needs_manual_grading", "pending_points", "status"]

@@ -1,11 +1,15 @@
 """The course manifest (``coursekit/course.toml``), read and checked once.
 
-Every list of tasks, grade cells, points, task folders, stubs, book sections and mistakes in
-the project derives from ``COURSE``; nothing restates them. A task is a folder (``folder``):
-its hidden checks ``test_<id>.py``, the calls they may make into student code ``calls.py``
-(run by the runner, which loads the folder's modules but never its checks) and an
-``__init__.py``. A manifest that does not make sense stops the import with a
-``ManifestError`` naming the file, the key and the value.
+A course lists its assignments (``COURSE.assignments``, in manifest order) and each assignment
+its tasks and hand-graded parts (``COURSE.assignment_named(name)``). Every list of assignments,
+tasks, grade cells, points, task folders, stubs, book sections and mistakes in the
+project derives from ``COURSE``; nothing restates them. Task ids, grade cells and mistakes are
+unique course-wide, so ``COURSE.task(id)`` and ``COURSE.cell_tasks`` need no assignment. A
+manifest that does not make sense stops the import with a ``ManifestError`` naming the file,
+the key and the value.
+A task is a folder (``folder``): its hidden checks ``test_<id>.py``, the calls they may make
+into student code ``calls.py`` (run by the runner, which loads the folder's modules but never
+its checks) and an ``__init__.py``.
 """
 
 from __future__ import annotations
@@ -15,19 +19,17 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from .paths import INSTRUCTOR_PACKAGE, MANIFEST_FILE, REPO_ROOT
+from .paths import COURSE_ROOT, INSTRUCTOR_PACKAGE, MANIFEST_FILE, REPO_ROOT
+from .toml_tables import ManifestError, TableReader, unique
 
 TASK_ID = re.compile(r"^[a-z][a-z0-9_]*$")  # a Python identifier: it is a pytest marker too
 MISTAKE_ID = re.compile(r"^[a-z][a-z0-9-]*$")  # an HTML anchor
-
-
-class ManifestError(ValueError):
-    """The manifest is malformed; the message names the file, the key and the value."""
+ASSIGNMENT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")  # nbgrader's assignment id: a folder name
 
 
 @dataclass(frozen=True)
 class Task:
-    """One autograded part of the assignment."""
+    """One autograded part of an assignment."""
 
     id: str
     title: str
@@ -37,6 +39,7 @@ class Task:
     stubs: tuple[str, ...]  # "file.py:function" of each solution region it covers
     book: str  # "page#label" of the section that teaches it
     mistakes: tuple[str, ...]
+    assignment: str = ""  # the name of the assignment it belongs to
 
     @property
     def folder_path(self) -> Path:
@@ -72,47 +75,23 @@ class ManualPart:
     grade_cell: str
     title: str
     points: float
+    assignment: str = ""  # the name of the assignment it belongs to
 
 
 @dataclass(frozen=True)
-class Credit:
-    """The credit policy: which behaviour each check presupposes, and its targets."""
+class Assignment:
+    """One assignment: its notebook, its autograded tasks and its parts graded by hand."""
 
-    rule: str
-    identity_max_points: float
-    behaviour_kept_max: float  # mean fraction of a broken cell's points a fault of the behaviour keeps
-    presupposes: dict[str, str]  # check name -> the behaviour it presupposes
-    incidental: tuple[str, ...] = ()  # mistake ids that break one incidental property only
-
-
-@dataclass(frozen=True)
-class Course:
-    assignment: str
-    notebook: str
-    package: str
-    course_id: str
-    mistakes_page: str
+    name: str  # nbgrader's assignment id: assignments/source/<name>/
+    notebook: str  # assignments/source/<name>/<notebook>.ipynb
+    title: str
+    package: str  # the package students complete, beside the notebook
     tasks: tuple[Task, ...]
     manual: tuple[ManualPart, ...]
-    mistakes: dict[str, str]  # id -> title
-    credit: Credit | None = None
 
     @property
     def task_ids(self) -> tuple[str, ...]:
         return tuple(task.id for task in self.tasks)
-
-    def task(self, task_id: str) -> Task:
-        for task in self.tasks:
-            if task.id == task_id:
-                return task
-        raise KeyError(f"unknown task {task_id!r}; the manifest's tasks: {', '.join(self.task_ids)}")
-
-    @property
-    def student_modules(self) -> tuple[str, ...]:
-        """The package's modules the stubs name, in order (``layers.py`` -> ``layers``): what the
-        runner imports from a submission."""
-        files = (stub.partition(":")[0] for task in self.tasks for stub in task.stubs)
-        return tuple(dict.fromkeys(file.removesuffix(".py").replace("/", ".") for file in files))
 
     @property
     def cell_tasks(self) -> dict[str, str]:
@@ -132,6 +111,66 @@ class Course:
     def total_points(self) -> float:
         return sum(self.cell_points.values())
 
+    def student_files(self, package_dir: Path = INSTRUCTOR_PACKAGE) -> list[str]:
+        """The files students hand in, relative to the assignment folder: the package's modules."""
+        return sorted(f"{self.package}/{path.relative_to(package_dir).as_posix()}"
+                      for path in Path(package_dir).rglob("*.py") if "__pycache__" not in path.parts)
+
+
+@dataclass(frozen=True)
+class Credit:
+    """The credit policy: which behaviour each check presupposes, and its targets."""
+
+    rule: str
+    identity_max_points: float
+    behaviour_kept_max: float  # mean fraction of a broken cell's points a fault of the behaviour keeps
+    presupposes: dict[str, str]  # check name -> the behaviour it presupposes
+    incidental: tuple[str, ...] = ()  # mistake ids that break one incidental property only
+
+
+@dataclass(frozen=True)
+class Course:
+    assignments: tuple[Assignment, ...]  # in manifest order
+    package: str
+    course_id: str
+    mistakes_page: str
+    tasks: tuple[Task, ...]  # every assignment's, in manifest order
+    mistakes: dict[str, str]  # id -> title
+    credit: Credit | None = None
+
+    @property
+    def assignment_names(self) -> tuple[str, ...]:
+        return tuple(assignment.name for assignment in self.assignments)
+
+    def assignment_named(self, name: str) -> Assignment:
+        """The assignment called ``name``; a KeyError lists the manifest's assignments."""
+        for assignment in self.assignments:
+            if assignment.name == name:
+                return assignment
+        raise KeyError(f"unknown assignment {name!r}; the manifest's assignments: {', '.join(self.assignment_names)}")
+
+    @property
+    def task_ids(self) -> tuple[str, ...]:
+        return tuple(task.id for task in self.tasks)
+
+    @property
+    def student_modules(self) -> tuple[str, ...]:
+        """The package's modules every assignment's stubs name, in order (``layers.py`` -> ``layers``): what the
+        runner imports from a submission."""
+        files = (stub.partition(":")[0] for task in self.tasks for stub in task.stubs)
+        return tuple(dict.fromkeys(file.removesuffix(".py").replace("/", ".") for file in files))
+
+    def task(self, task_id: str) -> Task:
+        for task in self.tasks:
+            if task.id == task_id:
+                return task
+        raise KeyError(f"unknown task {task_id!r}; the manifest's tasks: {', '.join(self.task_ids)}")
+
+    @property
+    def cell_tasks(self) -> dict[str, str]:
+        """grade_id of every assignment's autograded cells -> its task (grade ids are unique course-wide)."""
+        return {task.grade_cell: task.id for task in self.tasks}
+
     def task_of_checks(self, path: Path) -> str | None:
         """The task whose hidden-checks module is ``path``, or None."""
         path = Path(path).resolve()
@@ -140,11 +179,6 @@ class Course:
     def task_of_stub(self, file: str, function: str) -> str | None:
         """The task whose stubs include ``function`` of ``file`` (relative to the package), or None."""
         return next((task.id for task in self.tasks if f"{file}:{function}" in task.stubs), None)
-
-    def student_files(self, package_dir: Path = INSTRUCTOR_PACKAGE) -> list[str]:
-        """The files students hand in, relative to the assignment folder: the package's modules."""
-        return sorted(f"{self.package}/{path.relative_to(package_dir).as_posix()}"
-                      for path in Path(package_dir).rglob("*.py") if "__pycache__" not in path.parts)
 
     def mistake_link(self, mistake_id: str, book_url: str = "") -> str:
         """Where the book explains a mistake, relative to ``book_url`` (the site's root)."""
@@ -157,50 +191,14 @@ def _join(book_url: str, relative: str) -> str:
     return f"{book_url.rstrip('/')}/{relative}" if book_url else relative
 
 
-class _Reader:
-    """Typed access to one table of the manifest, with errors that say where."""
-
-    def __init__(self, path: Path, table: dict, where: str):
-        self.path, self.table, self.where = path, table, where
-
-    def fail(self, key: str, problem: str) -> ManifestError:
-        value = self.table.get(key, "<missing>")
-        return ManifestError(f"{self.path}: {self.where}.{key} = {value!r}: {problem}")
-
-    def text(self, key: str, pattern: re.Pattern | None = None) -> str:
-        value = self.table.get(key)
-        if not isinstance(value, str) or not value.strip():
-            raise self.fail(key, "expected a non-empty string")
-        if pattern is not None and not pattern.match(value):
-            raise self.fail(key, f"must match {pattern.pattern}")
-        return value
-
-    def number(self, key: str) -> float:
-        value = self.table.get(key)
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-            raise self.fail(key, "expected a positive number")
-        return float(value)
-
-    def texts(self, key: str) -> tuple[str, ...]:
-        value = self.table.get(key)
-        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-            raise self.fail(key, "expected a list of non-empty strings")
-        return tuple(value)
-
-    def unknown_keys(self, known: set[str]) -> None:
-        extra = sorted(set(self.table) - known)
-        if extra:
-            raise ManifestError(f"{self.path}: {self.where} has unknown key(s) {', '.join(extra)}; "
-                                f"known: {', '.join(sorted(known))}")
+TASK_KEYS = {"id", "assignment", "title", "grade_cell", "points", "folder", "stubs", "book", "mistakes"}
+MANUAL_KEYS = {"assignment", "grade_cell", "title", "points"}
+COURSE_KEYS = {"package", "course_id", "mistakes_page"}
+ASSIGNMENT_KEYS = {"name", "notebook", "title"}
 
 
-TASK_KEYS = {"id", "title", "grade_cell", "points", "folder", "stubs", "book", "mistakes"}
-MANUAL_KEYS = {"grade_cell", "title", "points"}
-ASSIGNMENT_KEYS = {"name", "notebook", "package", "course_id", "mistakes_page"}
-
-
-def load(path: Path = MANIFEST_FILE) -> Course:
-    """Read and check the manifest at ``path``."""
+def load(path: Path = MANIFEST_FILE, course_root: Path = COURSE_ROOT) -> Course:
+    """Read and check the manifest at ``path``; notebooks are looked for under ``course_root``."""
     path = Path(path)
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -209,25 +207,42 @@ def load(path: Path = MANIFEST_FILE) -> Course:
     except tomllib.TOMLDecodeError as error:
         raise ManifestError(f"{path}: not valid TOML: {error}") from error
 
-    assignment = _Reader(path, data.get("assignment") or {}, "[assignment]")
-    assignment.unknown_keys(ASSIGNMENT_KEYS)
+    if "assignment" in data and not isinstance(data["assignment"], list):
+        raise ManifestError(f"{path}: [assignment] is a single table: the course's keys go to [course], "
+                            "each assignment to an [[assignment]] table (name, notebook, title)")
+    course = TableReader(path, data.get("course") or {}, "[course]")
+    course.unknown_keys(COURSE_KEYS)
     mistakes_table = data.get("mistakes")
     if not isinstance(mistakes_table, dict) or not mistakes_table:
         raise ManifestError(f"{path}: [mistakes] must map each mistake id to its title")
-    mistakes_reader = _Reader(path, mistakes_table, "[mistakes]")
+    mistakes_reader = TableReader(path, mistakes_table, "[mistakes]")
     mistakes = {key: mistakes_reader.text(key) for key in mistakes_table}
     for key in mistakes:
         if not MISTAKE_ID.match(key):
             raise mistakes_reader.fail(key, f"the id {key!r} must match {MISTAKE_ID.pattern} (it is an anchor)")
 
+    headers = []
+    for index, table in enumerate(data.get("assignment") or []):
+        reader = TableReader(path, table, f"[[assignment]] #{index + 1}")
+        reader.unknown_keys(ASSIGNMENT_KEYS)
+        name, notebook = reader.text("name", ASSIGNMENT_NAME), reader.text("notebook")
+        if not (Path(course_root) / "source" / name / f"{notebook}.ipynb").is_file():
+            raise reader.fail("notebook", f"no such file {Path(course_root) / 'source' / name / f'{notebook}.ipynb'}")
+        headers.append((name, notebook, reader.text("title")))
+    if not headers:
+        raise ManifestError(f"{path}: no [[assignment]]: the course needs at least one assignment")
+    unique(path, "[[assignment]] name", [name for name, _, _ in headers])
+    names = [name for name, _, _ in headers]
+
     tasks = []
     for index, table in enumerate(data.get("task") or []):
-        reader = _Reader(path, table, f"[[task]] #{index + 1}")
+        reader = TableReader(path, table, f"[[task]] #{index + 1}")
         reader.unknown_keys(TASK_KEYS)
         task = Task(id=reader.text("id", TASK_ID), title=reader.text("title"),
                     grade_cell=reader.text("grade_cell"), points=reader.number("points"),
                     folder=reader.text("folder"), stubs=reader.texts("stubs"), book=reader.text("book"),
-                    mistakes=reader.texts("mistakes") if "mistakes" in table else ())
+                    mistakes=reader.texts("mistakes") if "mistakes" in table else (),
+                    assignment=_assignment_of(reader, names))
         _check_folder(reader, task)
         for stub in task.stubs:
             if ":" not in stub:
@@ -241,18 +256,25 @@ def load(path: Path = MANIFEST_FILE) -> Course:
 
     manual = []
     for index, table in enumerate(data.get("manual") or []):
-        reader = _Reader(path, table, f"[[manual]] #{index + 1}")
+        reader = TableReader(path, table, f"[[manual]] #{index + 1}")
         reader.unknown_keys(MANUAL_KEYS)
         manual.append(ManualPart(grade_cell=reader.text("grade_cell"), title=reader.text("title"),
-                                 points=reader.number("points")))
+                                 points=reader.number("points"), assignment=_assignment_of(reader, names)))
 
-    _unique(path, "[[task]] id", [t.id for t in tasks])
-    _unique(path, "grade_cell", [t.grade_cell for t in tasks] + [m.grade_cell for m in manual])
-    _unique(path, "[[task]] folder", [t.folder for t in tasks])
-    _unique(path, "[[task]] stubs", [s for t in tasks for s in t.stubs])
-    return Course(assignment=assignment.text("name"), notebook=assignment.text("notebook"),
-                  package=assignment.text("package"), course_id=assignment.text("course_id"),
-                  mistakes_page=assignment.text("mistakes_page"), tasks=tuple(tasks), manual=tuple(manual),
+    unique(path, "[[task]] id", [t.id for t in tasks])
+    unique(path, "grade_cell", [t.grade_cell for t in tasks] + [m.grade_cell for m in manual])
+    unique(path, "[[task]] folder", [t.folder for t in tasks])
+    unique(path, "[[task]] stubs", [s for t in tasks for s in t.stubs])
+    package = course.text("package")
+    assignments = []
+    for name, notebook, title in headers:
+        mine = tuple(t for t in tasks if t.assignment == name)
+        if not mine:
+            raise ManifestError(f"{path}: [[assignment]] {name!r} has no [[task]] with assignment = {name!r}")
+        assignments.append(Assignment(name=name, notebook=notebook, title=title, package=package, tasks=mine,
+                                      manual=tuple(m for m in manual if m.assignment == name)))
+    return Course(assignments=tuple(assignments), package=package, course_id=course.text("course_id"),
+                  mistakes_page=course.text("mistakes_page"), tasks=tuple(tasks),
                   mistakes=mistakes, credit=_credit(path, data.get("credit"), mistakes))
 
 
@@ -261,7 +283,7 @@ FOLDER_FILES = {"calls.py": "the calls its checks may make into student code",
                 "__init__.py": "it names the checks module hidden.<id>.test_<id>, apart from tests/test_<id>.py"}
 
 
-def _check_folder(reader: _Reader, task: Task) -> None:
+def _check_folder(reader: TableReader, task: Task) -> None:
     """Refuse a task whose folder is missing, or lacks its checks or the files beside them."""
     if not task.folder_path.is_dir():
         raise reader.fail("folder", f"no such folder {task.folder_path}")
@@ -271,16 +293,24 @@ def _check_folder(reader: _Reader, task: Task) -> None:
             raise reader.fail("folder", f"the folder holds no {name} ({what})")
 
 
+def _assignment_of(reader: TableReader, names: list[str]) -> str:
+    """The ``assignment`` key of a [[task]] or [[manual]]: one of the [[assignment]] names."""
+    name = reader.text("assignment")
+    if name not in names:
+        raise reader.fail("assignment", f"no [[assignment]] is named {name!r}; the manifest's: {', '.join(names)}")
+    return name
+
+
 def _credit(path: Path, table: object, mistakes: dict[str, str]) -> Credit | None:
     """The [credit] table, or None when the manifest has none."""
     if table is None:
         return None
     if not isinstance(table, dict):
         raise ManifestError(f"{path}: [credit] = {table!r}: expected a table")
-    reader = _Reader(path, table, "[credit]")
+    reader = TableReader(path, table, "[credit]")
     reader.unknown_keys({"rule", "identity_max_points", "behaviour_kept_max", "incidental", "presupposes"})
     presupposes = table.get("presupposes") or {}
-    checks = _Reader(path, presupposes, "[credit.presupposes]")
+    checks = TableReader(path, presupposes, "[credit.presupposes]")
     if not isinstance(presupposes, dict):
         raise reader.fail("presupposes", "expected a table: check name -> behaviour")
     kept = reader.number("behaviour_kept_max")
@@ -293,14 +323,6 @@ def _credit(path: Path, table: object, mistakes: dict[str, str]) -> Credit | Non
     return Credit(rule=reader.text("rule"), identity_max_points=reader.number("identity_max_points"),
                   behaviour_kept_max=kept, presupposes={key: checks.text(key) for key in presupposes},
                   incidental=incidental)
-
-
-def _unique(path: Path, what: str, values: list[str]) -> None:
-    seen = set()
-    for value in values:
-        if value in seen:
-            raise ManifestError(f"{path}: {what} {value!r} appears twice")
-        seen.add(value)
 
 
 COURSE = load()

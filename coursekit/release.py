@@ -1,16 +1,17 @@
-"""Release the assignment: nbgrader's student notebook plus the student edition of source_pkg.
+"""Release the assignments: nbgrader's student notebook plus the student edition of source_pkg.
 
-Usage, from the repository root: ``python -m coursekit.release [--force] [--course-root DIR]``
-(``make release`` runs it). Three steps:
+Usage, from the repository root: ``python -m coursekit.release [ASSIGNMENT...] [--force]
+[--course-root DIR]``; without a name every assignment of the manifest is released (``make
+release`` does that). Three steps for each assignment A:
 
-1. ``nbgrader generate_assignment dropout --force`` in the course root (the folder holding
-   ``nbgrader_config.py``): it strips solutions from the notebook, records the graded cells in
-   the gradebook (``CourseDirectory.db_url``: ``gradebook.db`` or a database server) and
-   writes ``release/dropout/``. It runs with this Python's
+1. ``nbgrader generate_assignment A --force`` in the course root (the folder holding
+   ``nbgrader_config.py``): it strips solutions from the notebook, records the assignment and
+   its graded cells in the gradebook (``CourseDirectory.db_url``: ``gradebook.db`` or a database
+   server) and writes ``release/A/``. It runs with this Python's
    ``bin/`` first on PATH (nbgrader starts ``alembic``) and without PYTHONPATH, so nothing from
    the repository is importable by accident.
 2. The student edition of ``source_pkg`` (solutions replaced by loud stubs) is written to
-   ``release/dropout/source_pkg``, next to the notebook that imports it.
+   ``release/A/source_pkg``, next to the notebook that imports it.
 3. The release is checked for grading code: no ``tests/`` or ``coursekit/`` folder, no Python
    file outside ``source_pkg``, nothing naming ``coursekit``.
 
@@ -43,7 +44,6 @@ from .manifest import COURSE
 from .paths import COURSE_ROOT, REPO_ROOT
 from .student_setup import SetupError, write_student_setup
 
-ASSIGNMENT = COURSE.assignment
 # Names that must never reach students: the grading package, the hidden checks.
 FORBIDDEN_DIRS = ("tests", "coursekit")
 TAIL_LINES = 25
@@ -93,7 +93,7 @@ def source_cell_checksums(source_dir: Path) -> dict[tuple[str, str], str]:
     return checksums
 
 
-def course_settings(course_root: Path, assignment: str = ASSIGNMENT) -> CourseSettings:
+def course_settings(course_root: Path, assignment: str = "") -> CourseSettings:
     """The course's nbgrader settings (db_url, course_id), read as nbgrader reads them."""
     try:
         return read_settings(course_root, assignment)
@@ -101,7 +101,7 @@ def course_settings(course_root: Path, assignment: str = ASSIGNMENT) -> CourseSe
         raise ReleaseError(str(error)) from error
 
 
-def changed_cells(course_root: Path, assignment: str = ASSIGNMENT) -> tuple[int, list[str]]:
+def changed_cells(course_root: Path, assignment: str) -> tuple[int, list[str]]:
     """(submissions, sorted names of graded/locked cells a new release would change)."""
     settings = course_settings(course_root, assignment)
     try:
@@ -117,7 +117,7 @@ def changed_cells(course_root: Path, assignment: str = ASSIGNMENT) -> tuple[int,
     return submissions, sorted(f"{notebook}.ipynb:{cell}" for notebook, cell in changed)
 
 
-def generate_assignment(course_root: Path, assignment: str = ASSIGNMENT) -> subprocess.CompletedProcess:
+def generate_assignment(course_root: Path, assignment: str) -> subprocess.CompletedProcess:
     """Run ``nbgrader generate_assignment ASSIGNMENT --force`` in ``course_root``."""
     command = [sys.executable, "-m", "nbgrader", "generate_assignment", assignment, "--force"]
     try:
@@ -182,9 +182,13 @@ def post_generate(assignment: str, student: str, notebooks: list[str]) -> None:
         raise SystemExit(message) from error
 
 
-def release(course_root: Path = COURSE_ROOT, assignment: str = ASSIGNMENT, force: bool = False,
+def release(course_root: Path, assignment: str, force: bool = False,
             log: Callable[[str], object] = print) -> Path:
     """Release ``assignment`` of the course in ``course_root``; return the release folder."""
+    try:
+        COURSE.assignment_named(assignment)
+    except KeyError as error:
+        raise ReleaseError(error.args[0]) from error
     course_root = Path(course_root).resolve()
     source_dir = course_root / "source" / assignment
     if not (course_root / "nbgrader_config.py").is_file():
@@ -217,16 +221,23 @@ def release(course_root: Path = COURSE_ROOT, assignment: str = ASSIGNMENT, force
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("assignments", nargs="*", metavar="ASSIGNMENT",
+                        help=f"the assignments to release (default: all of the manifest: "
+                             f"{', '.join(COURSE.assignment_names)})")
     parser.add_argument("--force", action="store_true",
                         help="release even if it changes graded cells of existing submissions")
     parser.add_argument("--course-root", type=Path, default=COURSE_ROOT,
                         help=f"nbgrader course root (default: {COURSE_ROOT})")
     args = parser.parse_args(argv)
-    try:
-        release(args.course_root, force=args.force)
-    except ReleaseError as error:
-        print(f"release failed: {error}", file=sys.stderr)
-        return 1
+    unknown = [name for name in args.assignments if name not in COURSE.assignment_names]
+    if unknown:
+        parser.error(f"unknown assignment(s) {', '.join(unknown)}; the manifest's: {', '.join(COURSE.assignment_names)}")
+    for assignment in args.assignments or COURSE.assignment_names:
+        try:
+            release(args.course_root, assignment, force=args.force)
+        except ReleaseError as error:
+            print(f"release of {assignment} failed: {error}", file=sys.stderr)
+            return 1
     return 0
 
 

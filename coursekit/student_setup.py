@@ -34,11 +34,11 @@ def pinned_requirements(packages: tuple[str, ...] = STUDENT_PACKAGES) -> str:
     return "\n".join(lines) + "\n"
 
 
-def readme_text(python: str | None = None) -> str:
-    """The students' README: Python version, installing, starting Jupyter, what to hand in."""
+def readme_text(assignment: str, python: str | None = None) -> str:
+    """The README of ``assignment``'s release: Python version, installing, starting Jupyter, what to hand in."""
     python = python or ".".join(platform.python_version_tuple()[:2])
-    package, notebook = COURSE.package, f"{COURSE.notebook}.ipynb"
-    return f"""# {COURSE.assignment}: set-up
+    package, notebook = COURSE.package, f"{COURSE.assignment_named(assignment).notebook}.ipynb"
+    return f"""# {assignment}: set-up
 
 You need Python {python} (3.10 or newer works; {python} is what the course was tested with).
 From this folder:
@@ -57,9 +57,13 @@ the notebook from top to bottom: its cells check your work as you go. Hand in th
 
 
 def write_student_setup(release_dir: Path) -> list[Path]:
-    """Write README.md and requirements.txt into ``release_dir``; return their paths."""
+    """Write README.md and requirements.txt into ``release_dir`` (``release/<assignment>``); return their paths."""
     release_dir = Path(release_dir)
-    files = {release_dir / README: readme_text(), release_dir / REQUIREMENTS: pinned_requirements()}
+    try:
+        readme = readme_text(release_dir.name)
+    except KeyError as error:
+        raise SetupError(f"{release_dir} is not the release of an assignment of the manifest: {error}") from error
+    files = {release_dir / README: readme, release_dir / REQUIREMENTS: pinned_requirements()}
     for path, text in files.items():
         path.write_text(text)
     return list(files)

@@ -100,7 +100,7 @@ def string_literals(path):
 
 def test_the_manifest_is_the_only_list_of_tasks():
     """No code restates a grade cell id or a list of the task ids: they come from COURSE."""
-    cells = set(COURSE.cell_points)
+    cells = {cell for assignment in COURSE.assignments for cell in assignment.cell_points}
     tasks = set(COURSE.task_ids)
     problems = []
     for path in python_files("coursekit", "tests", "benchmarks", "assignments"):

@@ -12,6 +12,7 @@ from coursekit.grading.judge import checks_environment, judge
 from coursekit.manifest import COURSE
 from faults.catalogue import BY_NAME
 
+DROPOUT = COURSE.assignment_named("dropout")  # the assignment these tests grade
 LIMITS = {"op_timeout": 2.0, "budget": 30.0}
 # Correct code, a wrong answer, code that kills its process, code that raises, no package at all.
 VARIANTS = ["reference", "keep-drop-swapped", "backward-crashes", "backward-raises", "missing-package"]
@@ -52,8 +53,8 @@ def test_a_child_that_hangs_is_killed_and_the_server_goes_on(server, tmp_path):
     output = tmp_path / "output.txt"
     with pytest.raises(subprocess.TimeoutExpired):
         server.run([hangs, "-p", "no:cacheprovider"], checks_environment(), tmp_path, output, timeout=5)
-    verdict = judge(BY_NAME["reference"].build(tmp_path / "ok"), server=server, **LIMITS)
-    assert verdict.points == COURSE.auto_points
+    verdict = judge(BY_NAME["reference"].build(tmp_path / "ok"), DROPOUT.task_ids, server=server, **LIMITS)
+    assert verdict.points == DROPOUT.auto_points
 
 
 def test_what_a_child_prints_or_how_it_ends_does_not_reach_the_protocol(server, tmp_path):

@@ -26,9 +26,10 @@ from coursekit.grading.verdict import Verdict, verdict_path
 from coursekit.manifest import COURSE
 from coursekit.paths import REPO_ROOT
 
+DROPOUT = COURSE.assignment_named("dropout")  # the assignment these tests grade
 CATALOGUE = classroom.load_catalogue()
-AUTO = COURSE.cell_tasks  # autograded cell -> task
-FULL = {task.grade_cell: task.points for task in COURSE.tasks}
+AUTO = DROPOUT.cell_tasks  # autograded cell -> task
+FULL = {task.grade_cell: task.points for task in DROPOUT.tasks}
 CLASS = {"ana": "reference", "bo": "keep-drop-swapped", "cy": "forward-hangs", "dee": "backward-crashes",
          "eve": "missing-package", "fay": "default-rng"}
 NO_NOTEBOOK = "gil"

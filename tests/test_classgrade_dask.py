@@ -25,6 +25,8 @@ from coursekit import classroom, gradebook
 from coursekit.manifest import COURSE
 from coursekit.paths import REPO_ROOT
 
+DROPOUT = COURSE.assignment_named("dropout")  # the assignment these tests grade
+
 distributed = pytest.importorskip("distributed", reason="the 'cluster' extra (distributed) is not installed")
 
 from coursekit.classgrade.cluster import (ClusterError, ClusterScheduler, check_gradebook_for_cluster,  # noqa: E402
@@ -67,12 +69,12 @@ def _serial_scores(root: Path, url: str, where: Path) -> dict[str, dict]:
     for folder in ("release", "submitted"):
         shutil.copytree(root / folder, serial / folder)
     gradebook.copy_gradebook(url, serial / "gradebook.db")
-    classroom.nbgrader(serial, "autograde", COURSE.assignment, CHECKS_ONLY)
+    classroom.nbgrader(serial, "autograde", DROPOUT.name, CHECKS_ONLY)
     return {student: classroom.cell_scores(serial, student) for student in [*CLASS, TWICE[0]]}
 
 
 def _classgrade(root: Path, address: str, *args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "coursekit.classgrade", COURSE.assignment, "--course-root",
+    return subprocess.Popen([sys.executable, "-m", "coursekit.classgrade", DROPOUT.name, "--course-root",
                              str(root), "--scheduler", address, "--progress", "lines", *args],
                             cwd=REPO_ROOT, env=cluster_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
@@ -108,8 +110,8 @@ def test_one_submission_graded_on_both_workers_leaves_one_row(cluster, course):
     address, _ = cluster
     root, url, serial = course
     student = TWICE[0]
-    pool = ClusterScheduler(load_course(root, COURSE.assignment), RunOptions(1, address=address),
-                            root / "reports" / COURSE.assignment / ".work")
+    pool = ClusterScheduler(load_course(root, DROPOUT.name), RunOptions(1, address=address),
+                            root / "reports" / DROPOUT.name / ".work")
     template = gradebook.copy_gradebook(url, root / "twice-template.db").read_bytes()
     results = []
     with distributed.Client(address, set_as_default=False) as client:
@@ -130,7 +132,7 @@ def test_merges_of_one_new_submission_at_once_leave_one_row(course, tmp_path, mo
     student = TWICE[0]
     graded = gradebook.sqlite_url(gradebook.copy_gradebook(url, tmp_path / "graded.db"))  # holds its grading
     with Gradebook(url, COURSE.course_id) as held:
-        held.remove_submission(COURSE.assignment, student)
+        held.remove_submission(DROPOUT.name, student)
     assert student not in _rows(url)
     lost, merge = [], gradebook.merge_submission
 
@@ -146,7 +148,7 @@ def test_merges_of_one_new_submission_at_once_leave_one_row(course, tmp_path, mo
 
     def merge_now(_):
         start.wait()
-        return merge_once(graded, url, COURSE.course_id, COURSE.assignment, student)
+        return merge_once(graded, url, COURSE.course_id, DROPOUT.name, student)
 
     with ThreadPoolExecutor(4) as threads:
         merged = list(threads.map(merge_now, range(4)))

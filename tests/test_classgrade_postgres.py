@@ -16,9 +16,10 @@ from coursekit import classroom
 from coursekit.manifest import COURSE
 from coursekit.paths import REPO_ROOT
 
+DROPOUT = COURSE.assignment_named("dropout")  # the assignment these tests grade
 CATALOGUE = classroom.load_catalogue()
 CLASS = {"a1": "reference", "a2": "keep-drop-swapped", "b1": "default-rng", "b2": "dropout-not-applied"}
-FULL = {task.grade_cell: task.points for task in COURSE.tasks}
+FULL = {task.grade_cell: task.points for task in DROPOUT.tasks}
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +40,7 @@ def course(postgres, tmp_path_factory):
 
 
 def classgrade(root, *args):
-    return subprocess.Popen([sys.executable, "-m", "coursekit.classgrade", COURSE.assignment, "--course-root", str(root),
+    return subprocess.Popen([sys.executable, "-m", "coursekit.classgrade", DROPOUT.name, "--course-root", str(root),
                              "--workers", "2", "--batch-size", "1", "--progress", "lines", *args],
                             cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
@@ -59,7 +60,7 @@ def test_two_parallel_commands_grade_into_one_postgresql_gradebook(course):
     assert not (root / "gradebook.db").exists()  # nothing went to a SQLite file
 
     with Gradebook(url, COURSE.course_id) as gradebook:
-        submissions = gradebook.find_assignment(COURSE.assignment).submissions
+        submissions = gradebook.find_assignment(DROPOUT.name).submissions
         assert sorted(s.student_id for s in submissions) == sorted(CLASS)  # each exactly once
     # Read back through the course's settings: the gradebook module finds the PostgreSQL gradebook.
     autograded = {student: {cell: score for cell, (score, _) in classroom.cell_scores(root, student).items()
@@ -80,4 +81,4 @@ def test_rerun_against_postgresql_grades_nothing_new_and_plain_nbgrader_exports(
     classroom.nbgrader(root, "export")
     grades = classroom.read_grades(root)
     assert {student: float(row["raw_score"]) for student, row in grades.items() if student in ("a1", "b1")} == \
-        {"a1": COURSE.auto_points, "b1": COURSE.auto_points}
+        {"a1": DROPOUT.auto_points, "b1": DROPOUT.auto_points}

@@ -14,6 +14,8 @@ from coursekit.grading.verdict import CheckResult, Verdict, VerdictError
 from coursekit.limits import LIMITS
 from coursekit.manifest import COURSE
 
+DROPOUT = COURSE.assignment_named("dropout")  # the assignment these tests grade
+
 
 def check(task="t", name="test_a", passed=True, code="ok", mistake=None, points=1.0, message=""):
     return CheckResult(task=task, check=name, points=points, passed=passed, mistake=mistake, student_code=code,
@@ -146,7 +148,7 @@ def test_every_attempt_has_a_run_label_and_unknown_ones_are_refused():
 # -- the report ----------------------------------------------------------------------------------
 
 def test_scores_csv_has_one_column_per_task_of_the_manifest(tmp_path):
-    first, second = COURSE.task_ids[:2]
+    first, second = DROPOUT.task_ids[:2]
     found = {"a": verdicts(check(first, points=3.0), check(first, "test_b", passed=False, points=2.0),
                            check(second, points=4.0)),
              "b": verdicts(check(first, passed=False, code="crashed", points=5.0)),
@@ -157,11 +159,11 @@ def test_scores_csv_has_one_column_per_task_of_the_manifest(tmp_path):
     with open(paths["scores"], newline="") as file:
         reader = csv.DictReader(file)
         rows = {row["student"]: row for row in reader}
-    assert reader.fieldnames == ["student", "status", "score", "max_score", *COURSE.task_ids, "this_run", "detail"]
-    assert {task: rows["a"][task] for task in COURSE.task_ids} == {first: "3", second: "4",
-                                                                  **{t: "" for t in COURSE.task_ids[2:]}}
+    assert reader.fieldnames == ["student", "status", "score", "max_score", *DROPOUT.task_ids, "this_run", "detail"]
+    assert {task: rows["a"][task] for task in DROPOUT.task_ids} == {first: "3", second: "4",
+                                                                  **{t: "" for t in DROPOUT.task_ids[2:]}}
     assert rows["b"][first] == "0" and rows["b"][second] == ""
-    assert all(rows["c"][task] == "" for task in COURSE.task_ids)  # no grade: never a 0
+    assert all(rows["c"][task] == "" for task in DROPOUT.task_ids)  # no grade: never a 0
 
 
 def test_report_task_columns_follow_the_tasks_given(tmp_path):

@@ -21,7 +21,8 @@ from coursekit.manifest import COURSE
 from coursekit.paths import REPO_ROOT
 from test_release import copy_course
 
-ASSIGNMENT = COURSE.assignment
+DROPOUT = COURSE.assignment_named("dropout")  # the assignment these tests grade
+ASSIGNMENT = DROPOUT.name
 GUARD = REPO_ROOT / "etc" / "jupyter" / "nbgrader_config.py"
 COMMANDS = [["autograde", ASSIGNMENT], ["generate_assignment", ASSIGNMENT], ["generate_feedback", ASSIGNMENT],
             ["export"]]

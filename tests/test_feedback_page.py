@@ -24,6 +24,7 @@ from coursekit.release import course_settings
 from book_site import files_only
 from tests.test_feedback_parts import PNG
 
+DROPOUT = COURSE.assignment_named("dropout")  # the assignment these tests grade
 CATALOGUE = classroom.load_catalogue()
 POINTS = json.loads((REPO_ROOT / "tests" / "faults" / "points.json").read_text())
 EVIDENCE = "with-evidence"  # the correct submission handed in with its own run's outputs
@@ -56,13 +57,13 @@ COMMENT = "Good reading of the curves: name the gap between them."
 
 def hand_in_with_outputs(folder):
     """Put a student's own run into the last two code cells (the experiment) of the notebook."""
-    path = folder / f"{COURSE.notebook}.ipynb"
+    path = folder / f"{DROPOUT.notebook}.ipynb"
     nb = json.loads(path.read_text())
     experiment = [c for c in nb["cells"] if c["cell_type"] == "code"][-2:]
     experiment[0]["outputs"] = [new_output("stream", name="stdout", text=RUN_LINE + "\n")]
     experiment[1]["outputs"] = [new_output("display_data", data={"image/png": PNG, "text/plain": "<Figure>",
                                                                  "text/html": "<script>alert('x')</script>"})]
-    manual = {part.grade_cell for part in COURSE.manual}
+    manual = {part.grade_cell for part in DROPOUT.manual}
     for cell in nb["cells"]:
         if cell["metadata"].get("nbgrader", {}).get("grade_id") in manual:
             cell["source"] = "The validation curve flattens while the training curve climbs: $1/(1-p)$ matters."
@@ -72,12 +73,12 @@ def hand_in_with_outputs(folder):
 def grade_by_hand(root, student):
     from nbgrader.api import Gradebook
 
-    part = COURSE.manual[-1]
+    part = DROPOUT.manual[-1]
     settings = course_settings(root)
     with Gradebook(settings.db_url, settings.course_id) as gradebook:
-        grade = gradebook.find_grade(part.grade_cell, COURSE.notebook, COURSE.assignment, student)
+        grade = gradebook.find_grade(part.grade_cell, DROPOUT.notebook, DROPOUT.name, student)
         grade.manual_score = part.points - 1
-        comment = gradebook.find_comment(part.grade_cell, COURSE.notebook, COURSE.assignment, student)
+        comment = gradebook.find_comment(part.grade_cell, DROPOUT.notebook, DROPOUT.name, student)
         comment.manual_comment = COMMENT
         gradebook.db.commit()
 
@@ -90,14 +91,14 @@ def course(tmp_path_factory):
         folder = classroom.submit(root, student, CATALOGUE.BY_NAME[variant])
         if student == EVIDENCE:
             hand_in_with_outputs(folder)
-    classroom.nbgrader(root, "autograde", COURSE.assignment, "--ResilientExecute.run_notebook=False", check=False)
+    classroom.nbgrader(root, "autograde", DROPOUT.name, "--ResilientExecute.run_notebook=False", check=False)
     grade_by_hand(root, EVIDENCE)
-    classroom.nbgrader(root, "generate_feedback", COURSE.assignment)
+    classroom.nbgrader(root, "generate_feedback", DROPOUT.name)
     return root
 
 
 def page_of(root, student):
-    return root / "feedback" / student / COURSE.assignment / f"{COURSE.notebook}.html"
+    return root / "feedback" / student / DROPOUT.name / f"{DROPOUT.notebook}.html"
 
 
 def text_of(root, student):
@@ -116,7 +117,7 @@ def test_the_graded_code_cells_and_kept_outputs_change_no_score(course, student)
 
 @pytest.mark.parametrize("student", sorted(CLASS))
 def test_the_page_names_every_failed_check_and_its_mistake(course, student):
-    verdict = Verdict.load(verdict_path(course / "autograded" / student / COURSE.assignment, COURSE.notebook))
+    verdict = Verdict.load(verdict_path(course / "autograded" / student / DROPOUT.name, DROPOUT.notebook))
     text = text_of(course, student)
     for check in verdict.checks:
         assert check.name in text
@@ -152,8 +153,8 @@ def test_the_students_own_code_and_its_diff_are_shown(course):
 
 
 def test_where_the_students_code_raised_is_named_and_marked(course):
-    verdict = Verdict.load(verdict_path(course / "autograded" / "backward-raises" / COURSE.assignment,
-                                        COURSE.notebook))
+    verdict = Verdict.load(verdict_path(course / "autograded" / "backward-raises" / DROPOUT.name,
+                                        DROPOUT.notebook))
     raised = [c for c in verdict.checks if c.student_line]
     assert raised, "the verdict of a submission that raises records where"
     page, text = page_of(course, "backward-raises").read_text(), text_of(course, "backward-raises")
@@ -165,11 +166,11 @@ def test_where_the_students_code_raised_is_named_and_marked(course):
 
 def test_the_submitted_run_and_the_hand_grade_are_on_the_page(course):
     text = text_of(course, EVIDENCE)
-    part = COURSE.manual[-1]
+    part = DROPOUT.manual[-1]
     assert RUN_LINE in text and "As submitted (the student's own run, kept by autograde)" in text
     assert 'alt="Figure' in page_of(course, EVIDENCE).read_text()
     assert f"{part.title}: {part.points - 1:g} / {part.points:g} points" in text and COMMENT in text
-    assert f"{COURSE.manual[0].title}: not graded yet" in text
+    assert f"{DROPOUT.manual[0].title}: not graded yet" in text
 
 
 @pytest.mark.parametrize("student", sorted(CLASS))
@@ -186,12 +187,12 @@ def test_every_formula_is_typeset_and_the_page_is_small_and_runs_no_script(cours
 def test_a_question_is_shown_without_its_sections_introduction(course):
     page = page_of(course, EVIDENCE).read_text()
     questions = re.findall(r'<div class="question math-ok">(.*?)</div>', page, flags=re.S)
-    assert len(questions) == len(COURSE.manual)
+    assert len(questions) == len(DROPOUT.manual)
     assert all("Inline question" in q and "<h" not in q and "Answer each question" not in q for q in questions)
 
 
 def test_the_graded_notebook_carries_read_only_code_cells_for_formgrader(course):
-    nb = json.loads((course / "autograded" / EVIDENCE / COURSE.assignment / f"{COURSE.notebook}.ipynb").read_text())
+    nb = json.loads((course / "autograded" / EVIDENCE / DROPOUT.name / f"{DROPOUT.notebook}.ipynb").read_text())
     code_cells = [c for c in nb["cells"] if "graded-code" in c["metadata"].get("tags", [])]
     assert code_cells and all(c["metadata"]["editable"] is False and "nbgrader" not in c["metadata"]
                               for c in code_cells)
@@ -250,7 +251,7 @@ def seen(course):
 
 
 def test_the_sample_covers_every_family_of_mistakes():
-    assert len(by_family()) >= len(COURSE.tasks) and set(SAMPLE) <= set(CLASS)
+    assert len(by_family()) >= len(DROPOUT.tasks) and set(SAMPLE) <= set(CLASS)
 
 
 @pytest.mark.parametrize("student", sorted(CLASS))

@@ -28,17 +28,19 @@ from coursekit.manifest import COURSE
 from coursekit.paths import BUILD_DIR, REPO_ROOT
 from coursekit.release import course_settings, nbgrader_env
 
+DROPOUT = COURSE.assignment_named("dropout")  # the assignment these tests grade
+
 playwright = pytest.importorskip("playwright.sync_api")
 pytestmark = [pytest.mark.skipif(sandbox.probe() is not None, reason=f"bwrap unusable: {sandbox.probe()}"),
               pytest.mark.skipif(not Path("/usr/bin/chromium").exists(), reason="no /usr/bin/chromium")]
 
-ASSIGNMENT = COURSE.assignment
+ASSIGNMENT = DROPOUT.name
 CATALOGUE = classroom.load_catalogue()
 SHOTS = BUILD_DIR / "screenshots"
 TOKEN = "formgrader-test"
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync", "--no-first-run"]
-HAND_POINTS = {part.grade_cell: part.points - 1 for part in COURSE.manual}  # typed into formgrader
+HAND_POINTS = {part.grade_cell: part.points - 1 for part in DROPOUT.manual}  # typed into formgrader
 
 
 def free_port() -> int:
@@ -119,7 +121,7 @@ def wait_for_manual_score(root: Path, cell: str, student: str = "ada", seconds: 
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         with Gradebook(settings.db_url, course_id=settings.course_id) as gradebook:
-            score = gradebook.find_grade(cell, COURSE.notebook, ASSIGNMENT, student).manual_score
+            score = gradebook.find_grade(cell, DROPOUT.notebook, ASSIGNMENT, student).manual_score
         if score is not None:
             return score
         time.sleep(0.5)
@@ -192,12 +194,12 @@ def session(server, browser):
     shot(page, "submissions-1280")
 
     # Manual grading of ada: the gradebook lists her notebook; open it and type the points.
-    page.goto(f"{url}/formgrader/gradebook/{ASSIGNMENT}/{COURSE.notebook}")
+    page.goto(f"{url}/formgrader/gradebook/{ASSIGNMENT}/{DROPOUT.notebook}")
     page.wait_for_selector("a:has-text('Submission #')", timeout=60_000)
     shot(page, "manual-list-1280")
     settings = course_settings(root)
     with Gradebook(settings.db_url, course_id=settings.course_id) as gradebook:
-        ada_id = gradebook.find_submission_notebook(COURSE.notebook, ASSIGNMENT, "ada").id
+        ada_id = gradebook.find_submission_notebook(DROPOUT.notebook, ASSIGNMENT, "ada").id
     page.click(f"a[href$='/formgrader/submissions/{ada_id}']")
     page.wait_for_load_state("networkidle")
     for cell, points in HAND_POINTS.items():
@@ -255,7 +257,7 @@ def test_a_sandbox_that_cannot_start_shows_its_reason_in_the_dialog(session):
 def test_autograde_buttons_give_the_judges_points(session):
     root, said = session
     assert said["autograde-ada"].startswith("success-modal"), said["autograde-ada"]
-    auto = {task.grade_cell: task.points for task in COURSE.tasks}
+    auto = {task.grade_cell: task.points for task in DROPOUT.tasks}
     scores = classroom.cell_scores(root, "ada")
     assert {cell: scores[cell][0] for cell in auto} == auto
     bob = classroom.cell_scores(root, "bob")
@@ -268,10 +270,10 @@ def test_hand_graded_points_reach_the_total_and_the_export(session):
     assert said["feedback"].startswith("success-modal"), said["feedback"]
     with open(root / "grades.csv", newline="") as file:
         rows = {row["student_id"]: row for row in csv.DictReader(file)}
-    expected = sum(task.points for task in COURSE.tasks) + sum(HAND_POINTS.values())
+    expected = sum(task.points for task in DROPOUT.tasks) + sum(HAND_POINTS.values())
     assert float(rows["ada"]["score"]) == expected
     assert (rows["ada"]["needs_manual_grading"], rows["bob"]["needs_manual_grading"]) == ("no", "yes")
-    assert (root / "feedback" / "ada" / ASSIGNMENT / f"{COURSE.notebook}.html").is_file()
+    assert (root / "feedback" / "ada" / ASSIGNMENT / f"{DROPOUT.notebook}.html").is_file()
 
 
 def test_roster_names_show_in_formgrader(session):
@@ -286,13 +288,13 @@ def test_a_hanging_notebook_gets_the_servers_budget_not_the_cell_timeout(session
 
     root, said = session
     assert said["autograde-hal"].startswith("success-modal"), said["autograde-hal"]
-    nb = nbformat.read(root / "autograded" / "hal" / ASSIGNMENT / f"{COURSE.notebook}.ipynb", as_version=4)
+    nb = nbformat.read(root / "autograded" / "hal" / ASSIGNMENT / f"{DROPOUT.notebook}.ipynb", as_version=4)
     timeouts = [o.get("evalue", "") + "".join(o.get("traceback", [])) for cell in nb.cells
                 for o in cell.get("outputs", []) if o.get("ename") == "CellTimeoutError"]
     assert len(timeouts) == 1, timeouts
     waited = [int(s) for s in re.findall(r"Timeout waiting for execute reply \((\d+)s\)", said["autograde-hal"])]
     assert waited and max(waited) <= 30, said["autograde-hal"][-2000:]
-    forward = next(task.grade_cell for task in COURSE.tasks if task.id == "dropout_forward")
+    forward = next(task.grade_cell for task in DROPOUT.tasks if task.id == "dropout_forward")
     assert classroom.cell_scores(root, "hal")[forward][0] == 0
 
 

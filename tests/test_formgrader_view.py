@@ -18,6 +18,7 @@ from coursekit.manifest import COURSE
 from coursekit.release import course_settings
 from tests.test_formgrader import browser, new_page, pytestmark, server, shot  # noqa: F401 (fixtures, marks)
 
+DROPOUT = COURSE.assignment_named("dropout")  # the assignment these tests grade
 STUDENT, VARIANT = "ada", "vanilla-dropout"
 WIDTHS = (1280, 390)
 EDITABLE = "input, textarea, select, button, [contenteditable]:not([contenteditable='false'])"
@@ -29,13 +30,13 @@ def view(server, browser):
     url, root, _ = server
     classroom.release_course(root)
     classroom.submit(root, STUDENT, classroom.load_catalogue().BY_NAME[VARIANT])
-    classroom.nbgrader(root, "autograde", COURSE.assignment, f"--student={STUDENT}",
+    classroom.nbgrader(root, "autograde", DROPOUT.name, f"--student={STUDENT}",
                        "--ResilientExecute.run_notebook=False")
-    graded = nbformat.read(root / "autograded" / STUDENT / COURSE.assignment / f"{COURSE.notebook}.ipynb",
+    graded = nbformat.read(root / "autograded" / STUDENT / DROPOUT.name / f"{DROPOUT.notebook}.ipynb",
                            as_version=4)
     settings = course_settings(root)
     with Gradebook(settings.db_url, course_id=settings.course_id) as gradebook:
-        submission = gradebook.find_submission_notebook(COURSE.notebook, COURSE.assignment, STUDENT).id
+        submission = gradebook.find_submission_notebook(DROPOUT.notebook, DROPOUT.name, STUDENT).id
     seen = {}
     for width in WIDTHS:
         page = new_page(browser, url, width=width)
@@ -77,5 +78,5 @@ def test_the_grading_view_shows_the_graded_code(view, width):
 def test_the_graded_code_is_read_only_and_not_graded_there(view, width):
     _, seen = view
     assert all(cell["editable"] == 0 and not cell["gradeCell"] for cell in seen[width]["graded"])
-    graded_cells = {t.grade_cell for t in COURSE.tasks} | {part.grade_cell for part in COURSE.manual}
+    graded_cells = {t.grade_cell for t in DROPOUT.tasks} | {part.grade_cell for part in DROPOUT.manual}
     assert set(seen[width]["scores"]) == graded_cells

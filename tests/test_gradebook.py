@@ -16,8 +16,9 @@ from coursekit.gradebook import (GradebookError, cell_scores, check_gradebook, r
 from coursekit.manifest import COURSE
 from coursekit.release import ReleaseError, release, source_cell_checksums
 
-ASSIGNMENT, NOTEBOOK, COURSE_ID = COURSE.assignment, COURSE.notebook, COURSE.course_id
-SCORES = {task.grade_cell: task.points / 2 for task in COURSE.tasks}  # what "ana" got, per cell
+DROPOUT = COURSE.assignment_named("dropout")  # the assignment these tests grade
+ASSIGNMENT, NOTEBOOK, COURSE_ID = DROPOUT.name, DROPOUT.notebook, COURSE.course_id
+SCORES = {task.grade_cell: task.points / 2 for task in DROPOUT.tasks}  # what "ana" got, per cell
 # nbgrader's add_submission triggers SQLAlchemy autoflush warnings inside nbgrader itself.
 pytestmark = pytest.mark.filterwarnings("ignore:Object of type")
 
@@ -35,7 +36,7 @@ def build_gradebook(url):
     with Gradebook(url, COURSE_ID) as gradebook:
         gradebook.add_assignment(ASSIGNMENT)
         gradebook.add_notebook(NOTEBOOK, ASSIGNMENT)
-        for cell, points in COURSE.cell_points.items():
+        for cell, points in DROPOUT.cell_points.items():
             gradebook.add_grade_cell(cell, NOTEBOOK, ASSIGNMENT, max_score=points,
                                      cell_type="code" if cell in SCORES else "markdown")
             gradebook.add_source_cell(cell, NOTEBOOK, ASSIGNMENT, cell_type="code", checksum=f"sum-{cell}")
@@ -63,24 +64,24 @@ def test_check_gradebook_names_the_notebooks(url):
 
 def test_release_state_counts_submissions_and_reads_the_recorded_checksums(url):
     assert release_state(url, COURSE_ID, ASSIGNMENT) == (
-        1, {(NOTEBOOK, cell): f"sum-{cell}" for cell in COURSE.cell_points})
+        1, {(NOTEBOOK, cell): f"sum-{cell}" for cell in DROPOUT.cell_points})
     assert release_state(url, COURSE_ID, "other") == (0, {})
 
 
 def test_cell_scores_and_submission_scores(url):
     assert cell_scores(url, COURSE_ID, ASSIGNMENT, NOTEBOOK, "ana") == {
-        cell: (SCORES.get(cell), points) for cell, points in COURSE.cell_points.items()}
+        cell: (SCORES.get(cell), points) for cell, points in DROPOUT.cell_points.items()}
     with pytest.raises(GradebookError, match=r"no submission of .* by bo"):
         cell_scores(url, COURSE_ID, ASSIGNMENT, NOTEBOOK, "bo")
-    manual = sum(part.points for part in COURSE.manual)  # the written answers wait for a grader
-    assert submission_scores(url, COURSE_ID, ASSIGNMENT) == {"ana": (sum(SCORES.values()), COURSE.total_points, manual)}
+    manual = sum(part.points for part in DROPOUT.manual)  # the written answers wait for a grader
+    assert submission_scores(url, COURSE_ID, ASSIGNMENT) == {"ana": (sum(SCORES.values()), DROPOUT.total_points, manual)}
 
 
 def test_a_hand_score_ends_pending(tmp_path):
     from nbgrader.api import Gradebook
 
     url = build_gradebook(sqlite_url(tmp_path / "gradebook.db"))
-    first, *rest = COURSE.manual
+    first, *rest = DROPOUT.manual
     with Gradebook(url, COURSE_ID) as gradebook:
         gradebook.find_grade(first.grade_cell, NOTEBOOK, ASSIGNMENT, "ana").manual_score = 0
         gradebook.db.commit()
@@ -131,8 +132,8 @@ def test_release_refuses_to_change_graded_cells_of_a_postgresql_class(postgres, 
     assert not (root / "gradebook.db").exists()  # everything went to PostgreSQL
 
     scores = classroom.cell_scores(root, "ana")
-    assert {cell: scores[cell] for cell in COURSE.cell_tasks} == {
-        task.grade_cell: (task.points, task.points) for task in COURSE.tasks}
+    assert {cell: scores[cell] for cell in DROPOUT.cell_tasks} == {
+        task.grade_cell: (task.points, task.points) for task in DROPOUT.tasks}
     source = root / "source" / ASSIGNMENT
     assert release_state(db_url, COURSE_ID, ASSIGNMENT) == (1, source_cell_checksums(source))
 
@@ -143,10 +144,10 @@ def test_release_refuses_to_change_graded_cells_of_a_postgresql_class(postgres, 
     cell.source += "\nassert True"
     nbformat.write(nb, notebook)
     with pytest.raises(ReleaseError, match=rf"1 submission.*{NOTEBOOK}\.ipynb:{net_cell}.*--force") as refused:
-        release(root, log=lambda *_: None)
+        release(root, ASSIGNMENT, log=lambda *_: None)
     assert "s3cret" not in str(refused.value)
     assert "assert True" not in (root / "release" / ASSIGNMENT / f"{NOTEBOOK}.ipynb").read_text()
 
-    release(root, force=True, log=lambda *_: None)
+    release(root, ASSIGNMENT, force=True, log=lambda *_: None)
     assert "assert True" in (root / "release" / ASSIGNMENT / f"{NOTEBOOK}.ipynb").read_text()
     assert release_state(db_url, COURSE_ID, ASSIGNMENT) == (1, source_cell_checksums(source))

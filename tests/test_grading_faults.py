@@ -28,13 +28,15 @@ from faults.credit import figures, is_incidental
 from faults.messages import hidden_numbers
 from faults.record import feedback_entry
 
+DROPOUT = COURSE.assignment_named("dropout")  # the assignment these tests grade
+
 # Short limits keep the hanging variant quick; correct code needs a fraction of them.
 LIMITS = {"op_timeout": 2.0, "budget": 30.0}
 # Points per grade cell each variant earned before the course manifest and the Verdict type
 # (judged unconfined, as here): grading must not change them.
 POINTS = json.loads((Path(__file__).parent / "faults" / "points.json").read_text())
 FEEDBACK = json.loads((Path(__file__).parent / "faults" / "feedback.json").read_text())
-FULL_MARKS = {task.grade_cell: task.points for task in COURSE.tasks}
+FULL_MARKS = {task.grade_cell: task.points for task in DROPOUT.tasks}
 
 
 def cell_points(verdict):
@@ -58,8 +60,8 @@ def recorded_feedback():
 @pytest.mark.parametrize("variant", ALL + ATTACKS, ids=[v.name for v in ALL + ATTACKS])
 def test_variant_fails_the_expected_checks_and_earns_its_recorded_points(variant, server, tmp_path,
                                                                          recorded_feedback):
-    verdict = judge(variant.build(tmp_path / variant.name), server=server, **LIMITS)
-    assert list(verdict.tasks) == list(COURSE.task_ids)
+    verdict = judge(variant.build(tmp_path / variant.name), DROPOUT.task_ids, server=server, **LIMITS)
+    assert list(verdict.tasks) == list(DROPOUT.task_ids)
     assert cell_points(verdict) == POINTS[variant.name]
     if variant.points is not None:
         assert {task: v.points for task, v in verdict.tasks.items()} == variant.points
@@ -99,7 +101,7 @@ def test_wild_entries_state_their_points_and_are_forty_or_more():
 
 def test_credit_policy_targets_hold_on_the_catalogue(capsys):
     credit = COURSE.credit
-    layer_cells = [t.grade_cell for t in COURSE.tasks if any(s.startswith("layers.py:") for s in t.stubs)]
+    layer_cells = [t.grade_cell for t in DROPOUT.tasks if any(s.startswith("layers.py:") for s in t.stubs)]
     for name in ("identity-forward", "wild-drops-nothing"):
         assert sum(POINTS[name][cell] for cell in layer_cells) <= credit.identity_max_points, name
     assert all(POINTS[v.name] == FULL_MARKS for v in CORRECT)
@@ -169,11 +171,11 @@ def test_expected_mistakes_belong_to_the_task_of_their_check(variant):
 def test_every_mistake_the_grader_names_has_a_fault():
     named = {mistake for variant in FAULTS for mistake in variant.expected.values() if mistake}
     assert named == set(COURSE.mistakes)
-    assert named == {mistake for task in COURSE.tasks for mistake in task.mistakes}
+    assert named == {mistake for task in DROPOUT.tasks for mistake in task.mistakes}
 
 
 def test_a_fault_costs_points_only_in_its_own_task(tmp_path):
-    full = {task.id: task.points for task in COURSE.tasks}
+    full = {task.id: task.points for task in DROPOUT.tasks}
     for name, task in (("keep-drop-swapped", "dropout_forward"), ("backward-skips-dropout", "fc_net")):
         verdict = judge(BY_NAME[name].build(tmp_path / name), **LIMITS)
         points = {t: v.points for t, v in verdict.tasks.items()}

@@ -19,10 +19,11 @@ from coursekit.grading.verdict import Verdict, verdict_path
 from coursekit.manifest import COURSE
 from book_site import SCREENSHOTS, browser, files_only  # noqa: F401 (a fixture)
 
+DROPOUT = COURSE.assignment_named("dropout")  # the assignment these tests grade
 CATALOGUE = classroom.load_catalogue()
-AUTO = tuple(task.grade_cell for task in COURSE.tasks)
-FULL = {task.grade_cell: task.points for task in COURSE.tasks}
-CELL = {task.id: task.grade_cell for task in COURSE.tasks}
+AUTO = tuple(task.grade_cell for task in DROPOUT.tasks)
+FULL = {task.grade_cell: task.points for task in DROPOUT.tasks}
+CELL = {task.id: task.grade_cell for task in DROPOUT.tasks}
 POINTS = json.loads((Path(__file__).parent / "faults" / "points.json").read_text())
 CLASS = {
     "ada": "bool-mask", "ben": "default-rng", "cy": "warns",
@@ -45,9 +46,9 @@ def graded(tmp_path_factory):
     for student, variant in CLASS.items():
         classroom.submit(root, student, CATALOGUE.BY_NAME[variant])
     started = time.monotonic()
-    autograde = classroom.nbgrader(root, "autograde", COURSE.assignment, check=False)
+    autograde = classroom.nbgrader(root, "autograde", DROPOUT.name, check=False)
     seconds = time.monotonic() - started
-    classroom.nbgrader(root, "generate_feedback", COURSE.assignment)
+    classroom.nbgrader(root, "generate_feedback", DROPOUT.name)
     classroom.nbgrader(root, "export")
     return root, autograde, seconds
 
@@ -57,7 +58,7 @@ def scores(root, student):
 
 
 def feedback_text(root, student):
-    page = (root / "feedback" / student / COURSE.assignment / f"{COURSE.notebook}.html").read_text()
+    page = (root / "feedback" / student / DROPOUT.name / f"{DROPOUT.notebook}.html").read_text()
     return html.unescape(re.sub(r"<[^>]+>", "", page))
 
 
@@ -89,7 +90,7 @@ def test_faults_lose_points_and_feedback_names_the_mistake(graded, student):
     for mistake in {m for m in variant.expected.values() if m}:
         assert COURSE.mistakes[mistake] in text
         assert COURSE.mistake_link(mistake) in text
-    for task in COURSE.tasks:
+    for task in DROPOUT.tasks:
         assert task.book_link() in text  # the section that teaches each task
 
 
@@ -129,7 +130,7 @@ def test_how_the_kernel_died_shows_on_the_feedback_page_in_chromium(graded, brow
     outside = []
     page.route("**/*", files_only(outside))
     try:
-        page.goto((root / "feedback" / "lee" / COURSE.assignment / f"{COURSE.notebook}.html").as_uri())
+        page.goto((root / "feedback" / "lee" / DROPOUT.name / f"{DROPOUT.notebook}.html").as_uri())
         note = page.get_by_text("its process ended with exit code 3").first
         note.scroll_into_view_if_needed()
         assert note.is_visible()
@@ -148,11 +149,11 @@ def test_patching_numpy_and_builtins_gains_nothing(graded):
 
 def test_verdicts_are_kept_beside_each_graded_notebook(graded):
     root, *_ = graded
-    verdicts = {student: Verdict.load(verdict_path(root / "autograded" / student / COURSE.assignment, COURSE.notebook))
+    verdicts = {student: Verdict.load(verdict_path(root / "autograded" / student / DROPOUT.name, DROPOUT.notebook))
                 for student in CLASS}
     assert verdicts["lee"].kernel == "died"
     assert verdicts["kai"].kernel == "cell-timeout"
-    assert verdicts["ada"].kernel == "ok" and verdicts["ada"].notebook == COURSE.notebook
+    assert verdicts["ada"].kernel == "ok" and verdicts["ada"].notebook == DROPOUT.notebook
     backward = verdicts["lee"].tasks["dropout_backward"]
     assert backward.points == 0
     assert backward.student_code_count("crashed") > 0

@@ -13,10 +13,12 @@ from coursekit import classroom, sandbox
 from coursekit.manifest import COURSE
 from coursekit.release import course_settings
 
+DROPOUT = COURSE.assignment_named("dropout")  # the assignment these tests grade
+
 pytestmark = pytest.mark.skipif(sandbox.probe() is not None, reason=f"bwrap unusable: {sandbox.probe()}")
 
 CATALOGUE = classroom.load_catalogue()
-ASSIGNMENT = COURSE.assignment
+ASSIGNMENT = DROPOUT.name
 ROSTER = [("ada", "Lovelace", "Ada", "ada@example.edu"), ("bob", "Brown", "Bob", "bob@example.edu"),
           ("cid", "Çelik", "Cid", "cid@example.edu")]
 LATE_POINTS_PER_DAY = 2.0
@@ -47,8 +49,8 @@ def course(tmp_path_factory):
     classroom.nbgrader(root, "autograde", ASSIGNMENT, "--ResilientExecute.run_notebook=False")
     settings = course_settings(root)
     with Gradebook(settings.db_url, course_id=settings.course_id) as gradebook:  # ada's hand grading
-        for part in COURSE.manual:
-            grade = gradebook.find_grade(part.grade_cell, COURSE.notebook, ASSIGNMENT, "ada")
+        for part in DROPOUT.manual:
+            grade = gradebook.find_grade(part.grade_cell, DROPOUT.notebook, ASSIGNMENT, "ada")
             grade.manual_score = part.points - 1
         gradebook.db.commit()
     for layout in ("full", "canvas", "moodle"):
@@ -59,19 +61,19 @@ def course(tmp_path_factory):
 def test_full_export_has_task_columns_names_and_pending_flags(course):
     table = read_csv(course / "grades.csv")
     rows = {row["student_id"]: row for row in (dict(zip(table[0], line)) for line in table[1:])}
-    auto = sum(task.points for task in COURSE.tasks)
-    manual = sum(part.points for part in COURSE.manual)
+    auto = sum(task.points for task in DROPOUT.tasks)
+    manual = sum(part.points for part in DROPOUT.manual)
     ada, bob, cid = rows["ada"], rows["bob"], rows["cid"]
     assert (ada["first_name"], ada["last_name"], ada["email"]) == ("Ada", "Lovelace", "ada@example.edu")
     assert cid["last_name"] == "Çelik"
-    assert {task.id: float(ada[task.id]) for task in COURSE.tasks} == {task.id: task.points for task in COURSE.tasks}
-    assert float(ada["score"]) == auto + manual - len(COURSE.manual)
+    assert {task.id: float(ada[task.id]) for task in DROPOUT.tasks} == {task.id: task.points for task in DROPOUT.tasks}
+    assert float(ada["score"]) == auto + manual - len(DROPOUT.manual)
     assert (ada["needs_manual_grading"], ada["status"]) == ("no", "complete")
     for row in (bob, cid):
         assert (row["needs_manual_grading"], float(row["pending_points"])) == ("yes", manual)
         assert row["status"] == "pending manual grading"
-        assert all(row[part.grade_cell] == "" for part in COURSE.manual)
-    assert float(bob["score"]) == sum(float(bob[task.id]) for task in COURSE.tasks) < auto
+        assert all(row[part.grade_cell] == "" for part in DROPOUT.manual)
+    assert float(bob["score"]) == sum(float(bob[task.id]) for task in DROPOUT.tasks) < auto
     assert float(cid["raw_score"]) == auto
 
 
@@ -86,10 +88,10 @@ def test_late_penalty_per_started_day(course):
 def test_canvas_layout(course):
     table = read_csv(course / "grades-canvas.csv")
     assert table[0] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", ASSIGNMENT]
-    assert table[1][0] == "Points Possible" and float(table[1][5]) == COURSE.total_points
+    assert table[1][0] == "Points Possible" and float(table[1][5]) == DROPOUT.total_points
     rows = {row[2]: row for row in table[2:]}
     assert rows["ada"][:4] == ["Lovelace, Ada", "", "ada", "ada@example.edu"]
-    assert float(rows["ada"][5]) == COURSE.total_points - len(COURSE.manual)
+    assert float(rows["ada"][5]) == DROPOUT.total_points - len(DROPOUT.manual)
     assert rows["bob"][5] == "" and rows["cid"][5] == ""  # pending hand grading: not exported as final
 
 
@@ -98,7 +100,7 @@ def test_moodle_layout(course):
     assert table[0] == ["ID number", "First name", "Last name", "Email address", ASSIGNMENT]
     rows = {row[0]: row for row in table[1:]}
     assert rows["ada"][1:4] == ["Ada", "Lovelace", "ada@example.edu"]
-    assert float(rows["ada"][4]) == COURSE.total_points - len(COURSE.manual) and rows["bob"][4] == ""
+    assert float(rows["ada"][4]) == DROPOUT.total_points - len(DROPOUT.manual) and rows["bob"][4] == ""
 
 
 def test_class_report_and_scores_csv_flag_pending_hand_grading(course, tmp_path):
@@ -108,7 +110,7 @@ def test_class_report_and_scores_csv_flag_pending_hand_grading(course, tmp_path)
 
     result = grade_class(course, ASSIGNMENT, report_dir=tmp_path, progress="none", log=lambda *_: None)
     assert result.graded == 0  # plain nbgrader graded them all: the class command only reports
-    manual = sum(part.points for part in COURSE.manual)
+    manual = sum(part.points for part in DROPOUT.manual)
     status = {o.student: (o.status, o.detail) for o in result.outcomes}
     assert status["ada"] == ("graded", "")
     for student in ("bob", "cid"):

@@ -25,10 +25,12 @@ from coursekit.manifest import COURSE
 from coursekit.paths import REPO_ROOT
 from coursekit.release import nbgrader_env
 
+DROPOUT = COURSE.assignment_named("dropout")  # the assignment these tests grade
+
 pytestmark = pytest.mark.skipif(sandbox.probe() is not None, reason=f"bwrap unusable: {sandbox.probe()}")
 
 CATALOGUE = classroom.load_catalogue()
-FULL = {task.grade_cell: task.points for task in COURSE.tasks}
+FULL = {task.grade_cell: task.points for task in DROPOUT.tasks}
 VENV = Path(os.environ.get("VIRTUAL_ENV") or REPO_ROOT / ".venv")
 
 
@@ -59,18 +61,18 @@ def linked(tmp_path_factory):
         classroom.submit(real_course, student, CATALOGUE.BY_NAME["bool-mask"])
     made = {**links, "venv": links["made"]}
     results = {
-        "notrun": run(links, "-m", "nbgrader", "autograde", COURSE.assignment, "--student", "notrun",
+        "notrun": run(links, "-m", "nbgrader", "autograde", DROPOUT.name, "--student", "notrun",
                       "--ResilientExecute.run_notebook=False"),
-        "run": run(links, "-m", "nbgrader", "autograde", COURSE.assignment, "--student", "run"),
-        "classcmd": run(links, "-m", "coursekit.classgrade", COURSE.assignment, "--course-root", str(links["course"]),
+        "run": run(links, "-m", "nbgrader", "autograde", DROPOUT.name, "--student", "run"),
+        "classcmd": run(links, "-m", "coursekit.classgrade", DROPOUT.name, "--course-root", str(links["course"]),
                         "--student", "classcmd", "--workers", "1",
                         env={"PYTHONPATH": str(links["clone"])}),
-        "classrun": run(links, "-m", "coursekit.classgrade", COURSE.assignment, "--course-root", str(links["course"]),
+        "classrun": run(links, "-m", "coursekit.classgrade", DROPOUT.name, "--course-root", str(links["course"]),
                         "--student", "classrun", "--workers", "1", "--run-notebooks",
                         env={"PYTHONPATH": str(links["clone"])}),
-        "madenotrun": run(made, "-m", "nbgrader", "autograde", COURSE.assignment, "--student", "madenotrun",
+        "madenotrun": run(made, "-m", "nbgrader", "autograde", DROPOUT.name, "--student", "madenotrun",
                           "--ResilientExecute.run_notebook=False"),
-        "maderun": run(made, "-m", "nbgrader", "autograde", COURSE.assignment, "--student", "maderun"),
+        "maderun": run(made, "-m", "nbgrader", "autograde", DROPOUT.name, "--student", "maderun"),
     }
     return links, real_course, results
 
@@ -130,11 +132,11 @@ def test_a_sandbox_that_cannot_start_is_a_refusal_not_zero_points(linked, tmp_pa
     fake.write_text("#!/bin/sh\necho 'bwrap: execvp /nowhere/python: No such file or directory' >&2\nexit 1\n")
     fake.chmod(0o755)
     broken = {sandbox.BWRAP_ENV: str(fake)}
-    plain = run(links, "-m", "nbgrader", "autograde", COURSE.assignment, "--student", "refused", env=broken)
+    plain = run(links, "-m", "nbgrader", "autograde", DROPOUT.name, "--student", "refused", env=broken)
     assert plain.returncode != 0
     assert "execvp /nowhere/python: No such file or directory" in plain.stderr
     assert "refuses" in plain.stderr
-    classcmd = run(links, "-m", "coursekit.classgrade", COURSE.assignment, "--course-root", str(links["course"]),
+    classcmd = run(links, "-m", "coursekit.classgrade", DROPOUT.name, "--course-root", str(links["course"]),
                    "--student", "refused", "--workers", "1", env={**broken, "PYTHONPATH": str(links["clone"])})
     assert classcmd.returncode == 2
     assert "execvp /nowhere/python: No such file or directory" in classcmd.stderr
@@ -146,7 +148,7 @@ def test_a_run_for_one_student_keeps_the_whole_class_in_scores_csv(linked):
     import csv
 
     _, root, _ = linked
-    with open(root / "reports" / COURSE.assignment / "scores.csv", newline="") as file:
+    with open(root / "reports" / DROPOUT.name / "scores.csv", newline="") as file:
         rows = {row["student"]: row for row in csv.DictReader(file)}
     assert set(rows) >= {"notrun", "run", "classcmd", "classrun", "refused"}
     for student in ("notrun", "run", "classcmd", "classrun"):  # graded (a loaded machine may time a check out)

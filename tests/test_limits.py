@@ -31,8 +31,9 @@ from coursekit.manifest import COURSE
 from coursekit.paths import MANIFEST_FILE, REPO_ROOT
 from book_site import SCREENSHOTS, browser, files_only  # noqa: F401 (a fixture)
 
+DROPOUT = COURSE.assignment_named("dropout")  # the assignment these tests grade
 CATALOGUE = classroom.load_catalogue()
-AUTO = {task.grade_cell: task.points for task in COURSE.tasks}
+AUTO = {task.grade_cell: task.points for task in DROPOUT.tasks}
 MARK = f"600.{random.randrange(10**8):08d}"  # the fork bomb's children run `sleep MARK`: findable afterwards
 AT_IMPORT = {
     "memory": "import numpy as _np\n_hog = _np.ones(8 * 2**30 // 8)\n",
@@ -53,7 +54,7 @@ def submit(root: Path, student: str, kind: str) -> None:
     variant = replace(reference, name=kind, edits=CATALOGUE._prelude(AT_IMPORT[kind])) if kind in AT_IMPORT else reference
     folder = classroom.submit(root, student, variant)
     if kind == "sleep":
-        path = folder / f"{COURSE.notebook}.ipynb"
+        path = folder / f"{DROPOUT.notebook}.ipynb"
         nb = nbformat.read(path, as_version=4)
         for _ in range(SLEEPING_CELLS):
             nb.cells.insert(1, nbformat.v4.new_code_cell("import time\ntime.sleep(2)"))
@@ -74,16 +75,16 @@ def course(tmp_path_factory):
     classroom.release_course(root)
     for student, kind in PLAIN.items():
         submit(root, student, kind)
-    plain = classroom.nbgrader(root, "autograde", COURSE.assignment, check=False)
+    plain = classroom.nbgrader(root, "autograde", DROPOUT.name, check=False)
     for student, kind in CLASS.items():
         submit(root, student, kind)
-    done = subprocess.run([sys.executable, "-m", "coursekit.classgrade", COURSE.assignment, "--course-root", str(root),
+    done = subprocess.run([sys.executable, "-m", "coursekit.classgrade", DROPOUT.name, "--course-root", str(root),
                            "--workers", "2", "--run-notebooks", "--progress", "none"],
                           cwd=REPO_ROOT, capture_output=True, text=True, timeout=900)
     assert done.returncode in (0, 1), done.stdout + done.stderr
-    feedback = classroom.nbgrader(root, "generate_feedback", COURSE.assignment, check=False)
+    feedback = classroom.nbgrader(root, "generate_feedback", DROPOUT.name, check=False)
     assert feedback.returncode == 0, feedback.stdout[-3000:] + feedback.stderr[-3000:]
-    with open(root / "reports" / COURSE.assignment / "scores.csv", newline="") as file:
+    with open(root / "reports" / DROPOUT.name / "scores.csv", newline="") as file:
         rows = {row["student"]: row for row in csv.DictReader(file)}
     return root, plain, rows
 
@@ -94,16 +95,16 @@ def auto_scores(root, student):
 
 def feedback_page(root, student) -> str:
     """The page's HTML with its entities decoded (a note's "course's" is written course&#39;s)."""
-    return html.unescape((root / "feedback" / student / COURSE.assignment / f"{COURSE.notebook}.html").read_text())
+    return html.unescape((root / "feedback" / student / DROPOUT.name / f"{DROPOUT.notebook}.html").read_text())
 
 
 def saved_verdict(root, student) -> Verdict:
-    return Verdict.load(verdict_path(root / "autograded" / student / COURSE.assignment, COURSE.notebook))
+    return Verdict.load(verdict_path(root / "autograded" / student / DROPOUT.name, DROPOUT.notebook))
 
 
 def decided(student, verdict) -> status.Outcome:
     """The class command's decision on a graded submission with this verdict."""
-    return status.decide(status.Facts(student, status.Attempt(status.FINISHED), {COURSE.notebook: verdict},
+    return status.decide(status.Facts(student, status.Attempt(status.FINISHED), {DROPOUT.notebook: verdict},
                                       grade=(1.0, 1.0)))
 
 
@@ -135,12 +136,12 @@ class TestClassAtTheLimits:
             verdict = saved_verdict(root, student)
             assert (verdict.kernel, verdict.notebook_seconds) == ("notebook-time", NOTEBOOK_SECONDS), student
             outcome = decided(student, verdict)
-            said = f"{COURSE.notebook}: the notebook used up its {NOTEBOOK_SECONDS} s (the course's limit)"
+            said = f"{DROPOUT.notebook}: the notebook used up its {NOTEBOOK_SECONDS} s (the course's limit)"
             assert outcome.status == "timed out" and said in outcome.detail.split("; "), outcome
             assert rows[student]["status"] == "timed out", rows[student]
             assert rows[student]["detail"].startswith(outcome.detail), rows[student]
             assert SLEEPER_NOTES[0] in feedback_page(root, student)
-            graded = nbformat.read(root / "autograded" / student / COURSE.assignment / f"{COURSE.notebook}.ipynb", 4)
+            graded = nbformat.read(root / "autograded" / student / DROPOUT.name / f"{DROPOUT.notebook}.ipynb", 4)
             texts = [o.get("text", "") + o.get("evalue", "") for c in graded.cells if c.cell_type == "code"
                      for o in c.get("outputs", [])]
             assert any(f"used up its {NOTEBOOK_SECONDS:g} s" in t for t in texts), texts[:20]
@@ -154,7 +155,7 @@ class TestClassAtTheLimits:
             assert verdict.notebook_limits == [REASONS["memory"]], student
             assert not LIMITS.reasons_in([check.message for check in verdict.checks])  # the package is correct
             detail = decided(student, verdict).detail
-            said = f"{COURSE.notebook}: a notebook cell {REASONS['memory']} (the course's limit)"
+            said = f"{DROPOUT.notebook}: a notebook cell {REASONS['memory']} (the course's limit)"
             assert said in detail.split("; ") and said in rows[student]["detail"], rows[student]
             assert SLEEPER_NOTES[1] in feedback_page(root, student)
         for student in ("ok-plain", "ok-class"):
@@ -169,7 +170,7 @@ class TestClassAtTheLimits:
         root, plain, _ = course
         assert plain.returncode == 0, plain.stderr[-3000:]
         for student in PLAIN:
-            assert (root / "autograded" / student / COURSE.assignment / f"{COURSE.notebook}.ipynb").exists()
+            assert (root / "autograded" / student / DROPOUT.name / f"{DROPOUT.notebook}.ipynb").exists()
 
     @pytest.mark.parametrize("width", [390, 1280])
     def test_the_reason_shows_on_the_feedback_page_in_chromium(self, course, browser, width):
@@ -181,7 +182,7 @@ class TestClassAtTheLimits:
         try:
             SCREENSHOTS.mkdir(parents=True, exist_ok=True)
             for student, notes in shown.items():
-                page.goto((root / "feedback" / student / COURSE.assignment / f"{COURSE.notebook}.html").as_uri())
+                page.goto((root / "feedback" / student / DROPOUT.name / f"{DROPOUT.notebook}.html").as_uri())
                 for text in notes:
                     assert page.get_by_text(text).is_visible(), (student, text)
                 page.get_by_text(notes[0]).scroll_into_view_if_needed()

@@ -63,10 +63,22 @@ def test_every_mistake_belongs_to_a_task():
     assert claimed == set(COURSE.mistakes)
 
 
+@pytest.mark.parametrize("assignment", COURSE.assignments, ids=COURSE.assignment_names)
+def test_derived_tables_of_an_assignment(assignment):
+    assert COURSE.assignment_named(assignment.name) is assignment
+    assert assignment.tasks == tuple(task for task in COURSE.tasks if task.assignment == assignment.name)
+    assert assignment.cell_tasks == {task.grade_cell: task.id for task in assignment.tasks}
+    assert assignment.total_points == assignment.auto_points + sum(part.points for part in assignment.manual)
+    assert all(part.assignment == assignment.name for part in assignment.manual)
+    assert f"{COURSE.package}/layers.py" in assignment.student_files()
+    assert (MANIFEST_FILE.parents[1] / "assignments" / "source" / assignment.name / f"{assignment.notebook}.ipynb").is_file()
+
+
 def test_derived_tables():
-    assert COURSE.cell_tasks == {task.grade_cell: task.id for task in COURSE.tasks}
-    assert COURSE.total_points == COURSE.auto_points + sum(part.points for part in COURSE.manual)
-    assert f"{COURSE.package}/layers.py" in COURSE.student_files()
+    assert COURSE.assignments and COURSE.tasks == tuple(t for a in COURSE.assignments for t in a.tasks)
+    assert COURSE.cell_tasks == {cell: task for a in COURSE.assignments for cell, task in a.cell_tasks.items()}
+    with pytest.raises(KeyError, match="unknown assignment 'no-such'; the manifest's assignments: "):
+        COURSE.assignment_named("no-such")
     assert COURSE.mistake_link("seed-ignored", "https://book.example/") == \
         f"https://book.example/{COURSE.mistakes_page}.html#seed-ignored"
     with pytest.raises(KeyError, match="unknown mistake"):
@@ -122,6 +134,62 @@ def test_a_task_folder_without_its_calls_or_init_is_refused(tmp_path, missing, w
     with pytest.raises(ManifestError) as error:
         load(path)
     assert f"#1.folder = '{folder}'" in str(error.value) and words in str(error.value), str(error.value)
+
+
+ASSIGNMENT_BROKEN = [
+    # (what is changed in the manifest, words the error must hold)
+    (('id = "dropout_forward"\nassignment = "dropout"\n', 'id = "dropout_forward"\nassignment = "dropout3"\n'),
+     [r"\[\[task\]\] #1\.assignment = 'dropout3'", "no \\[\\[assignment\\]\\] is named 'dropout3'"]),
+    (('id = "dropout_forward"\nassignment = "dropout"\n', 'id = "dropout_forward"\n'),
+     [r"\[\[task\]\] #1\.assignment = '<missing>'", "expected a non-empty string"]),
+    (('assignment = "dropout"\ngrade_cell = "question_scaling"', 'assignment = "nope"\ngrade_cell = "question_scaling"'),
+     [r"\[\[manual\]\] #1\.assignment = 'nope'", "no \\[\\[assignment\\]\\] is named 'nope'"]),
+    (('notebook = "dropout"\n', 'notebook = "no_such_notebook"\n'),
+     [r"\[\[assignment\]\] #1\.notebook = 'no_such_notebook'", r"no such file .*source/dropout/no_such_notebook\.ipynb"]),
+    (('[[assignment]]\nname = "dropout"\n', '[[assignment]]\nname = "dropout"\nnotebook = "dropout"\ntitle = "x"\n'
+      '\n[[assignment]]\nname = "dropout"\n'), [r"\[\[assignment\]\] name 'dropout' appears twice"]),
+    (('name = "dropout"\n', 'name = "drop out"\n'), [r"\[\[assignment\]\] #1\.name = 'drop out'", "must match"]),
+    (('title = "Dropout, from scratch"\n', 'title = "Dropout"\ndue = "soon"\n'),
+     [r"\[\[assignment\]\] #1 has unknown key\(s\) due"]),
+]
+
+
+@pytest.mark.parametrize("change, words", ASSIGNMENT_BROKEN, ids=[c[0][1][:30] for c in ASSIGNMENT_BROKEN])
+def test_a_broken_assignment_is_refused_naming_file_key_and_value(tmp_path, change, words):
+    text = manifest_text()
+    assert text.count(change[0]) >= 1, change[0]
+    path = tmp_path / "course.toml"
+    path.write_text(text.replace(change[0], change[1], 1))
+    with pytest.raises(ManifestError) as error:
+        load(path)
+    message = str(error.value)
+    assert str(path) in message
+    for pattern in words:
+        assert re.search(pattern, message), (pattern, message)
+
+
+def test_an_assignment_without_tasks_or_a_course_without_assignments_is_refused(tmp_path):
+    path = tmp_path / "course.toml"
+    other = '[[assignment]]\nname = "other"\nnotebook = "other"\ntitle = "No tasks yet"\n\n'
+    path.write_text(manifest_text().replace("[[assignment]]\n", other + "[[assignment]]\n", 1))
+    for name in ("other", "dropout"):
+        (tmp_path / "source" / name).mkdir(parents=True)
+        (tmp_path / "source" / name / f"{name}.ipynb").write_text("{}")
+    with pytest.raises(ManifestError, match=r"\[\[assignment\]\] 'other' has no \[\[task\]\] with assignment = 'other'"):
+        load(path, course_root=tmp_path)
+    path.write_text(without_tables(manifest_text(), "[[assignment]]"))
+    with pytest.raises(ManifestError, match=r"no \[\[assignment\]\]"):
+        load(path)
+
+
+def test_the_single_assignment_table_of_old_is_refused_saying_what_replaced_it(tmp_path):
+    path = tmp_path / "course.toml"
+    old = '[assignment]\nname = "dropout"\nnotebook = "dropout"\n'
+    path.write_text(without_tables(manifest_text(), "[[assignment]]").replace("[course]\n", old, 1))
+    with pytest.raises(ManifestError) as error:
+        load(path)
+    assert str(path) in str(error.value)
+    assert "[assignment] is a single table" in str(error.value) and "[[assignment]] table" in str(error.value)
 
 
 def test_a_manifest_without_tasks_or_file_is_refused(tmp_path):

@@ -27,6 +27,7 @@ FUNCTION = "dummy_double"
 ENTRY = f"""
 [[task]]
 id = "{TASK}"
+assignment = "dropout"
 title = "A task added in a test"
 grade_cell = "{CELL}"
 points = 3
@@ -99,14 +100,15 @@ from coursekit.classgrade.report import write_report
 from coursekit.classgrade.status import GRADED, Outcome
 
 task, wrong = sys.argv[1], Path(sys.argv[2])
-verdict = judge(Path.cwd(), op_timeout=10, budget=60, confine=True)
+dropout = COURSE.assignment_named("dropout")
+verdict = judge(Path.cwd(), dropout.task_ids, op_timeout=10, budget=60, confine=True)
 wrong_verdict = judge(wrong, (task,), op_timeout=10, budget=60, confine=True)
-verdict.notebook = COURSE.notebook
+verdict.notebook = dropout.notebook
 report_dir = Path(tempfile.mkdtemp())
 outcome = Outcome("s1", GRADED, score=verdict.points, max_score=verdict.max_points)
-paths = write_report([outcome], {"s1": {COURSE.notebook: verdict}}, report_dir, COURSE.assignment)
+paths = write_report([outcome], {"s1": {dropout.notebook: verdict}}, report_dir, dropout.name)
 print(json.dumps({
-    "tasks": list(COURSE.task_ids),
+    "tasks": list(dropout.task_ids),
     "task_cells": JudgeCells().task_cells,
     "points": {task: [v.points, v.max_points] for task, v in verdict.tasks.items()},
     "wrong": {task: [v.points, v.max_points] for task, v in wrong_verdict.tasks.items()},

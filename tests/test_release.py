@@ -24,11 +24,12 @@ from coursekit.manifest import COURSE
 from coursekit.paths import COURSE_ROOT, REPO_ROOT
 from coursekit.release import ReleaseError, release
 
-ASSIGNMENT = COURSE.assignment
-NOTEBOOK = f"{COURSE.notebook}.ipynb"
+DROPOUT = COURSE.assignment_named("dropout")  # the assignment these tests grade
+ASSIGNMENT = DROPOUT.name
+NOTEBOOK = f"{DROPOUT.notebook}.ipynb"
 SOURCE_NOTEBOOK = COURSE_ROOT / "source" / ASSIGNMENT / NOTEBOOK
-AUTOGRADED = {task.grade_cell: task.points for task in COURSE.tasks}
-BY_HAND = {part.grade_cell: part.points for part in COURSE.manual}
+AUTOGRADED = {task.grade_cell: task.points for task in DROPOUT.tasks}
+BY_HAND = {part.grade_cell: part.points for part in DROPOUT.manual}
 # The markers nbgrader would strip as hidden tests, as it knows them.
 HIDDEN_MARKERS = (ClearHiddenTests().begin_test_delimeter, ClearHiddenTests().end_test_delimeter)
 # The first cell of the notebook that calls an exercise of source_pkg.
@@ -36,12 +37,13 @@ FIRST_STUB_CELL = "forward-check"
 
 
 def copy_course(dest):
-    """A copy of the course root at dest/assignments, laid out like the repository."""
+    """A copy of the course root at dest/assignments (every assignment's source), laid out like the repository."""
     root = dest / "assignments"
     (root / "source").mkdir(parents=True)
     shutil.copy2(COURSE_ROOT / "nbgrader_config.py", root)
-    shutil.copytree(COURSE_ROOT / "source" / ASSIGNMENT, root / "source" / ASSIGNMENT,
-                    ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints"))
+    for name in COURSE.assignment_names:
+        shutil.copytree(COURSE_ROOT / "source" / name, root / "source" / name,
+                        ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints"))
     # The config puts its parent folder on nbgrader's sys.path for coursekit.
     (dest / "coursekit").symlink_to(REPO_ROOT / "coursekit", target_is_directory=True)
     return root
@@ -81,7 +83,7 @@ def hidden_markers(nb):
 @pytest.fixture(scope="module")
 def course(tmp_path_factory):
     root = copy_course(tmp_path_factory.mktemp("course"))
-    release(root, log=quiet)
+    release(root, ASSIGNMENT, log=quiet)
     return root
 
 
@@ -110,7 +112,7 @@ def grade_cells(nb):
 def test_source_notebook_grade_cells_and_points(source_nb):
     nbformat.validate(source_nb)
     cells = grade_cells(source_nb)
-    assert {name: cell.metadata["nbgrader"]["points"] for name, cell in cells.items()} == COURSE.cell_points
+    assert {name: cell.metadata["nbgrader"]["points"] for name, cell in cells.items()} == DROPOUT.cell_points
     for name, points in AUTOGRADED.items():
         meta = cells[name].metadata["nbgrader"]
         assert cells[name].cell_type == "code"
@@ -133,8 +135,8 @@ def test_source_notebook_has_no_hidden_test_region(source_nb):
 def test_points_stated_in_the_notebook_match_the_manifest(source_nb):
     text = "\n".join(cell.source for cell in source_nb.cells if cell.cell_type == "markdown")
     stated = {name: int(points) for name, points in re.findall(r"\|\s*`(\w+)`\s*\|\s*(\d+)", text)}
-    assert stated == COURSE.cell_points
-    assert re.search(rf"\*\*Total\*\*.*\*\*{COURSE.total_points:g}\*\*", text)
+    assert stated == DROPOUT.cell_points
+    assert re.search(rf"\*\*Total\*\*.*\*\*{DROPOUT.total_points:g}\*\*", text)
 
 
 def test_source_notebook_is_clean_with_stable_ids(source_nb):
@@ -207,7 +209,7 @@ def test_release_holds_no_solution_line(release_dir):
 
 def test_released_cells_keep_their_grading_metadata(source_nb, released_nb):
     released = grade_cells(released_nb)
-    assert {name: cell.metadata["nbgrader"]["points"] for name, cell in released.items()} == COURSE.cell_points
+    assert {name: cell.metadata["nbgrader"]["points"] for name, cell in released.items()} == DROPOUT.cell_points
     assert hidden_markers(released_nb) == []
     for name in AUTOGRADED:  # students see the very cell the gradebook records
         assert released[name].source == grade_cells(source_nb)[name].source
@@ -266,6 +268,17 @@ def test_release_command_names_a_failing_nbgrader(tmp_path, capsys):
     assert "Solution region detected in a non-solution cell" in message
 
 
+def test_release_command_refuses_an_assignment_the_manifest_does_not_name(tmp_path, capsys):
+    root = copy_course(tmp_path)
+    with pytest.raises(SystemExit) as stopped:
+        release_module.main(["no-such-assignment", "--course-root", str(root)])
+    assert stopped.value.code == 2
+    assert "unknown assignment(s) no-such-assignment" in capsys.readouterr().err
+    with pytest.raises(ReleaseError, match="unknown assignment 'no-such-assignment'"):
+        release(root, "no-such-assignment", log=quiet)
+    assert not (root / "release").exists()
+
+
 def test_release_command_refuses_a_folder_that_is_no_course(tmp_path, capsys):
     assert release_module.main(["--course-root", str(tmp_path)]) == 1
     assert "has no nbgrader_config.py" in capsys.readouterr().err
@@ -308,19 +321,19 @@ def test_release_again_under_submissions_needs_force_only_if_graded_cells_change
     url = sqlite_url(root / "gradebook.db")
     assert release_state(url, COURSE.course_id, ASSIGNMENT) == (0, {})  # nothing released, nothing created
     assert not (root / "gradebook.db").exists()
-    release(root, log=quiet)
+    release(root, ASSIGNMENT, log=quiet)
     # The checksums this command predicts are those nbgrader recorded.
     _, recorded = release_state(url, COURSE.course_id, ASSIGNMENT)
     assert recorded == release_module.source_cell_checksums(root / "source" / ASSIGNMENT)
-    assert set(cell for _, cell in recorded) >= set(COURSE.cell_points)
+    assert set(cell for _, cell in recorded) >= set(DROPOUT.cell_points)
 
     add_submission(root)
-    release(root, log=quiet)  # unchanged cells: allowed
+    release(root, ASSIGNMENT, log=quiet)  # unchanged cells: allowed
 
     change_graded_cell(root)
-    with pytest.raises(ReleaseError, match=rf"1 submission.*{COURSE.notebook}\.ipynb:fc_net_checks.*--force"):
-        release(root, log=quiet)
-    release(root, force=True, log=quiet)
+    with pytest.raises(ReleaseError, match=rf"1 submission.*{DROPOUT.notebook}\.ipynb:fc_net_checks.*--force"):
+        release(root, ASSIGNMENT, log=quiet)
+    release(root, ASSIGNMENT, force=True, log=quiet)
     assert release_state(url, COURSE.course_id, ASSIGNMENT)[0] == 1
     assert "assert True" in (root / "release" / ASSIGNMENT / NOTEBOOK).read_text()
 
@@ -330,7 +343,7 @@ def test_release_names_a_gradebook_it_cannot_read_without_its_password(tmp_path)
     with open(root / "nbgrader_config.py", "a") as config:
         config.write('c.CourseDirectory.db_url = "postgresql+psycopg://grader:s3cret@127.0.0.1:1/gradebook"\n')
     with pytest.raises(ReleaseError) as refused:
-        release(root, log=quiet)
+        release(root, ASSIGNMENT, log=quiet)
     message = str(refused.value)
     assert "postgresql+psycopg://grader:***@127.0.0.1:1/gradebook" in message and "s3cret" not in message
     assert "c.CourseDirectory.db_url" in message

@@ -15,11 +15,13 @@ import pytest
 from coursekit import classroom, sandbox
 from coursekit.manifest import COURSE
 
+DROPOUT = COURSE.assignment_named("dropout")  # the assignment these tests grade
+
 pytestmark = pytest.mark.skipif(sandbox.probe() is not None, reason=f"bwrap unusable: {sandbox.probe()}")
 
 CATALOGUE = classroom.load_catalogue()
-AUTO = tuple(task.grade_cell for task in COURSE.tasks)
-FULL = {task.grade_cell: task.points for task in COURSE.tasks}
+AUTO = tuple(task.grade_cell for task in DROPOUT.tasks)
+FULL = {task.grade_cell: task.points for task in DROPOUT.tasks}
 HONEST = {"ada": "bool-mask", "bob": "stubs", "cleo": "identity-forward"}
 ATTACKERS = {"xena": "attack-delegate", "yuri": "attack-read-checks", "zed": "attack-tamper",
              "vic": "attack-rewrite-self", "wes": "attack-patch"}
@@ -54,11 +56,11 @@ def course(tmp_path_factory):
     classroom.release_course(root)
     for student, variant in HONEST.items():
         classroom.submit(root, student, CATALOGUE.BY_NAME[variant])
-    classroom.nbgrader(root, "autograde", COURSE.assignment)
+    classroom.nbgrader(root, "autograde", DROPOUT.name)
     before = honest_state(root)
     for student, variant in ATTACKERS.items():
         classroom.submit(root, student, CATALOGUE.BY_NAME[variant])
-    classroom.nbgrader(root, "autograde", COURSE.assignment)
+    classroom.nbgrader(root, "autograde", DROPOUT.name)
     return root, before, honest_state(root)
 
 
@@ -67,7 +69,7 @@ def scores(root, student):
 
 
 def report(root, student):
-    path = root / "autograded" / student / COURSE.assignment / CATALOGUE.ATTACK_REPORT
+    path = root / "autograded" / student / DROPOUT.name / CATALOGUE.ATTACK_REPORT
     return path.read_text() if path.exists() else ""
 
 

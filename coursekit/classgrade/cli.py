@@ -16,6 +16,7 @@ from typing import Sequence
 from .. import sandbox
 from ..course_settings import CourseSettingsError
 from ..gradebook import GradebookError
+from ..manifest import COURSE
 from .cluster import ClusterError
 from .forkserver import WorkerServerError
 from .grader import ClassResult, grade_class
@@ -63,7 +64,7 @@ def parser() -> argparse.ArgumentParser:
         prog="python -m coursekit.classgrade",
         description="Autograde every submission of an assignment with parallel workers, each running "
                     "nbgrader autograde; then a score table and a class report.")
-    parser.add_argument("assignment", nargs="?", default="dropout", help="assignment name (default: dropout)")
+    parser.add_argument("assignment", choices=COURSE.assignment_names, help="the assignment to grade (one of the manifest's)")
     parser.add_argument("--course-root", type=Path, default=Path.cwd(),
                         help="nbgrader course root, the folder holding nbgrader_config.py (default: here)")
     parser.add_argument("--workers", "-j", type=int, default=None,

@@ -13,7 +13,7 @@
   hidden check, worst first, labelled with the mistake named most often.
 
 Everything per task or per check comes from the submissions' ``Verdict`` objects; the task
-columns follow ``COURSE.tasks``.
+columns follow the assignment's tasks in the manifest (one report per assignment).
 """
 
 from __future__ import annotations
@@ -119,11 +119,13 @@ def _write_csv(path: Path, fields: list[str], rows: list[dict]) -> None:
 
 
 def write_report(outcomes: Sequence[Outcome], verdicts: Verdicts, report_dir: Path, assignment: str,
-                 tasks: Sequence[str] = COURSE.task_ids) -> dict[str, Path]:
-    """Write the CSV files and the PNG into ``report_dir``; returns their paths.
+                 tasks: Sequence[str] = ()) -> dict[str, Path]:
+    """Write the CSV files and the PNG of ``assignment`` into ``report_dir``; returns their paths.
 
-    ``verdicts``: {student: {notebook: Verdict}}; ``tasks``: the task columns of scores.csv.
+    ``verdicts``: {student: {notebook: Verdict}}; ``tasks``: the task columns of scores.csv
+    (default: the assignment's tasks in the manifest).
     """
+    tasks = tuple(tasks) or COURSE.assignment_named(assignment).task_ids
     report_dir = Path(report_dir)
     report_dir.mkdir(parents=True, exist_ok=True)
     paths = {"scores": report_dir / "scores.csv", "histogram": report_dir / "score_histogram.csv",

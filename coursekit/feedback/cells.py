@@ -81,7 +81,7 @@ def _code_html(source: str) -> str:
 
 def cell_views(nb: NotebookNode, task_titles: dict[str, str]) -> list[CellView]:
     """Every cell of the notebook worth showing, in order."""
-    manual = {part.grade_cell for part in COURSE.manual}
+    manual = {part.grade_cell for assignment in COURSE.assignments for part in assignment.manual}
     views, figure = [], 1
     for cell in nb.cells:
         meta = cell.get("metadata", {})

@@ -135,7 +135,7 @@ def question_only(markdown: str) -> str:
 
 
 def _manual_views(nb: NotebookNode) -> list[ManualView]:
-    parts = {part.grade_cell: part for part in COURSE.manual}
+    parts = {part.grade_cell: part for assignment in COURSE.assignments for part in assignment.manual}
     views, previous = [], ""
     for cell in nb.cells:
         meta = cell.get("metadata", {}).get("nbgrader", {})
@@ -166,7 +166,7 @@ class FeedbackPage(Preprocessor):
         """Build the Feedback of this submission."""
         grading = resources.get("nbgrader", {})
         folder = Path(resources.get("metadata", {}).get("path") or ".")
-        notebook = grading.get("notebook", COURSE.notebook)
+        notebook = grading.get("notebook") or COURSE.assignment_named(grading.get("assignment", "")).notebook
         notes: list[str] = []
         try:
             verdict = Verdict.load(verdict_path(folder, notebook))

@@ -180,13 +180,14 @@ class ResilientExecute(Execute):
 class JudgeCells(NbGraderPreprocessor):
     """Put the hidden checks' verdict into the autograded cells."""
 
-    task_cells = Dict(COURSE.cell_tasks,
-                      help="grade_id of an autograded cell -> the task whose hidden checks grade it").tag(config=True)
+    task_cells = Dict(COURSE.cell_tasks, help="grade_id of an autograded cell (of any assignment) -> the task "
+                                              "whose hidden checks grade it").tag(config=True)
     book_url = Unicode(help="root of the published book (default: html.baseurl of _config.yml); without "
                             "one, links are relative to the book's root").tag(config=True)
     op_timeout = Float(10.0, help="seconds one call of student code may take").tag(config=True)
-    budget = Float(LIMITS.checks_seconds / len(COURSE.tasks), help="seconds all calls of one task may take. "
-                   "Default: an equal share of checks_seconds of [limits] in coursekit/course.toml").tag(config=True)
+    budget = Float(LIMITS.checks_seconds / max(len(a.tasks) for a in COURSE.assignments),
+                   help="seconds all calls of one task may take. Default: an equal share of checks_seconds of "
+                   "[limits] in coursekit/course.toml among the tasks of the largest assignment").tag(config=True)
     confine = Bool(True, help="run student code in a bubblewrap sandbox (coursekit/sandbox.py)").tag(config=True)
     checks_server = Bool(True, help="check each submission in a child of one pytest process that imported "
                                     "the checks once (checks_server.py), instead of a new pytest process"

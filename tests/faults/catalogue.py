@@ -24,7 +24,9 @@ def _check_names(path):
     return tuple(node.name for node in tree.body if isinstance(node, ast.FunctionDef) and node.name.startswith("test_"))
 
 
-CHECKS = {task.id: _check_names(task.checks_path) for task in COURSE.tasks}  # task -> its checks
+ASSIGNMENT = COURSE.task("fc_net").assignment  # the assignment these variants hand in
+CHECKS = {task.id: _check_names(task.checks_path)  # task -> its checks
+          for task in COURSE.assignment_named(ASSIGNMENT).tasks}
 TASK_OF_CHECK = {check: task for task, checks in CHECKS.items() for check in checks}
 FORWARD, BACKWARD, NET = CHECKS["dropout_forward"], CHECKS["dropout_backward"], CHECKS["fc_net"]
 
@@ -38,6 +40,7 @@ class Variant:
     expected: dict = field(default_factory=dict)  # failing check -> mistake id or None
     kind: str = "code"  # code, student-edition, missing-package
     points: dict | None = None  # task -> points it must earn (wild entries state them; points.json has all)
+    assignment: str = ASSIGNMENT  # nbgrader's assignment it is a submission of
 
     def build(self, folder):
         """Write this submission's source_pkg into ``folder``; returns ``folder``."""

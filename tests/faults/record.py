@@ -21,6 +21,7 @@ from coursekit.grading.judge import checks_environment, judge  # noqa: E402
 from coursekit.manifest import COURSE  # noqa: E402
 from faults.catalogue import ALL, ATTACKS, FAULTS  # noqa: E402
 
+DROPOUT = COURSE.assignment_named("dropout")  # the assignment these tests grade
 LIMITS = {"op_timeout": 2.0, "budget": 30.0}
 
 
@@ -31,7 +32,7 @@ def cell_points(verdict) -> dict[str, float]:
 
 def feedback_entry(variant, verdict) -> dict[str, dict]:
     """mistake -> what the first failing check naming it says, and what the entry lost per cell."""
-    full = {task.grade_cell: task.points for task in COURSE.tasks}
+    full = {task.grade_cell: task.points for task in DROPOUT.tasks}
     cost = {cell: full[cell] - points for cell, points in cell_points(verdict).items() if points < full[cell]}
     entries = {}
     for check in verdict.checks:
@@ -48,7 +49,7 @@ def record() -> None:
     try:
         with tempfile.TemporaryDirectory() as tmp:
             for variant in ALL + ATTACKS:
-                verdict = judge(variant.build(Path(tmp) / variant.name), server=server, **LIMITS)
+                verdict = judge(variant.build(Path(tmp) / variant.name), DROPOUT.task_ids, server=server, **LIMITS)
                 points[variant.name] = cell_points(verdict)
                 if variant in FAULTS:
                     for mistake, entry in feedback_entry(variant, verdict).items():

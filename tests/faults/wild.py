@@ -11,7 +11,8 @@ Loaded by ``catalogue.py`` (by path, as classroom.py loads the catalogue), which
 
 from coursekit.manifest import COURSE
 
-FULL = {task.id: task.points for task in COURSE.tasks}
+DROPOUT = COURSE.assignment_named("dropout")  # the assignment these tests grade
+FULL = {task.id: task.points for task in DROPOUT.tasks}
 FORWARD_GATED = ("test_test_mode_identity", "test_shape_and_dtype_kept", "test_input_not_modified",
                  "test_masks_independent", "test_seed_makes_mask_reproducible")
 BACKWARD_TRAIN = ("test_backward_reuses_forward_mask", "test_backward_matches_numeric_gradient")
