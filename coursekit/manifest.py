@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .paths import COURSE_ROOT, INSTRUCTOR_PACKAGE, MANIFEST_FILE, REPO_ROOT
+from .credit import Credit, read_credit
 from .toml_tables import ManifestError, TableReader, unique
 
 TASK_ID = re.compile(r"^[a-z][a-z0-9_]*$")  # a Python identifier: it is a pytest marker too
@@ -115,17 +116,6 @@ class Assignment:
         """The files students hand in, relative to the assignment folder: the package's modules."""
         return sorted(f"{self.package}/{path.relative_to(package_dir).as_posix()}"
                       for path in Path(package_dir).rglob("*.py") if "__pycache__" not in path.parts)
-
-
-@dataclass(frozen=True)
-class Credit:
-    """The credit policy: which behaviour each check presupposes, and its targets."""
-
-    rule: str
-    identity_max_points: float
-    behaviour_kept_max: float  # mean fraction of a broken cell's points a fault of the behaviour keeps
-    presupposes: dict[str, str]  # check name -> the behaviour it presupposes
-    incidental: tuple[str, ...] = ()  # mistake ids that break one incidental property only
 
 
 @dataclass(frozen=True)
@@ -275,7 +265,7 @@ def load(path: Path = MANIFEST_FILE, course_root: Path = COURSE_ROOT) -> Course:
                                       manual=tuple(m for m in manual if m.assignment == name)))
     return Course(assignments=tuple(assignments), package=package, course_id=course.text("course_id"),
                   mistakes_page=course.text("mistakes_page"), tasks=tuple(tasks),
-                  mistakes=mistakes, credit=_credit(path, data.get("credit"), mistakes))
+                  mistakes=mistakes, credit=read_credit(path, data.get("credit"), mistakes))
 
 
 # What a task's folder must hold besides its checks, and why.
@@ -299,30 +289,6 @@ def _assignment_of(reader: TableReader, names: list[str]) -> str:
     if name not in names:
         raise reader.fail("assignment", f"no [[assignment]] is named {name!r}; the manifest's: {', '.join(names)}")
     return name
-
-
-def _credit(path: Path, table: object, mistakes: dict[str, str]) -> Credit | None:
-    """The [credit] table, or None when the manifest has none."""
-    if table is None:
-        return None
-    if not isinstance(table, dict):
-        raise ManifestError(f"{path}: [credit] = {table!r}: expected a table")
-    reader = TableReader(path, table, "[credit]")
-    reader.unknown_keys({"rule", "identity_max_points", "behaviour_kept_max", "incidental", "presupposes"})
-    presupposes = table.get("presupposes") or {}
-    checks = TableReader(path, presupposes, "[credit.presupposes]")
-    if not isinstance(presupposes, dict):
-        raise reader.fail("presupposes", "expected a table: check name -> behaviour")
-    kept = reader.number("behaviour_kept_max")
-    if kept > 1:
-        raise reader.fail("behaviour_kept_max", "expected a fraction between 0 and 1")
-    incidental = reader.texts("incidental") if "incidental" in table else ()
-    unknown = [mistake for mistake in incidental if mistake not in mistakes]
-    if unknown:
-        raise reader.fail("incidental", f"{unknown[0]!r} is not a mistake id of [mistakes]")
-    return Credit(rule=reader.text("rule"), identity_max_points=reader.number("identity_max_points"),
-                  behaviour_kept_max=kept, presupposes={key: checks.text(key) for key in presupposes},
-                  incidental=incidental)
 
 
 COURSE = load()

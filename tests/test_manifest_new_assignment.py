@@ -102,16 +102,13 @@ def notebook():
 
 
 def add_task_folder(copy):
-    """The task's checks where the copy's manifest keeps them: a folder per task, or one module."""
-    manifest = (copy / "coursekit" / "course.toml").read_text()
-    if re.search(r'^folder = "tests/hidden/', manifest, re.M):
-        folder = copy / "tests" / "hidden" / TASK
-        folder.mkdir()
-        (folder / f"test_{TASK}.py").write_text(CHECKS)
-        (folder / "calls.py").write_text('"""The checks of this task call no student code."""\n')
-        return f'folder = "tests/hidden/{TASK}"'
-    (copy / "tests" / "hidden" / f"test_{TASK}.py").write_text(CHECKS)
-    return f'checks = "tests/hidden/test_{TASK}.py"'
+    """The task's folder in the copy: its checks, the calls they may make (none) and __init__.py."""
+    folder = copy / "tests" / "hidden" / TASK
+    folder.mkdir()
+    (folder / f"test_{TASK}.py").write_text(CHECKS)
+    (folder / "calls.py").write_text('"""The checks of this task call no student code."""\n')
+    (folder / "__init__.py").write_text("")
+    return f'folder = "tests/hidden/{TASK}"'
 
 
 @pytest.fixture(scope="module")
