@@ -19,6 +19,17 @@ They also get their own PID namespace (no view of other processes, so no way int
 folders through ``/proc/<pid>/cwd``) and no network (the kernel reaches nbgrader over Unix
 sockets).
 
+Whoever grades (root included), student code has no privilege of the grader's:
+
+- it runs as ``nobody`` (uid and gid 65534) in a user namespace of its own, with no
+  capability: no way past the permissions of a file it does not own (another account's home);
+- every file and folder of ``/etc`` that not every account may read (``/etc/shadow``,
+  ``/etc/gshadow``, ``/etc/sudoers.d``, SSH host keys, ``/etc/ssl/private``) is covered, looked
+  up at each start: in the namespace the grader's files are still its own, so a root grader's
+  root-only files would otherwise be readable; ``/root`` and ``/home`` are not bound at all;
+- of the grader's environment only the names in PASSED_ENV_NAMES pass (``--clearenv``): a
+  token or password in the grading process never reaches student code.
+
 Inside the sandbox the command starts under ``prlimit`` with the course's limits on memory,
 processes and file size (``coursekit/limits.py``, ``[limits]`` of ``coursekit/course.toml``);
 the processes that start sandboxes also put each one in a pids cgroup of its own where the
@@ -35,6 +46,7 @@ import json
 import os
 import shlex
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
@@ -61,6 +73,14 @@ ONE_BLAS_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM
 KEEP_FREED_MEMORY = {"MALLOC_MMAP_THRESHOLD_": str(32 << 20), "MALLOC_TRIM_THRESHOLD_": str(64 << 20)}
 # The environment every process that runs or judges student code gets on top of its own.
 GRADING_PROCESS_ENV = {**ONE_BLAS_THREAD, **KEEP_FREED_MEMORY}
+# The only variables of the grader's environment that reach student code (with their values);
+# a sandbox's environment is these, GRADING_PROCESS_ENV and what its caller sets, nothing else.
+PASSED_ENV_NAMES = ("PATH", "LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "LC_NUMERIC", "TZ", "NBGRADER_EXECUTION")
+# Who student code runs as, inside its user namespace: nobody, whoever grades.
+SANDBOX_UID = SANDBOX_GID = 65534
+# System folders searched at each start for what not every account may read (``/etc`` takes
+# about 0.01 s; /usr would take 0.7 s and holds the packages' files, readable by all on Debian).
+PRIVATE_SEARCHED = ("/etc",)
 
 
 class SandboxUnavailable(RuntimeError):
@@ -170,6 +190,44 @@ def _system_binds() -> list[str]:
     return args
 
 
+def private_system_entries(tops: Iterable[str] = PRIVATE_SEARCHED) -> list[Path]:
+    """Files and folders under ``tops`` that not every account may read (a folder: list and
+    enter), as a sandbox must cover them; the contents of such a folder are not listed."""
+    found, stack = [], [Path(top) for top in tops if Path(top).is_dir() and not Path(top).is_symlink()]
+    while stack:
+        try:
+            entries = list(os.scandir(stack.pop()))
+        except OSError:
+            continue
+        for entry in entries:
+            try:
+                mode = entry.stat(follow_symlinks=False).st_mode
+            except OSError:
+                continue
+            if stat.S_ISDIR(mode):
+                if mode & 0o005 != 0o005:
+                    found.append(Path(entry.path))
+                else:
+                    stack.append(Path(entry.path))
+            elif stat.S_ISREG(mode) and not mode & 0o004:
+                found.append(Path(entry.path))
+    return sorted(found)
+
+
+def _private_covers() -> list[str]:
+    args = []
+    for path in private_system_entries():
+        args += ["--tmpfs", str(path)] if path.is_dir() else ["--ro-bind", "/dev/null", str(path)]
+    return args
+
+
+def sandbox_environment(env: dict[str, str] | None = None) -> dict[str, str]:
+    """The whole environment of a sandbox: PASSED_ENV_NAMES from this process's environment,
+    GRADING_PROCESS_ENV, then ``env``."""
+    passed = {name: os.environ[name] for name in PASSED_ENV_NAMES if name in os.environ}
+    return {**passed, **GRADING_PROCESS_ENV, **(env or {})}
+
+
 def bwrap_command(command: Sequence[str], cwd: Path | str, writable: Iterable[Path | str] = (),
                   readonly: Iterable[Path | str] = (), hide: Iterable[Path] = (), network: bool = False,
                   env: dict[str, str] | None = None, limits: Limits | None = LIMITS,
@@ -178,13 +236,15 @@ def bwrap_command(command: Sequence[str], cwd: Path | str, writable: Iterable[Pa
     under ``limits`` (None: no rlimits), with each of ``files`` ({path inside: file outside})
     read-only at its path inside.
 
-    Nothing of the file system is visible but SYSTEM_PATHS, the Python installation and the
-    virtual environment (read-only), ``readonly``, ``writable`` and a private /tmp. Hidden
-    paths that lie inside those (the repository around the virtual environment, say) are
-    covered again by an empty tmpfs.
+    Nothing of the file system is visible but SYSTEM_PATHS (less what not every account may
+    read), the Python installation and the virtual environment (read-only), ``readonly``,
+    ``writable`` and a private /tmp. Hidden paths that lie inside those (the repository around
+    the virtual environment, say) are covered again by an empty tmpfs. The command runs as
+    SANDBOX_UID with no capability, in the environment ``sandbox_environment(env)``.
     """
     readonly, writable = list(readonly), list(writable)
-    args = [_bwrap() or "bwrap", "--die-with-parent", "--unshare-pid", *_system_binds(),
+    args = [_bwrap() or "bwrap", "--die-with-parent", "--unshare-pid", "--unshare-user", "--uid", str(SANDBOX_UID),
+            "--gid", str(SANDBOX_GID), "--clearenv", *_system_binds(), *_private_covers(),
             "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
     if not network:
         args.append("--unshare-net")
@@ -209,7 +269,7 @@ def bwrap_command(command: Sequence[str], cwd: Path | str, writable: Iterable[Pa
             args += [option, str(real), str(named)]
     for inside, outside in (files or {}).items():
         args += ["--ro-bind", str(outside), inside]
-    for key, value in (env or {}).items():
+    for key, value in sandbox_environment(env).items():
         args += ["--setenv", key, value]
     args += ["--chdir", str(Path(cwd).resolve()), "--"]
     return args + (limits.prlimit_command() if limits else []) + list(command)
