@@ -21,12 +21,13 @@ sockets).
 
 Whoever grades (root included), student code has no privilege of the grader's:
 
-- it runs as ``nobody`` (uid and gid 65534) in a user namespace of its own, with no
+- it runs as ``nobody`` (SANDBOX_UID) in a user namespace of its own, with no
   capability: no way past the permissions of a file it does not own (another account's home);
 - every file and folder of ``/etc`` that not every account may read (``/etc/shadow``,
   ``/etc/gshadow``, ``/etc/sudoers.d``, SSH host keys, ``/etc/ssl/private``) is covered, looked
   up at each start: in the namespace the grader's files are still its own, so a root grader's
-  root-only files would otherwise be readable; ``/root`` and ``/home`` are not bound at all;
+  root-only files would otherwise be readable; ``/root`` and ``/home`` are not bound at all
+  (both in ``coursekit/sandbox_privacy.py``);
 - of the grader's environment only the names in PASSED_ENV_NAMES pass (``--clearenv``): a
   token or password in the grading process never reaches student code.
 
@@ -46,7 +47,6 @@ import json
 import os
 import shlex
 import shutil
-import stat
 import subprocess
 import sys
 import tempfile
@@ -54,6 +54,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from .limits import LIMITS, Limits
+from .sandbox_privacy import PASSED_ENV_NAMES, SANDBOX_UID, as_nobody, passed_environment, private_covers  # noqa: F401
 from .paths import REPO_ROOT
 
 KERNELS_DIR = REPO_ROOT / "coursekit" / "kernels"
@@ -73,14 +74,6 @@ ONE_BLAS_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM
 KEEP_FREED_MEMORY = {"MALLOC_MMAP_THRESHOLD_": str(32 << 20), "MALLOC_TRIM_THRESHOLD_": str(64 << 20)}
 # The environment every process that runs or judges student code gets on top of its own.
 GRADING_PROCESS_ENV = {**ONE_BLAS_THREAD, **KEEP_FREED_MEMORY}
-# The only variables of the grader's environment that reach student code (with their values);
-# a sandbox's environment is these, GRADING_PROCESS_ENV and what its caller sets, nothing else.
-PASSED_ENV_NAMES = ("PATH", "LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "LC_NUMERIC", "TZ", "NBGRADER_EXECUTION")
-# Who student code runs as, inside its user namespace: nobody, whoever grades.
-SANDBOX_UID = SANDBOX_GID = 65534
-# System folders searched at each start for what not every account may read (``/etc`` takes
-# about 0.01 s; /usr would take 0.7 s and holds the packages' files, readable by all on Debian).
-PRIVATE_SEARCHED = ("/etc",)
 
 
 class SandboxUnavailable(RuntimeError):
@@ -190,42 +183,10 @@ def _system_binds() -> list[str]:
     return args
 
 
-def private_system_entries(tops: Iterable[str] = PRIVATE_SEARCHED) -> list[Path]:
-    """Files and folders under ``tops`` that not every account may read (a folder: list and
-    enter), as a sandbox must cover them; the contents of such a folder are not listed."""
-    found, stack = [], [Path(top) for top in tops if Path(top).is_dir() and not Path(top).is_symlink()]
-    while stack:
-        try:
-            entries = list(os.scandir(stack.pop()))
-        except OSError:
-            continue
-        for entry in entries:
-            try:
-                mode = entry.stat(follow_symlinks=False).st_mode
-            except OSError:
-                continue
-            if stat.S_ISDIR(mode):
-                if mode & 0o005 != 0o005:
-                    found.append(Path(entry.path))
-                else:
-                    stack.append(Path(entry.path))
-            elif stat.S_ISREG(mode) and not mode & 0o004:
-                found.append(Path(entry.path))
-    return sorted(found)
-
-
-def _private_covers() -> list[str]:
-    args = []
-    for path in private_system_entries():
-        args += ["--tmpfs", str(path)] if path.is_dir() else ["--ro-bind", "/dev/null", str(path)]
-    return args
-
-
 def sandbox_environment(env: dict[str, str] | None = None) -> dict[str, str]:
     """The whole environment of a sandbox: PASSED_ENV_NAMES from this process's environment,
     GRADING_PROCESS_ENV, then ``env``."""
-    passed = {name: os.environ[name] for name in PASSED_ENV_NAMES if name in os.environ}
-    return {**passed, **GRADING_PROCESS_ENV, **(env or {})}
+    return {**passed_environment(), **GRADING_PROCESS_ENV, **(env or {})}
 
 
 def bwrap_command(command: Sequence[str], cwd: Path | str, writable: Iterable[Path | str] = (),
@@ -243,8 +204,8 @@ def bwrap_command(command: Sequence[str], cwd: Path | str, writable: Iterable[Pa
     SANDBOX_UID with no capability, in the environment ``sandbox_environment(env)``.
     """
     readonly, writable = list(readonly), list(writable)
-    args = [_bwrap() or "bwrap", "--die-with-parent", "--unshare-pid", "--unshare-user", "--uid", str(SANDBOX_UID),
-            "--gid", str(SANDBOX_GID), "--clearenv", *_system_binds(), *_private_covers(),
+    args = [_bwrap() or "bwrap", "--die-with-parent", "--unshare-pid", *as_nobody(), "--clearenv", *_system_binds(),
+            *private_covers(),
             "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
     if not network:
         args.append("--unshare-net")
