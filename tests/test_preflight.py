@@ -180,3 +180,38 @@ def test_a_bad_access_setting_is_named(tmp_path, table, words):
 
 def test_the_course_manifest_says_the_course_is_not_shared():
     assert preflight.read_settings() == preflight.AccessSettings(shared=False, graders_group="")
+
+
+@pytest.fixture
+def open_course():
+    """A course root in a folder every account may enter (tmp_path's parents are root's alone)."""
+    import shutil
+    import tempfile
+
+    from coursekit import classroom
+
+    folder = Path(tempfile.mkdtemp(prefix="dropout-open-course-"))
+    folder.chmod(0o755)
+    try:
+        root = classroom.make_course(folder / "course")
+        (root / "feedback").mkdir()
+        yield root
+    finally:
+        shutil.rmtree(folder)
+
+
+@pytest.mark.parametrize("command", [["-m", "coursekit.release", "--course-root", "{root}"],
+                                     ["-m", "nbgrader", "generate_assignment", "dropout"],
+                                     ["-m", "coursekit.classgrade", "dropout", "--course-root", "{root}"]],
+                         ids=["make release", "nbgrader", "class command"])
+def test_each_command_refuses_under_a_hub_before_it_does_anything(open_course, command):
+    from coursekit.release import nbgrader_env
+
+    env = {key: value for key, value in nbgrader_env().items() if key != preflight.CHECKED_ENV}
+    env.update(HUB)
+    argv = [sys.executable, *(part.format(root=open_course) for part in command)]
+    where = open_course if command[1] == "nbgrader" else preflight.REPO_ROOT  # nbgrader runs in the course root
+    done = subprocess.run(argv, cwd=where, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "REFUSED" in done.stderr and f"chmod -R o-rwx {open_course / 'feedback'}" in done.stderr
+    assert not (open_course / "release").exists() and not (open_course / "gradebook.db").exists()
