@@ -232,16 +232,21 @@ def check_course(course_root: Path, command: str, repo_root: Path = REPO_ROOT,
                  environ: MutableMapping[str, str] = os.environ, passwd: Path = Path("/etc/passwd"),
                  group: Path = Path("/etc/group"), manifest: Path = MANIFEST_FILE, stream: IO[str] | None = None) -> None:
     """Check who can read the course before ``command`` goes on; print a warning, or print the
-    refusal and raise SystemExit(2) (see the module's docstring). Once per course root and process."""
+    refusal (or an unusable [access] setting) and raise SystemExit(2) (see the module's
+    docstring). Once per course root and process, and the processes it starts."""
     stream = stream or sys.stderr
     course_root = Path(course_root).resolve()
     if environ.get(CHECKED_ENV) == str(course_root) or not os.access(course_root, os.R_OK | os.X_OK):
         return  # checked already, or this account is none of the course's graders
-    settings = read_settings(manifest)
-    served, others = served_to_students(environ, settings), other_accounts(passwd)
-    if not served and not others:
-        return  # a one-person machine
-    found = exposures(course_root, repo_root, settings, passwd, group)
+    try:
+        settings = read_settings(manifest)
+        served, others = served_to_students(environ, settings), other_accounts(passwd)
+        if not served and not others:
+            return  # a one-person machine
+        found = exposures(course_root, repo_root, settings, passwd, group)
+    except ManifestError as error:  # nbgrader would go on after any other exception
+        print(f"{command}: {error}", file=stream, flush=True)
+        raise SystemExit(2) from error
     if found and served and environ.get(ALLOW_ENV) != "1":
         print(f"{command}: REFUSED: the course is served to students ({served}), and accounts that are not "
               f"its graders can read or write the instructor's files:\n{report(found)}\n"

@@ -178,6 +178,17 @@ def test_a_bad_access_setting_is_named(tmp_path, table, words):
         preflight.read_settings(manifest)
 
 
+def test_an_unknown_graders_group_stops_the_command_naming_it(accounts, course, tmp_path):
+    manifest = tmp_path / "course.toml"
+    manifest.write_text("[access]\ngraders_group = 'no-such-group-here'\n")
+    repo, root = course
+    out = io.StringIO()
+    with pytest.raises(SystemExit) as stop:
+        preflight.check_course(root, "nbgrader autograde", repo_root=repo, environ=dict(HUB), manifest=manifest,
+                               stream=out)
+    assert stop.value.code == 2 and "graders_group = 'no-such-group-here'" in out.getvalue()
+
+
 def test_the_course_manifest_says_the_course_is_not_shared():
     assert preflight.read_settings() == preflight.AccessSettings(shared=False, graders_group="")
 
