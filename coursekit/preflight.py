@@ -26,6 +26,7 @@ account, the course root's owner and the members of that group.
 
 from __future__ import annotations
 
+import functools
 import os
 import shlex
 import stat
@@ -145,25 +146,21 @@ def _graders(course_root: Path, settings: AccessSettings, accounts: _Accounts) -
     return gid, graders | (accounts.members(gid) if gid is not None else set())
 
 
-def _reaches(path: Path, bits: int, shift: int, gid: int | None) -> bool:
+def _mode(path: Path) -> tuple[int, int]:
+    """(permission bits, gid) of ``path``; a symlink's own bits grant nothing (0)."""
+    found = os.lstat(path)
+    return (0 if stat.S_ISLNK(found.st_mode) else stat.S_IMODE(found.st_mode)), found.st_gid
+
+
+def _reaches(path: Path, bits: int, shift: int, gid: int | None, mode_of) -> bool:
     """Whether the class ``shift`` (0: others; 3: members of group ``gid``) has ``bits`` on
-    ``path`` and can enter every folder above it."""
+    ``path`` and can enter every folder above it (``mode_of``: ``_mode``, cached)."""
     def allowed(mode_and_gid: tuple[int, int], wanted: int) -> bool:
         mode, entry_gid = mode_and_gid
         their_bits = mode >> shift if shift and entry_gid == gid else mode  # group members, else others
         return bool(their_bits & wanted)
-    chain = [_mode(parent) for parent in path.parents]
-    return all(allowed(mode, 0o1) for mode in chain) and allowed(_mode(path), bits)
-
-
-_MODES: dict[Path, tuple[int, int]] = {}
-
-
-def _mode(path: Path) -> tuple[int, int]:
-    if path not in _MODES:
-        found = os.lstat(path)
-        _MODES[path] = (stat.S_IMODE(found.st_mode), found.st_gid)
-    return _MODES[path]
+    chain = [mode_of(parent) for parent in path.parents]
+    return all(allowed(mode, 0o1) for mode in chain) and allowed(mode_of(path), bits)
 
 
 def _tree(top: Path):
@@ -177,26 +174,26 @@ def _tree(top: Path):
 def exposures(course_root: Path, repo_root: Path = REPO_ROOT, settings: AccessSettings = AccessSettings(),
               passwd: Path = Path("/etc/passwd"), group: Path = Path("/etc/group")) -> list[Exposure]:
     """The protected paths (PROTECTED) that accounts other than the graders can read or write."""
-    _MODES.clear()
+    mode_of = functools.lru_cache(maxsize=None)(_mode)  # the folders above are shared by many entries
     course_root, repo_root = Path(course_root).resolve(), Path(repo_root).resolve()
     accounts = _Accounts(passwd, group)
     graders_gid, graders = _graders(course_root, settings, accounts)
     found = []
     for where, relative, what in PROTECTED:
-        top = (repo_root if where == "repo" else course_root) / relative
+        top = ((repo_root if where == "repo" else course_root) / relative).resolve()
         if not top.exists() or (relative == ".git" and not top.is_dir()):
             continue
         world, groups, count = False, {}, 0
         for entry in _tree(top):
             try:
-                mode, gid = _mode(entry)
+                gid = mode_of(entry)[1]
             except OSError:  # gone meanwhile (a journal file)
                 continue
             exposed = False
-            if _reaches(entry, 0o6, 0, None):
+            if _reaches(entry, 0o6, 0, None, mode_of):
                 world = exposed = True
             outsiders = accounts.members(gid) - graders
-            if gid != graders_gid and outsiders and _reaches(entry, 0o6, 3, gid):
+            if gid != graders_gid and outsiders and _reaches(entry, 0o6, 3, gid, mode_of):
                 groups[gid] = outsiders
                 exposed = True
             count += exposed
