@@ -130,7 +130,8 @@ def test_after_the_printed_commands_it_is_silent_and_a_student_reads_nothing(acc
     for fix in fixes:
         done = subprocess.run(fix, shell=True, capture_output=True, text=True)
         assert done.returncode == 0, (fix, done.stderr)
-    (repo / "source_pkg" / "alias.py").symlink_to(repo / "source_pkg" / "layers.py")  # a link's own bits say nothing
+    (repo / "source_pkg").rename(repo / "instructor_pkg")  # a link's own mode (777) says nothing: its target's does
+    (repo / "source_pkg").symlink_to(repo / "instructor_pkg")
     assert check(course, dict(HUB)) == ("", None)
     assert check(course, {}) == ("", None)
     home = repo.parent
