@@ -85,3 +85,20 @@ def test_root_grading_hides_the_graders_secrets_from_student_code(secrets_of_the
         assert [secret for secret in secrets_of_the_grader if secret in text] == []
     assert "uid 65534" in notebook_text and "/etc/shadow: PermissionError" in notebook_text
     assert "/root: FileNotFoundError" in notebook_text and "/etc/ssh/ssh_host_test_key: PermissionError" in notebook_text
+
+
+@pytest.mark.parametrize("suffix, mode", [("+", 0o600), (".lock", 0o600), ("", 0o644)])
+def test_a_file_of_etc_that_vanishes_before_the_sandbox_starts_does_not_stop_it(suffix, mode, tmp_path):
+    """useradd's /etc/shadow+ and /etc/passwd.lock live for milliseconds; grading goes on meanwhile."""
+    import subprocess
+    import sys
+
+    passing = Path("/etc") / f"dropout-vanishing-{secrets.token_hex(6)}{suffix}"
+    passing.write_text("brief\n")
+    passing.chmod(mode)
+    try:
+        command = sandbox.bwrap_command([sys.executable, "-I", "-c", "print('started')"], tmp_path, writable=[tmp_path])
+    finally:
+        passing.unlink()
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == "started", done.stderr
