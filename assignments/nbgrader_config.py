@@ -77,6 +77,9 @@ if Path(sys.argv[0]).name.startswith("jupyter-") and "nbgrader" not in Path(sys.
 # hide the repository, the course root and the gradebook (coursekit/sandbox.py). Without a
 # working bwrap, autograde refuses to start unless DROPOUT_GRADING_UNCONFINED=1 is set.
 from coursekit import sandbox  # noqa: E402
+from coursekit.preflight import check_nbgrader  # noqa: E402 (who can read the course: coursekit/preflight.py)
+
+check_nbgrader(Path(__file__).resolve().parent)
 
 sandbox.find_grading_kernel()
 c.Execute.kernel_name = sandbox.KERNEL_NAME

@@ -42,6 +42,7 @@ from .editions import PACKAGE_NAME, EditionError, write_student_edition
 from .gradebook import GradebookError, release_state, safe_url
 from .manifest import COURSE
 from .paths import COURSE_ROOT, REPO_ROOT
+from .preflight import check_course
 from .student_setup import SetupError, write_student_setup
 
 # Names that must never reach students: the grading package, the hidden checks.
@@ -195,6 +196,7 @@ def release(course_root: Path, assignment: str, force: bool = False,
         raise ReleaseError(f"{course_root} is not an nbgrader course root: it has no nbgrader_config.py")
     if not sorted(source_dir.glob("*.ipynb")):
         raise ReleaseError(f"no notebook to release in {source_dir}")
+    check_course(course_root, "make release")  # who can read the course (coursekit/preflight.py)
 
     submissions, changed = changed_cells(course_root, assignment)
     if changed and not force:

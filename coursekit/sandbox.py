@@ -19,6 +19,18 @@ They also get their own PID namespace (no view of other processes, so no way int
 folders through ``/proc/<pid>/cwd``) and no network (the kernel reaches nbgrader over Unix
 sockets).
 
+Whoever grades (root included), student code has no privilege of the grader's:
+
+- it runs as ``nobody`` (SANDBOX_UID) in a user namespace of its own, with no
+  capability: no way past the permissions of a file it does not own (another account's home);
+- every file and folder of ``/etc`` that not every account may read (``/etc/shadow``,
+  ``/etc/gshadow``, ``/etc/sudoers.d``, SSH host keys, ``/etc/ssl/private``) is covered, looked
+  up at each start: in the namespace the grader's files are still its own, so a root grader's
+  root-only files would otherwise be readable; ``/root`` and ``/home`` are not bound at all
+  (both in ``coursekit/sandbox_privacy.py``);
+- of the grader's environment only the names in PASSED_ENV_NAMES pass (``--clearenv``): a
+  token or password in the grading process never reaches student code.
+
 Inside the sandbox the command starts under ``prlimit`` with the course's limits on memory,
 processes and file size (``coursekit/limits.py``, ``[limits]`` of ``coursekit/course.toml``);
 the processes that start sandboxes also put each one in a pids cgroup of its own where the
@@ -42,6 +54,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from .limits import LIMITS, Limits
+from .sandbox_privacy import PASSED_ENV_NAMES, SANDBOX_UID, as_nobody, passed_environment, private_covers  # noqa: F401
 from .paths import REPO_ROOT
 
 KERNELS_DIR = REPO_ROOT / "coursekit" / "kernels"
@@ -170,6 +183,12 @@ def _system_binds() -> list[str]:
     return args
 
 
+def sandbox_environment(env: dict[str, str] | None = None) -> dict[str, str]:
+    """The whole environment of a sandbox: PASSED_ENV_NAMES from this process's environment,
+    GRADING_PROCESS_ENV, then ``env``."""
+    return {**passed_environment(), **GRADING_PROCESS_ENV, **(env or {})}
+
+
 def bwrap_command(command: Sequence[str], cwd: Path | str, writable: Iterable[Path | str] = (),
                   readonly: Iterable[Path | str] = (), hide: Iterable[Path] = (), network: bool = False,
                   env: dict[str, str] | None = None, limits: Limits | None = LIMITS,
@@ -178,13 +197,15 @@ def bwrap_command(command: Sequence[str], cwd: Path | str, writable: Iterable[Pa
     under ``limits`` (None: no rlimits), with each of ``files`` ({path inside: file outside})
     read-only at its path inside.
 
-    Nothing of the file system is visible but SYSTEM_PATHS, the Python installation and the
-    virtual environment (read-only), ``readonly``, ``writable`` and a private /tmp. Hidden
-    paths that lie inside those (the repository around the virtual environment, say) are
-    covered again by an empty tmpfs.
+    Nothing of the file system is visible but SYSTEM_PATHS (less what not every account may
+    read), the Python installation and the virtual environment (read-only), ``readonly``,
+    ``writable`` and a private /tmp. Hidden paths that lie inside those (the repository around
+    the virtual environment, say) are covered again by an empty tmpfs. The command runs as
+    SANDBOX_UID with no capability, in the environment ``sandbox_environment(env)``.
     """
     readonly, writable = list(readonly), list(writable)
-    args = [_bwrap() or "bwrap", "--die-with-parent", "--unshare-pid", *_system_binds(),
+    args = [_bwrap() or "bwrap", "--die-with-parent", "--unshare-pid", *as_nobody(), "--clearenv", *_system_binds(),
+            *private_covers(),
             "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
     if not network:
         args.append("--unshare-net")
@@ -209,7 +230,7 @@ def bwrap_command(command: Sequence[str], cwd: Path | str, writable: Iterable[Pa
             args += [option, str(real), str(named)]
     for inside, outside in (files or {}).items():
         args += ["--ro-bind", str(outside), inside]
-    for key, value in (env or {}).items():
+    for key, value in sandbox_environment(env).items():
         args += ["--setenv", key, value]
     args += ["--chdir", str(Path(cwd).resolve()), "--"]
     return args + (limits.prlimit_command() if limits else []) + list(command)

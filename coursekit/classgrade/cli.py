@@ -17,6 +17,7 @@ from .. import sandbox
 from ..course_settings import CourseSettingsError
 from ..gradebook import GradebookError
 from ..manifest import COURSE
+from ..preflight import check_course
 from .cluster import ClusterError
 from .forkserver import WorkerServerError
 from .grader import ClassResult, grade_class
@@ -99,6 +100,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except sandbox.SandboxUnavailable as refusal:
         print(f"classgrade: {refusal}", file=sys.stderr)
         return UNUSABLE
+    check_course(args.course_root, "python -m coursekit.classgrade")  # who can read the course; SystemExit(2) if refused
     try:
         result = grade_class(
             args.course_root, args.assignment, workers=args.workers, pattern=args.student, force=args.force,

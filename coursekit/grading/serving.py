@@ -151,7 +151,7 @@ def serving_runner(submission: Path, python: str | None, confine: bool,
         command = [python or sys.executable, "-I", str(RUNNER), "--serve"]
         if confine:
             command = bwrap_command(command + ["--confined"], folder, writable=[folder],
-                                    readonly=[*trusted_files(), submission])
+                                    readonly=[*trusted_files(), submission], env=_runner_environment())
         elif group is not None:  # what a job leaves running is found by its cgroup
             command += ["--group-procs", str(group.path / "cgroup.procs")]
         with open(folder / "serving-stderr.txt", "wb") as stderr:

@@ -11,7 +11,9 @@ memory and file size through rlimits, processes through a pids cgroup of the ker
 where the machine allows (``coursekit/cgroups.py``) and RLIMIT_NPROC inside the sandbox.
 The time of all the notebook's cells together is kept by nbgrader's side (ResilientExecute).
 The kernel gets one BLAS thread and malloc settings that keep freed memory (``sandbox.GRADING_PROCESS_ENV``) and matplotlib's font list
-prepared outside (``coursekit/matplotlib_cache.py``).
+prepared outside (``coursekit/matplotlib_cache.py``). It runs as ``nobody`` with no capability,
+sees none of the grader's root-only files and none of the grader's environment but
+``sandbox.PASSED_ENV_NAMES``, whoever grades (root included).
 """
 
 import json
@@ -59,12 +61,11 @@ def main(connection_file: str) -> None:
         writable.append(Path(connection["ip"]).resolve().parent)
         network = False
     env = {"HOME": "/tmp", "IPYTHONDIR": "/tmp/.ipython", "MPLCONFIGDIR": KERNEL_CONFIG_DIR, **GRADING_PROCESS_ENV}
+    # Of this process's environment only sandbox.PASSED_ENV_NAMES pass. Not JPY_PARENT_PID either:
+    # ipykernel exits when the process that started it seems gone, and in its own PID namespace
+    # its parent is the namespace's init (bwrap --die-with-parent ends the kernel with nbgrader).
     command = bwrap_command(kernel, folder, writable=writable, readonly=[connection_file], network=network, env=env,
                             files=font_list_files())
-    # ipykernel exits when the process that started it seems gone; in its own PID namespace
-    # its parent is the namespace's init, so that check must be off (bwrap --die-with-parent
-    # ends the kernel with nbgrader instead).
-    command[1:1] = ["--unsetenv", "JPY_PARENT_PID"]
     os.execv(command[0], command)
 
 
