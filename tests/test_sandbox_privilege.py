@@ -16,6 +16,8 @@ import pytest
 from coursekit import classroom, sandbox
 from coursekit.manifest import COURSE
 
+DROPOUT = COURSE.assignment_named("dropout")
+
 pytestmark = [pytest.mark.skipif(sandbox.probe() is not None, reason=f"bwrap unusable: {sandbox.probe()}"),
               pytest.mark.skipif(os.geteuid() != 0, reason="the point is grading as root")]
 
@@ -64,8 +66,8 @@ def secrets_of_the_grader(monkeypatch):
 
 
 def graded_texts(root):
-    graded = root / "autograded" / STUDENT / COURSE.assignment / f"{COURSE.notebook}.ipynb"
-    feedback = root / "feedback" / STUDENT / COURSE.assignment / f"{COURSE.notebook}.html"
+    graded = root / "autograded" / STUDENT / DROPOUT.name / f"{DROPOUT.notebook}.ipynb"
+    feedback = root / "feedback" / STUDENT / DROPOUT.name / f"{DROPOUT.notebook}.html"
     return graded.read_text(), feedback.read_text()
 
 
@@ -73,12 +75,12 @@ def test_root_grading_hides_the_graders_secrets_from_student_code(secrets_of_the
     root = classroom.make_course(tmp_path / "course", cell_timeout=60, budget=120)
     classroom.release_course(root)
     folder = classroom.submit(root, STUDENT, classroom.load_catalogue().BY_NAME["stubs"])
-    path = folder / f"{COURSE.notebook}.ipynb"
+    path = folder / f"{DROPOUT.notebook}.ipynb"
     notebook = nbformat.read(path, as_version=4)
     notebook.cells.append(nbformat.v4.new_code_cell(PROBE_CELL))
     nbformat.write(notebook, path)
-    classroom.nbgrader(root, "autograde", COURSE.assignment)
-    classroom.nbgrader(root, "generate_feedback", COURSE.assignment)
+    classroom.nbgrader(root, "autograde", DROPOUT.name)
+    classroom.nbgrader(root, "generate_feedback", DROPOUT.name)
     notebook_text, page = graded_texts(root)
     assert "probe done" in notebook_text and "probe done" in page  # the cell ran, its output is shown
     for text in (notebook_text, page):
