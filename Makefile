@@ -15,7 +15,7 @@ INSTALLED := $(VENV)/.installed
 BASE_PYTHON ?= $(shell /usr/bin/python3 -c 'import sys, ensurepip, venv; sys.exit(sys.version_info < (3, 10))' \
 	2>/dev/null && echo /usr/bin/python3 || echo python3)
 SYSTEM_DEPS := $(VENV)/.system-deps
-EXTRAS := book,grading,test,torch
+EXTRAS := book,grading,hub,test,torch
 
 .PHONY: setup book pdf test release demo student-edition clean
 
