@@ -45,6 +45,14 @@ def venv_bin() -> Path:
     return folder
 
 
+def server_environment(root: Path) -> dict[str, str]:
+    """What every server (and an instructor's nbgrader command) needs in its environment: the
+    hub's nbgrader and server settings first, and the venv's bin/ first on PATH, so kernels,
+    nbgrader and its alembic are the course's."""
+    return {"JUPYTER_CONFIG_PATH": str(root / "etc" / "jupyter"),
+            "PATH": f"{venv_bin()}:/usr/local/bin:/usr/bin:/bin"}
+
+
 def setup(root: Path, people: People) -> Record:
     if os.geteuid() != 0:
         raise SystemExit("coursekit.hub: run as root: the set-up makes Unix accounts")
@@ -54,7 +62,8 @@ def setup(root: Path, people: People) -> Record:
     record.settings = {"course_id": COURSE.course_id, "venv_bin": str(venv_bin()), "proxy": str(PROXY),
                        "instructor": people.instructor, "graders": people.graders,
                        "everyone": people.everyone, "students": people.students,
-                       "graders_group": people.graders_group, "course_root": str(course_root(root))}
+                       "graders_group": people.graders_group, "course_root": str(course_root(root)),
+                       "server_env": server_environment(root)}
     record.save()
     make_accounts(people, record)
     make_layout(root, people, record)

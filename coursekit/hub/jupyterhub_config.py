@@ -43,13 +43,14 @@ print(f"[coursekit.hub] DEMO AUTHENTICATION (shared password in {STATE / 'passwo
 c.JupyterHub.spawner_class = "localprocess"
 c.Spawner.cmd = [str(VENV_BIN / "jupyterhub-singleuser")]
 c.Spawner.default_url = "/lab"
-# The servers read the hub's nbgrader and server settings first; the venv's bin/ comes first on
-# PATH so kernels, nbgrader and its alembic are the course's.
-SERVER_ENV = {"JUPYTER_CONFIG_PATH": str(ROOT / "etc" / "jupyter"),
-              "PATH": f"{VENV_BIN}:/usr/local/bin:/usr/bin:/bin"}
+# The hub's nbgrader and server settings, the venv's bin/ first on PATH (coursekit/hub/__main__.py).
+SERVER_ENV = MADE["server_env"]
 c.Spawner.environment = SERVER_ENV
 c.Spawner.http_timeout = 60
 c.Spawner.start_timeout = 60
+# Servers stop on SIGINT at once (answer_yes in their settings); a stuck one is not waited for 30 s.
+c.Spawner.interrupt_timeout = 5
+c.Spawner.term_timeout = 5
 
 GRADE_GROUP, COURSE_GROUP = f"formgrade-{COURSE_ID}", f"nbgrader-{COURSE_ID}"
 c.JupyterHub.load_groups = {

@@ -4,7 +4,7 @@
     <root>/state/                the hub's database, cookie secret, pid and log, root only
     <root>/etc/jupyter/          every server's nbgrader and server settings, readable by all
     <root>/etc/formgrader/       the course's formgrader service's settings
-    <root>/exchange/             nbgrader's exchange (1777); <course_id>/inbound is 2733, group graders
+    <root>/exchange/             nbgrader's exchange (1777); <course_id>/inbound is 2773, group graders
     <root>/course/               a copy of the repository's tracked files, owner instructor,
                                  group graders, 2770/660: nobody else reads solutions or checks;
                                  course/assignments/ is nbgrader's course root
@@ -59,7 +59,9 @@ def _make_exchange(root: Path, people: People, record: Record) -> None:
     course = exchange_root(root) / COURSE.course_id
     _folder(course, 0o2755, record, people.instructor, people.graders_group)
     _folder(course / "outbound", 0o2775, record, people.instructor, people.graders_group)
-    _folder(course / "inbound", 0o2733, record, people.instructor, people.graders_group)
+    # What nbgrader's release makes with groupshared (below): students may enter and write, not
+    # list; the graders' group lists and collects.
+    _folder(course / "inbound", 0o2773, record, people.instructor, people.graders_group)
     _folder(course / "feedback", 0o2711, record, people.instructor, people.graders_group)
 
 
@@ -114,6 +116,9 @@ c.Exchange.root = "{exchange}"
 # nbgrader-<course_id> (students) and formgrade-<course_id> (graders).
 c.Exchange.path_includes_course = True
 c.Authenticator.plugin_class = "nbgrader.auth.JupyterHubAuthPlugin"
+# The instructor and the TAs work in one course root and collect from one inbound: nbgrader
+# keeps the files it writes there writable by the group (the graders' Unix group).
+c.CourseDirectory.groupshared = True
 # Submissions readable by their student and the graders only (private_submit.py, beside this file).
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 c.ExchangeFactory.submit = "private_submit.PrivateSubmit"
