@@ -253,7 +253,8 @@ def test_formgrader_answers_graders_and_refuses_students(logged_in):
 def test_stop_leaves_no_process_and_clean_removes_the_accounts(logged_in):
     hub = logged_in
     uids = [pwd.getpwnam(name).pw_uid for name in EVERYONE]
-    subprocess.run([*HUB, "stop", *hub.args], cwd=REPO_ROOT, check=True, timeout=120)
+    stopped = subprocess.run([*HUB, "stop", *hub.args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+    assert stopped.returncode == 0, f"{stopped.stderr}\n{hub.log_tail(80)}"
     assert hub.process.wait(timeout=10) == 0, hub.log_tail()
     left = [p.name for p in Path("/proc").iterdir() if p.name.isdigit() and _owned_by(p, uids)]
     assert left == [] and hub.proxy_pids() == []

@@ -99,11 +99,12 @@ def run(root: Path, people: People, port: int) -> None:
 
 
 def _alive(pid: int) -> bool:
+    """Whether ``pid`` still runs: an ended process whose parent has not yet reaped it does not."""
     try:
-        os.kill(pid, 0)
-        return True
-    except ProcessLookupError:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
         return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def _stop_pid_file(path: Path, timeout: float = 60) -> None:
