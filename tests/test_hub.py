@@ -52,10 +52,10 @@ def free_port():
 
 
 class Hub:
-    def __init__(self, root: Path, port: int):
+    def __init__(self, root: Path, port: int, prefix: str = PREFIX):
         self.root, self.port = root, port
         self.url = f"http://127.0.0.1:{port}"
-        self.args = ["--root", str(root), "--prefix", PREFIX, "--students", str(len(STUDENTS))]
+        self.args = ["--root", str(root), "--prefix", prefix, "--students", str(len(STUDENTS))]
         self.log = root.parent / f"{root.name}.log"
         self.process = None
         self.tokens = {}
@@ -134,11 +134,11 @@ def _cmdline_has(proc: Path, *words: bytes) -> bool:
     return all(word in cmdline for word in words)
 
 
-@pytest.fixture(scope="module")
-def hub(request):
+def start_hub(request, prefix: str = PREFIX) -> Hub:
+    """The course's hub in a temporary root; a finalizer stops it and removes all it made."""
     root = Path(tempfile.mkdtemp(prefix="dfs-hub-test-")) / "hub"
     root.parent.chmod(0o755)  # every account's server reads root/etc/jupyter
-    running = Hub(root, free_port())
+    running = Hub(root, free_port(), prefix)
 
     def remove_everything():
         cleaned = subprocess.run([*HUB, "clean", *running.args], cwd=REPO_ROOT, capture_output=True,
@@ -152,6 +152,11 @@ def hub(request):
     request.addfinalizer(remove_everything)
     running.start()
     return running
+
+
+@pytest.fixture(scope="module")
+def hub(request):
+    return start_hub(request)
 
 
 @pytest.fixture(scope="module")

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import grp
+import json
 import os
 import pwd
 import shutil
@@ -101,9 +102,20 @@ def _write_settings(root: Path, people: People, record: Record) -> None:
     formgrader = root / "etc" / "formgrader"
     _folder(formgrader, 0o755, record)
     (formgrader / "jupyter_server_config.py").write_text(FORMGRADER_CONFIG)
-    for path in (etc / "nbgrader_config.py", etc / "jupyter_server_config.py",
-                 etc / "private_submit.py", formgrader / "jupyter_server_config.py"):
+    # JupyterLab's side of the same split: the formgrader and create-assignment panels only in
+    # the service's lab (the first folder on its JUPYTER_CONFIG_PATH wins).
+    written = [etc / "nbgrader_config.py", etc / "jupyter_server_config.py", etc / "private_submit.py",
+               formgrader / "jupyter_server_config.py"]
+    for folder, enabled in ((etc, False), (formgrader, True)):
+        _folder(folder / "labconfig", 0o755, record)
+        page = folder / "labconfig" / "page_config.json"
+        page.write_text(json.dumps({"disabledExtensions": {name: not enabled for name in GRADER_PANELS}}, indent=1))
+        written.append(page)
+    for path in written:
         path.chmod(0o644)
+
+
+GRADER_PANELS = ("@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:create-assignment")
 
 
 NBGRADER_CONFIG = '''"""nbgrader settings of every server of the course's hub (written by coursekit/hub/layout.py)."""
