@@ -99,6 +99,9 @@ class Hub:
         self.tokens[name] = token.json()["token"]
         return session
 
+    def home(self, name) -> Path:
+        return Path(pwd.getpwnam(name).pw_dir)
+
     def headers(self, name):
         return {"Authorization": f"token {self.tokens[name]}"}
 

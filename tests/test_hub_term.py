@@ -2,8 +2,9 @@
 formgrader shows inside the graders' JupyterLab (the frame-ancestors fix of nbgrader#1870) and
 not in a student's. Screenshots at 1280 px in _build/hub-term-screenshots/. Select with ``-m hub``.
 
-Part of the term only: releasing from formgrader, the students' edits, submissions and
-feedback in the browser are not yet here (tests/test_hub.py covers them over HTTP).
+Part of the term only: a student fetches and submits from the Assignments tab; releasing from
+formgrader, editing the package in the editor, running the notebook, grading and feedback in
+the browser are not yet here (tests/test_hub.py covers release to autograde over HTTP).
 """
 
 import pytest
@@ -88,3 +89,15 @@ def test_formgrader_inside_the_graders_lab_and_not_the_students(hub, browser):
     expect(page.get_by_text(COURSE.assignment, exact=True).first).to_be_visible()
     expect(page.get_by_text("There are no downloaded assignments.")).to_be_visible()
     shot(page, f"{student}-assignments")
+
+    page.get_by_role("button", name="Fetch").first.click()
+    # the lists are drawn again after a fetch: a Submit button found before that is gone
+    page.get_by_text("There are no assignments to fetch.").wait_for()
+    page.get_by_role("button", name="Submit").first.wait_for()
+    shot(page, f"{student}-fetched")
+    assert (hub.home(student) / COURSE.course_id / COURSE.assignment / COURSE.package / "layers.py").is_file()
+    page.get_by_role("button", name="Submit").first.click()
+    page.get_by_role("button", name="Fetch Feedback").wait_for()
+    shot(page, f"{student}-submitted")
+    inbound = hub.root / "exchange" / COURSE.course_id / "inbound"
+    assert len(list(inbound.glob(f"{student}+{COURSE.assignment}+*"))) == 1

@@ -35,7 +35,8 @@ PROXY = REPO_ROOT / "node_modules" / ".bin" / "configurable-http-proxy"
 def venv_bin() -> Path:
     """The venv's bin/ as every account reaches it: it must not lie under a private folder."""
     folder = Path(sys.prefix) / "bin"
-    for parent in [*reversed(folder.resolve().parents), folder.resolve()]:
+    reached = [*folder.absolute().parents, folder.absolute(), *folder.resolve().parents, folder.resolve()]
+    for parent in sorted(set(reached), key=lambda path: len(path.parts)):
         if not os.stat(parent).st_mode & 0o005 == 0o005:
             raise SystemExit(f"coursekit.hub: {parent} is not readable by every account, so the students' "
                              f"servers cannot run {folder}: make the venv from /usr/bin/python3 in a "
