@@ -118,8 +118,9 @@ class Hub:
         """Run a command as ``name`` in the course root, with the environment the hub gives servers."""
         home = pwd.getpwnam(name).pw_dir
         env = {"HOME": home, "USER": name, "LOGNAME": name, **self.made["server_env"]}
+        # umask 007, as docs/hub-instructors.md asks of graders: what nbgrader writes stays the graders'
         done = subprocess.run(["runuser", "-u", name, "--", "env", "-i", *(f"{k}={v}" for k, v in env.items()),
-                               *command], cwd=self.made["course_root"], capture_output=True, text=True, timeout=300)
+                               "/bin/sh", "-c", 'umask 007 && exec "$0" "$@"', *command], cwd=self.made["course_root"], capture_output=True, text=True, timeout=300)
         if check:
             assert done.returncode == 0, f"{command} as {name}: {done.stdout[-3000:]}\n{done.stderr[-3000:]}"
         return done
@@ -228,6 +229,14 @@ def test_release_fetch_submit_collect_autograde_through_the_exchange(logged_in):
     assert [float(rows[STUDENTS[0]][task.id]) for task in COURSE.tasks] == [task.points for task in COURSE.tasks]
     assert float(rows[STUDENTS[0]]["raw_score"]) == autograded
     assert float(rows[STUDENTS[1]]["raw_score"]) == 0
+    # nbgrader chmods the release to 644 and the autograded files to 444 whatever the umask: the
+    # course folder (2770, the graders' group) is what keeps them from the students
+    course_root = Path(hub.made["course_root"])
+    assert course_root.parent.stat().st_mode & 0o007 == 0
+    graded = next((course_root / "autograded" / STUDENTS[1]).rglob(f"{COURSE.notebook}.ipynb"))
+    for secret in (course_root / "gradebook.db", graded, course_root / "release" / COURSE.assignment):
+        denied = hub.as_account(STUDENTS[1], "ls", "-l", str(secret), check=False)
+        assert denied.returncode != 0 and "Permission denied" in denied.stderr, secret
 
 
 def test_a_student_cannot_read_another_students_submission(logged_in):

@@ -70,7 +70,8 @@ c.JupyterHub.load_roles = [
 c.JupyterHub.services = [{
     "name": COURSE_ID,
     "url": f"http://127.0.0.1:{os.environ['DFS_HUB_SERVICE_PORT']}",
-    "command": [str(VENV_BIN / "jupyterhub-singleuser")],
+    # umask 007: what formgrader writes (gradebook, autograded, feedback) stays the graders'
+    "command": ["/bin/sh", "-c", 'umask 007 && exec "$0" "$@"', str(VENV_BIN / "jupyterhub-singleuser")],
     "user": MADE["instructor"],
     "cwd": MADE["course_root"],
     "environment": {**SERVER_ENV, "JUPYTERHUB_DEFAULT_URL": "/lab",
