@@ -1,4 +1,4 @@
-"""Unix accounts of the course's hub: an instructor, a teaching assistant and N students.
+"""Unix accounts of the course's hub: an instructor, a TA (grader) and N students.
 
 Every name carries a prefix (``dfs-`` by default) so it cannot be a real user's; an account or
 group that exists but is not in the record is never adopted: the set-up stops and names it.
