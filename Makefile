@@ -15,7 +15,7 @@ INSTALLED := $(VENV)/.installed
 BASE_PYTHON ?= $(shell /usr/bin/python3 -c 'import sys, ensurepip, venv; sys.exit(sys.version_info < (3, 10))' \
 	2>/dev/null && echo /usr/bin/python3 || echo python3)
 SYSTEM_DEPS := $(VENV)/.system-deps
-EXTRAS := book,grading,test,torch
+EXTRAS := book,grading,hub,test,torch
 
 .PHONY: setup book pdf test release demo student-edition clean
 
@@ -92,3 +92,21 @@ autograde: $(INSTALLED) $(GRADING_DEPS)
 		$(PYTHON) -m coursekit.classgrade $$assignment --course-root assignments $(if $(WORKERS),--workers $(WORKERS)) \
 			$(if $(RUN_NOTEBOOKS),--run-notebooks) || status=$$?; \
 	done; exit $$status
+
+# The course's JupyterHub on this machine, in the foreground (Ctrl-C or `make hub-stop` stops it):
+# accounts dfs-instructor, dfs-ta, dfs-student1..HUB_STUDENTS, the course copy and nbgrader's
+# exchange under HUB_ROOT, a DEMO shared password (printed). Run as root. `make hub-clean` removes
+# exactly what it made (HUB_ROOT/made.json). docs/hub-instructors.md: the same on a real hub.
+HUB_ROOT ?= /srv/dropout-from-scratch-hub
+HUB_PORT ?= 8000
+HUB_STUDENTS ?= 3
+HUB_ARGS = --root $(HUB_ROOT) --students $(HUB_STUDENTS)
+.PHONY: hub hub-stop hub-clean
+hub: $(INSTALLED) $(NODE_DEPS)
+	$(PYTHON) -m coursekit.hub run $(HUB_ARGS) --port $(HUB_PORT)
+
+hub-stop:
+	$(PYTHON) -m coursekit.hub stop $(HUB_ARGS)
+
+hub-clean:
+	$(PYTHON) -m coursekit.hub clean $(HUB_ARGS)
