@@ -61,14 +61,18 @@ from coursekit.grading.nbgrader_plugin import grading_preprocessors, sanitize_pr
 c.Autograde.autograde_preprocessors = grading_preprocessors()
 # The submitted outputs (the experiment's numbers and figures) are kept, labelled, in the graded notebook.
 c.Autograde.sanitize_preprocessors = sanitize_preprocessors()
-# Execute's settings apply to its subclass too; nbgrader's own default is 30 s per cell.
-c.Execute.timeout = 120
-# formgrader grades inside the Jupyter server: there all cells of a notebook get 30 s together, so
+# Execute's settings apply to its subclass too; nbgrader's own default is 30 s per cell. The limits
+# on student code are [limits] of coursekit/course.toml (coursekit/limits.py).
+from coursekit.limits import LIMITS  # noqa: E402
+
+c.Execute.timeout = LIMITS.cell_seconds
+# formgrader grades inside the Jupyter server: there all cells of a notebook get
+# formgrader_notebook_seconds together (30 s), so
 # a hanging submission costs seconds (the grade still comes from the hidden checks), and its
 # Autograde button grades in a worker thread so the server keeps answering meanwhile
 # (coursekit/formgrader_async.py). Grade whole classes with `make autograde`.
 if Path(sys.argv[0]).name.startswith("jupyter-") and "nbgrader" not in Path(sys.argv[0]).name:
-    c.ResilientExecute.budget = 30
+    c.ResilientExecute.budget = LIMITS.formgrader_notebook_seconds
     from coursekit.formgrader_async import install as grade_off_the_event_loop  # noqa: E402
 
     grade_off_the_event_loop()

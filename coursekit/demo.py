@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from . import classroom
+from .limits import SHORT
 from .manifest import COURSE
 from .paths import BUILD_DIR
 
@@ -36,7 +37,7 @@ def run(root: Path = DEMO_ROOT, log: Callable[[str], object] = print) -> int:
     if root.exists():
         shutil.rmtree(root)
     # Short limits: the hanging submission costs seconds, not minutes.
-    classroom.make_course(root, cell_timeout=10, op_timeout=3, budget=20)
+    classroom.make_course(root, **SHORT)
     classroom.release_course(root)
     for student, variant in CLASS.items():
         classroom.submit(root, student, catalogue.BY_NAME[variant])

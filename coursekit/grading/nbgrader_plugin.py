@@ -184,8 +184,9 @@ class JudgeCells(NbGraderPreprocessor):
                       help="grade_id of an autograded cell -> the task whose hidden checks grade it").tag(config=True)
     book_url = Unicode(help="root of the published book (default: html.baseurl of _config.yml); without "
                             "one, links are relative to the book's root").tag(config=True)
-    op_timeout = Float(10.0, help="seconds one call of student code may take").tag(config=True)
-    budget = Float(LIMITS.checks_seconds / len(COURSE.tasks), help="seconds all calls of one task may take. "
+    op_timeout = Float(LIMITS.call_seconds, help="seconds one call of student code may take. "
+                       "Default: call_seconds of [limits] in coursekit/course.toml").tag(config=True)
+    budget = Float(LIMITS.task_checks_seconds, help="seconds all calls of one task may take. "
                    "Default: an equal share of checks_seconds of [limits] in coursekit/course.toml").tag(config=True)
     confine = Bool(True, help="run student code in a bubblewrap sandbox (coursekit/sandbox.py)").tag(config=True)
     checks_server = Bool(True, help="check each submission in a child of one pytest process that imported "
