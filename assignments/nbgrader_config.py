@@ -56,11 +56,14 @@ c.ExecutePreprocessor.kernel_name = "python3"
 # Grading: the autograded cells get the verdict of the hidden checks (tests/hidden), computed
 # from a copy of the submitted package taken before any notebook code runs, in processes that
 # never import student code. See coursekit/grading/nbgrader_plugin.py.
+from coursekit.feedback import evidence  # noqa: E402
 from coursekit.grading.nbgrader_plugin import grading_preprocessors, sanitize_preprocessors  # noqa: E402
 
-c.Autograde.autograde_preprocessors = grading_preprocessors()
-# The submitted outputs (the experiment's numbers and figures) are kept, labelled, in the graded notebook.
-c.Autograde.sanitize_preprocessors = sanitize_preprocessors()
+# The submitted outputs (the experiment's numbers and figures) are kept, labelled, in the graded
+# notebook, and read-only cells with the graded code and its diff against the stub end it.
+c.Autograde.autograde_preprocessors = grading_preprocessors(after_execute=[evidence.RestoreSubmittedOutputs],
+                                                            before_judge=[evidence.GradedCodeCells])
+c.Autograde.sanitize_preprocessors = sanitize_preprocessors(before_clear=[evidence.KeepSubmittedOutputs])
 # Execute's settings apply to its subclass too; nbgrader's own default is 30 s per cell. The limits
 # on student code are [limits] of coursekit/course.toml (coursekit/limits.py).
 from coursekit.limits import LIMITS  # noqa: E402
