@@ -40,7 +40,8 @@ def make_class(root: Path, students: dict[str, str], config: str = "", **limits:
     return root
 
 
-def classgrade(root: Path, *args: str, timeout: float = 900, background: bool = False):
+def classgrade(root: Path, *args: str, timeout: float = 900,
+               background: bool = False) -> subprocess.CompletedProcess | subprocess.Popen:
     """The class command as an instructor runs it, from the repository, on the course root; the
     finished process, or (``background``) the running one."""
     command = [sys.executable, "-m", "coursekit.classgrade", COURSE.assignment, "--course-root", str(root),
