@@ -437,3 +437,17 @@ def unannotated(path):
 def test_public_functions_of_coursekit_have_type_hints():
     problems = {relative(p): unannotated(p) for p in python_files("coursekit")}
     assert {path: names for path, names in problems.items() if names} == {}
+
+
+def test_tests_share_one_way_to_build_a_class_and_one_table_of_their_limits():
+    """conftest.py holds the tests' course helpers and short limits; no test file writes its own."""
+    shared = {"make_class", "classgrade", "free_port", "LIMITS", "CHECKS_LIMITS"}
+    copies = []
+    for path in python_files("tests"):
+        if path.name == "conftest.py":
+            continue
+        for node in ast.parse(path.read_text()).body:
+            names = [node.name] if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) else [
+                n for t in getattr(node, "targets", []) for n in _target_names(t)]
+            copies += [f"{relative(path)}:{node.lineno}: {name}" for name in names if name in shared]
+    assert copies == []
