@@ -56,19 +56,26 @@ c.ExecutePreprocessor.kernel_name = "python3"
 # Grading: the autograded cells get the verdict of the hidden checks (tests/hidden), computed
 # from a copy of the submitted package taken before any notebook code runs, in processes that
 # never import student code. See coursekit/grading/nbgrader_plugin.py.
+from coursekit.feedback import evidence  # noqa: E402
 from coursekit.grading.nbgrader_plugin import grading_preprocessors, sanitize_preprocessors  # noqa: E402
 
-c.Autograde.autograde_preprocessors = grading_preprocessors()
-# The submitted outputs (the experiment's numbers and figures) are kept, labelled, in the graded notebook.
-c.Autograde.sanitize_preprocessors = sanitize_preprocessors()
-# Execute's settings apply to its subclass too; nbgrader's own default is 30 s per cell.
-c.Execute.timeout = 120
-# formgrader grades inside the Jupyter server: there all cells of a notebook get 30 s together, so
+# The submitted outputs (the experiment's numbers and figures) are kept, labelled, in the graded
+# notebook, and read-only cells with the graded code and its diff against the stub end it.
+c.Autograde.autograde_preprocessors = grading_preprocessors(after_execute=[evidence.RestoreSubmittedOutputs],
+                                                            before_judge=[evidence.GradedCodeCells])
+c.Autograde.sanitize_preprocessors = sanitize_preprocessors(before_clear=[evidence.KeepSubmittedOutputs])
+# Execute's settings apply to its subclass too; nbgrader's own default is 30 s per cell. The limits
+# on student code are [limits] of coursekit/course.toml (coursekit/limits.py).
+from coursekit.limits import LIMITS  # noqa: E402
+
+c.Execute.timeout = LIMITS.cell_seconds
+# formgrader grades inside the Jupyter server: there all cells of a notebook get
+# formgrader_notebook_seconds together (30 s), so
 # a hanging submission costs seconds (the grade still comes from the hidden checks), and its
 # Autograde button grades in a worker thread so the server keeps answering meanwhile
 # (coursekit/formgrader_async.py). Grade whole classes with `make autograde`.
 if Path(sys.argv[0]).name.startswith("jupyter-") and "nbgrader" not in Path(sys.argv[0]).name:
-    c.ResilientExecute.budget = 30
+    c.ResilientExecute.budget = LIMITS.formgrader_notebook_seconds
     from coursekit.formgrader_async import install as grade_off_the_event_loop  # noqa: E402
 
     grade_off_the_event_loop()

@@ -16,6 +16,7 @@ from pathlib import Path
 from types import ModuleType
 
 from . import classroom
+from .limits import SHORT
 from .manifest import COURSE, Assignment
 from .paths import BUILD_DIR
 
@@ -38,7 +39,7 @@ def run(root: Path = DEMO_ROOT, log: Callable[[str], object] = print) -> int:
     if root.exists():
         shutil.rmtree(root)
     # Short limits: the hanging submission costs seconds, not minutes.
-    classroom.make_course(root, cell_timeout=10, op_timeout=3, budget=20)
+    classroom.make_course(root, **SHORT)
     classroom.release_course(root)
     exit_code = 0
     for assignment in COURSE.assignments:

@@ -22,11 +22,10 @@ import csv
 import math
 from dataclasses import dataclass, field
 
-from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.plugins import ExportPlugin, LateSubmissionPlugin
 from traitlets import Enum, Float
 
-from .gradebook import is_pending, pending_points
+from .gradebook import Gradebook, is_pending, pending_points, standings
 from .manifest import COURSE
 
 LAYOUTS = ("full", "canvas", "moodle")
@@ -75,26 +74,17 @@ def _number(value: float | None) -> str:
 def gradebook_rows(gradebook: Gradebook, assignments: list[str] = (), students: list[str] = ()) -> list[Row]:
     """A Row for every (assignment, student) of the gradebook, filtered like nbgrader's export."""
     rows = []
-    for assignment in gradebook.assignments:
-        if assignments and assignment.name not in assignments:
-            continue
-        for student in gradebook.students:
-            if students and student.id not in students:
-                continue
-            row = Row(assignment.name, student.id, _text(student.first_name), _text(student.last_name),
-                      _text(student.email), assignment.max_score, duedate=_text(assignment.duedate))
-            try:
-                submission = gradebook.find_submission(assignment.name, student.id)
-            except MissingEntry:
-                rows.append(row)
-                continue
+    for assignment, student, submission in standings(gradebook, assignments, students):
+        row = Row(assignment.name, student.id, _text(student.first_name), _text(student.last_name),
+                  _text(student.email), assignment.max_score, duedate=_text(assignment.duedate))
+        if submission is not None:
             row.submitted, row.timestamp = True, _text(submission.timestamp)
             row.raw_score, row.penalty = submission.score, submission.late_submission_penalty or 0.0
             row.pending_points = pending_points(submission)
             for notebook in submission.notebooks:
                 for grade in notebook.grades:
                     row.cells[grade.name] = None if is_pending(grade) else grade.score
-            rows.append(row)
+        rows.append(row)
     return rows
 
 

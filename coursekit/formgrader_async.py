@@ -1,7 +1,7 @@
 """Formgrader's Autograde button without freezing the Jupyter server.
 
 nbgrader 0.9's ``AutogradeHandler.post`` grades on the server's event loop, so while one
-submission grades (a hanging notebook: up to the 30 s budget, plus the hidden checks) the
+submission grades (a hanging notebook: up to ``formgrader_notebook_seconds`` of [limits], plus the hidden checks) the
 server answers nothing else: no page, no API call, no other user's request. ``install``
 replaces that method with one that grades in a worker thread and awaits it.
 

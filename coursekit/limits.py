@@ -14,7 +14,15 @@ grades from this repository), because each of those starts student code through
   ``OSError`` (errno EFBIG);
 - ``notebook_seconds`` and ``checks_seconds``: the wall time of a submission's notebook (all its
   cells) and of its hidden checks (all their calls of student code), the whole submission's
-  time being at most their sum.
+  time being at most their sum; ``checks_seconds`` is shared equally by the tasks
+  (``task_checks_seconds``);
+- ``cell_seconds``: one cell of the notebook (nbgrader's ``Execute.timeout``);
+- ``call_seconds``: one call of student code by the hidden checks (a call that hangs);
+- ``formgrader_notebook_seconds``: all cells of a notebook when formgrader's Autograde button
+  grades inside the Jupyter server, which waits meanwhile.
+
+``SHORT`` are the short limits the demo (and the project's tests) grade a class with, so that a
+hanging submission costs seconds; they are never the course's.
 
 ``reason`` turns what student code raised into the sentence an instructor reads ("used more
 than 2 GiB of memory"), in the hidden checks (``reasons_in`` finds it in a verdict's messages)
@@ -30,17 +38,21 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from .manifest import ManifestError
+from .manifest import COURSE, ManifestError
 from .paths import MANIFEST_FILE
 
 SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(MiB|GiB)\s*$")
 UNITS = {"MiB": 1024**2, "GiB": 1024**3}
-KEYS = ("memory", "processes", "file_size", "notebook_seconds", "checks_seconds")
+KEYS = ("memory", "processes", "file_size", "notebook_seconds", "checks_seconds", "cell_seconds", "call_seconds",
+        "formgrader_notebook_seconds")
+SECONDS = ("notebook_seconds", "checks_seconds", "call_seconds", "formgrader_notebook_seconds")
 DEFAULTS = {"memory": "2 GiB", "processes": 64, "file_size": "256 MiB", "notebook_seconds": 600,
-            "checks_seconds": 180}
+            "checks_seconds": 180, "cell_seconds": 120, "call_seconds": 10, "formgrader_notebook_seconds": 30}
 # The least each limit may be: below these a correct submission cannot run at all.
 FLOORS = {"memory": 512 * 1024**2, "processes": 16, "file_size": 1024**2, "notebook_seconds": 5,
-          "checks_seconds": 5}
+          "checks_seconds": 5, "cell_seconds": 5, "call_seconds": 1, "formgrader_notebook_seconds": 5}
+# The demo's: nbgrader's per-cell timeout, one call of the checks, all calls of one task (classroom.make_course).
+SHORT = {"cell_timeout": 10, "op_timeout": 3.0, "budget": 20.0}
 
 
 class LimitsError(ManifestError):
@@ -63,6 +75,15 @@ class Limits:
     file_size: int  # bytes per written file
     notebook_seconds: float  # all cells of one notebook together
     checks_seconds: float  # all the hidden checks' calls of student code, per submission
+    cell_seconds: int  # one cell of the notebook (nbgrader's Execute.timeout, whole seconds)
+    call_seconds: float  # one call of student code by the hidden checks
+    formgrader_notebook_seconds: float  # all cells of one notebook, graded inside formgrader's server
+
+    @property
+    def task_checks_seconds(self) -> float:
+        """Each task's equal share of ``checks_seconds`` among the tasks of the largest assignment:
+        all the calls of one task's checks."""
+        return self.checks_seconds / max(len(assignment.tasks) for assignment in COURSE.assignments)
 
     @property
     def memory_text(self) -> str:
@@ -146,8 +167,8 @@ def parse(table: object, path: Path = MANIFEST_FILE) -> Limits:
     values = {"memory": _size(path, "memory", raw["memory"]),
               "processes": int(_number(path, "processes", raw["processes"], integer=True)),
               "file_size": _size(path, "file_size", raw["file_size"]),
-              "notebook_seconds": float(_number(path, "notebook_seconds", raw["notebook_seconds"])),
-              "checks_seconds": float(_number(path, "checks_seconds", raw["checks_seconds"]))}
+              "cell_seconds": int(_number(path, "cell_seconds", raw["cell_seconds"], integer=True)),
+              **{key: float(_number(path, key, raw[key])) for key in SECONDS}}
     for key, value in values.items():
         if value < FLOORS[key]:
             floor = _size_text(FLOORS[key]) if key in ("memory", "file_size") else f"{FLOORS[key]:g}"

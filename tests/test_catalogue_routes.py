@@ -13,8 +13,6 @@ what the judge says directly.
 
 import json
 import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -22,14 +20,12 @@ import pytest
 
 from coursekit import classroom
 from coursekit.manifest import COURSE
-from coursekit.paths import REPO_ROOT
+from conftest import CATALOGUE, classgrade, make_class
 
 DROPOUT = COURSE.assignment_named("dropout")  # the assignment these tests grade
-CATALOGUE = classroom.load_catalogue()
 ENTRIES = CATALOGUE.ALL
 POINTS = json.loads((Path(__file__).parent / "faults" / "points.json").read_text())
 CELLS = tuple(task.grade_cell for task in DROPOUT.tasks)
-LIMITS = dict(cell_timeout=5, op_timeout=2.0, budget=15.0)
 
 
 def student_of(variant):
@@ -40,19 +36,14 @@ def student_of(variant):
 def routes(tmp_path_factory):
     """{route: (course root, seconds)} after grading the same submissions by each route."""
     base = tmp_path_factory.mktemp("routes")
-    plain = classroom.make_course(base / "plain", **LIMITS)
-    classroom.release_course(plain)
-    for variant in ENTRIES:
-        classroom.submit(plain, student_of(variant), variant)
+    plain = make_class(base / "plain", {student_of(variant): variant.name for variant in ENTRIES})
     parallel = base / "classgrade"
     shutil.copytree(plain, parallel, symlinks=True)
     (parallel / "nbgrader_config.py").write_text(
         (plain / "nbgrader_config.py").read_text().replace(str(plain), str(parallel)))
     timings = {}
     started = time.monotonic()
-    done = subprocess.run([sys.executable, "-m", "coursekit.classgrade", DROPOUT.name, "--course-root",
-                           str(parallel), "--workers", "2", "--progress", "lines"],
-                          cwd=REPO_ROOT, capture_output=True, text=True, timeout=900)
+    done = classgrade(parallel, "--workers", "2")
     timings["classgrade"] = time.monotonic() - started
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
     started = time.monotonic()

@@ -10,10 +10,10 @@ import pytest
 from coursekit.grading.checks_server import ChecksServer, ChecksServerError
 from coursekit.grading.judge import checks_environment, judge
 from coursekit.manifest import COURSE
+from conftest import CHECKS_LIMITS as LIMITS
 from faults.catalogue import BY_NAME
 
 DROPOUT = COURSE.assignment_named("dropout")  # the assignment these tests grade
-LIMITS = {"op_timeout": 2.0, "budget": 30.0}
 # Correct code, a wrong answer, code that kills its process, code that raises, no package at all.
 VARIANTS = ["reference", "keep-drop-swapped", "backward-crashes", "backward-raises", "missing-package"]
 

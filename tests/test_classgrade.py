@@ -20,26 +20,19 @@ import pytest
 from coursekit import classroom
 from coursekit.classgrade import hooks, report
 from coursekit.classgrade.scheduler import auto_batch_size
-from coursekit.classgrade.status import FINISHED, WITH_GRADE, Attempt, Facts, Outcome, decide
+from coursekit.classgrade.status import WITH_GRADE, Outcome
 from coursekit.grading.nbgrader_plugin import NOT_RUN_NOTE
 from coursekit.grading.verdict import Verdict, verdict_path
 from coursekit.manifest import COURSE
 from coursekit.paths import REPO_ROOT
+from conftest import CATALOGUE, classgrade, make_class
 
 DROPOUT = COURSE.assignment_named("dropout")  # the assignment these tests grade
-CATALOGUE = classroom.load_catalogue()
 AUTO = DROPOUT.cell_tasks  # autograded cell -> task
 FULL = {task.grade_cell: task.points for task in DROPOUT.tasks}
 CLASS = {"ana": "reference", "bo": "keep-drop-swapped", "cy": "forward-hangs", "dee": "backward-crashes",
          "eve": "missing-package", "fay": "default-rng"}
 NO_NOTEBOOK = "gil"
-LIMITS = dict(cell_timeout=5, op_timeout=2.0, budget=15.0)
-
-
-def classgrade(root, *args, timeout=900):
-    """The command as an instructor runs it, from the repository, on the course root."""
-    return subprocess.run([sys.executable, "-m", "coursekit.classgrade", "dropout", "--course-root", str(root),
-                           "--progress", "lines", *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=timeout)
 
 
 def gradebook_rows(root, query, *params):
@@ -65,14 +58,6 @@ def verdict(root, student):
 
 def auto_scores(root, student):
     return {cell: score for cell, (score, _) in classroom.cell_scores(root, student).items() if cell in AUTO}
-
-
-def make_class(root, students, **limits):
-    classroom.make_course(root, **{**LIMITS, **limits})
-    classroom.release_course(root)
-    for student, variant in students.items():
-        classroom.submit(root, student, CATALOGUE.BY_NAME[variant])
-    return root
 
 
 @pytest.fixture(scope="module")
@@ -231,9 +216,7 @@ def _our_processes(marker):
 
 def test_ctrl_c_keeps_recorded_grades_and_the_gradebook_consistent(tmp_path):
     root = make_class(tmp_path / "class", INTERRUPTED_CLASS)
-    command = [sys.executable, "-m", "coursekit.classgrade", "dropout", "--course-root", str(root), "--workers", "2",
-               "--batch-size", "2", "--progress", "lines"]
-    process = subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = classgrade(root, "--workers", "2", "--batch-size", "2", background=True)
     progress = []
     for line in process.stderr:  # wait until the first submission is graded and recorded
         progress.append(line)
@@ -347,22 +330,6 @@ def _check(name, passed, code="ok", mistake=None):
 
 def _record(kernel="ok", *checks):
     return {"nb": Verdict.from_dict({"notebook": "nb", "kernel": kernel, "tasks": {"t": {"checks": list(checks)}}})}
-
-
-@pytest.mark.parametrize("record, missing, status", [
-    (_record("ok", _check("a", True)), (), "graded"),
-    (_record("ok", _check("a", False, "error")), (), "graded"),  # a wrong answer is a grade, not a failure
-    (_record("died", _check("a", True)), (), "crashed"),
-    (_record("ok", _check("a", False, "crashed")), (), "crashed"),
-    (_record("cell-timeout", _check("a", True)), (), "timed out"),
-    (_record("ok", _check("a", False, "timeout")), (), "timed out"),
-    (_record("died", _check("a", False, "timeout")), (), "crashed"),
-    (_record("ok", _check("a", False, "error")), ("source_pkg/",), "missing files"),
-    ({}, (), "failed"),
-])
-def test_classify(record, missing, status):
-    facts = Facts("s", Attempt(FINISHED), verdicts=record, missing=missing, grade=(1.0, 2.0))
-    assert decide(facts).status == status
 
 
 def test_report_rows_count_each_way_a_check_fails(tmp_path):

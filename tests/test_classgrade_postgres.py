@@ -5,21 +5,20 @@ The test starts a throwaway PostgreSQL cluster (tests/postgres.py), points a cou
 each): four nbgrader workers and two coordinators writing to one server.
 """
 
-import subprocess
-import sys
 import time
 
 import pytest
 from postgres import postgres_server
 
 from coursekit import classroom
+from coursekit.limits import SHORT
 from coursekit.manifest import COURSE
-from coursekit.paths import REPO_ROOT
+from conftest import classgrade, make_class
 
 DROPOUT = COURSE.assignment_named("dropout")  # the assignment these tests grade
-CATALOGUE = classroom.load_catalogue()
 CLASS = {"a1": "reference", "a2": "keep-drop-swapped", "b1": "default-rng", "b2": "dropout-not-applied"}
 FULL = {task.grade_cell: task.points for task in DROPOUT.tasks}
+TWO_WORKERS = ("--workers", "2", "--batch-size", "1")
 
 
 @pytest.fixture(scope="module")
@@ -30,19 +29,9 @@ def postgres():
 
 @pytest.fixture(scope="module")
 def course(postgres, tmp_path_factory):
-    root = classroom.make_course(tmp_path_factory.mktemp("pgcourse"), cell_timeout=10, op_timeout=3, budget=20)
-    with open(root / "nbgrader_config.py", "a") as config:
-        config.write(f"c.CourseDirectory.db_url = {postgres!r}\n")
-    classroom.release_course(root)
-    for student, variant in CLASS.items():
-        classroom.submit(root, student, CATALOGUE.BY_NAME[variant])
+    root = make_class(tmp_path_factory.mktemp("pgcourse"), CLASS, config=f"c.CourseDirectory.db_url = {postgres!r}",
+                      **SHORT)  # the demo's limits: a machine loaded by four workers needs the margin
     return root, postgres
-
-
-def classgrade(root, *args):
-    return subprocess.Popen([sys.executable, "-m", "coursekit.classgrade", DROPOUT.name, "--course-root", str(root),
-                             "--workers", "2", "--batch-size", "1", "--progress", "lines", *args],
-                            cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def test_two_parallel_commands_grade_into_one_postgresql_gradebook(course):
@@ -50,8 +39,8 @@ def test_two_parallel_commands_grade_into_one_postgresql_gradebook(course):
 
     root, url = course
     started = time.monotonic()
-    commands = [classgrade(root, "--student", "a*", "--report-dir", str(root / "reports" / "a")),
-                classgrade(root, "--student", "b*", "--report-dir", str(root / "reports" / "b"))]
+    commands = [classgrade(root, *TWO_WORKERS, "--student", f"{group}*", "--report-dir", str(root / "reports" / group),
+                           background=True) for group in ("a", "b")]
     results = [command.communicate(timeout=900) for command in commands]
     seconds = time.monotonic() - started
     for command, (out, err) in zip(commands, results):
@@ -74,7 +63,7 @@ def test_two_parallel_commands_grade_into_one_postgresql_gradebook(course):
 
 def test_rerun_against_postgresql_grades_nothing_new_and_plain_nbgrader_exports(course):
     root, url = course
-    again = classgrade(root)
+    again = classgrade(root, *TWO_WORKERS, background=True)
     out, err = again.communicate(timeout=600)
     assert again.returncode == 0, out + err[-3000:]
     assert "0 to grade" in err

@@ -22,10 +22,10 @@ from coursekit.manifest import COURSE
 from coursekit.paths import BUILD_DIR, REPO_ROOT
 from coursekit.release import course_settings
 from book_site import files_only
+from conftest import CATALOGUE, make_class
 from tests.test_feedback_parts import PNG
 
 DROPOUT = COURSE.assignment_named("dropout")  # the assignment these tests grade
-CATALOGUE = classroom.load_catalogue()
 POINTS = json.loads((REPO_ROOT / "tests" / "faults" / "points.json").read_text())
 EVIDENCE = "with-evidence"  # the correct submission handed in with its own run's outputs
 CLASS = {v.name: v.name for v in CATALOGUE.FAULTS}
@@ -85,12 +85,8 @@ def grade_by_hand(root, student):
 
 @pytest.fixture(scope="module")
 def course(tmp_path_factory):
-    root = classroom.make_course(tmp_path_factory.mktemp("feedback"), op_timeout=3, budget=20)
-    classroom.release_course(root)
-    for student, variant in CLASS.items():
-        folder = classroom.submit(root, student, CATALOGUE.BY_NAME[variant])
-        if student == EVIDENCE:
-            hand_in_with_outputs(folder)
+    root = make_class(tmp_path_factory.mktemp("feedback"), CLASS, op_timeout=3, budget=20)
+    hand_in_with_outputs(root / "submitted" / EVIDENCE / DROPOUT.name)
     classroom.nbgrader(root, "autograde", DROPOUT.name, "--ResilientExecute.run_notebook=False", check=False)
     grade_by_hand(root, EVIDENCE)
     classroom.nbgrader(root, "generate_feedback", DROPOUT.name)

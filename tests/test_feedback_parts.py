@@ -7,7 +7,8 @@ import pytest
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 
 from coursekit.feedback import evidence, typeset
-from coursekit.feedback.book import BookSettingError, mistake_section, public_book_url
+from coursekit.book_address import BookSettingError, public_book_url
+from coursekit.feedback.book import mistake_section
 from coursekit.feedback.code import find_function, highlighted, locations_in_message
 from coursekit.feedback.page import question_only
 from coursekit.feedback.typeset import typeset_page

@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -27,6 +26,7 @@ from coursekit import classroom, sandbox, student_setup
 from coursekit.manifest import COURSE
 from coursekit.paths import BUILD_DIR, REPO_ROOT
 from coursekit.release import course_settings, nbgrader_env
+from conftest import free_port
 
 DROPOUT = COURSE.assignment_named("dropout")  # the assignment these tests grade
 
@@ -41,12 +41,6 @@ TOKEN = "formgrader-test"
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync", "--no-first-run"]
 HAND_POINTS = {part.grade_cell: part.points - 1 for part in DROPOUT.manual}  # typed into formgrader
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,5 @@
-"""The gradebook module on SQLite and on a real PostgreSQL server, and the re-release guard on both.
+"""The gradebook module on SQLite and on a real PostgreSQL server, and the re-release guard on both;
+class grading's copies and merges, including two processes merging into one SQLite file at once.
 
 One throwaway PostgreSQL server (tests/postgres.py) serves the whole module. The unit tests
 read the same small gradebook, built with nbgrader's API, from a SQLite file and from a
@@ -8,10 +9,12 @@ nbgrader into PostgreSQL, then changes a graded cell: release must refuse withou
 
 import nbformat
 import pytest
+from nbgrader.api import MissingEntry
 from postgres import postgres_server
 
 from coursekit import classroom
-from coursekit.gradebook import (GradebookError, cell_scores, check_gradebook, release_state, sqlite_url,
+from coursekit.gradebook import (GradebookError, cell_scores, check_gradebook, connect, copy_gradebook, held_score,
+                                 merge_from, merge_once, opened, release_state, sqlite_url, standings,
                                  submission_scores)
 from coursekit.manifest import COURSE
 from coursekit.release import ReleaseError, release, source_cell_checksums
@@ -151,3 +154,171 @@ def test_release_refuses_to_change_graded_cells_of_a_postgresql_class(postgres, 
     release(root, ASSIGNMENT, force=True, log=lambda *_: None)
     assert "assert True" in (root / "release" / ASSIGNMENT / f"{NOTEBOOK}.ipynb").read_text()
     assert release_state(db_url, COURSE_ID, ASSIGNMENT) == (1, source_cell_checksums(source))
+
+
+# --- class grading's copies and merges (coursekit/gradebook/merge.py) ---
+
+def released_gradebook(path):
+    """A SQLite gradebook of the released assignment with no submission yet (a course before autograde)."""
+    from nbgrader.api import Gradebook
+
+    url = sqlite_url(path)
+    with Gradebook(url, COURSE_ID) as gradebook:
+        gradebook.add_assignment(ASSIGNMENT)
+        gradebook.add_notebook(NOTEBOOK, ASSIGNMENT)
+        for cell, points in DROPOUT.cell_points.items():
+            gradebook.add_grade_cell(cell, NOTEBOOK, ASSIGNMENT, max_score=points,
+                                     cell_type="code" if cell in SCORES else "markdown")
+            gradebook.add_source_cell(cell, NOTEBOOK, ASSIGNMENT, cell_type="code", checksum=f"sum-{cell}")
+    return url
+
+
+def autograde_into(url, scores_by_student):
+    """Write what nbgrader autograde writes for each student (student, submission, auto scores)."""
+    from nbgrader.api import Gradebook
+
+    with Gradebook(url, COURSE_ID) as gradebook:
+        for student, scores in scores_by_student.items():
+            gradebook.update_or_create_student(student, first_name=student.title(), email=f"{student}@example.edu")
+            gradebook.add_submission(ASSIGNMENT, student)
+            for cell, score in scores.items():
+                grade = gradebook.find_grade(cell, NOTEBOOK, ASSIGNMENT, student)
+                grade.auto_score, grade.needs_manual_grade = score, False
+        gradebook.db.commit()
+
+
+def auto_scores(url, student):
+    return {cell: auto for cell, (auto, _) in cell_scores(url, COURSE_ID, ASSIGNMENT, NOTEBOOK, student).items()
+            if cell in SCORES}
+
+
+def scores_of(number):
+    """Distinct auto scores for the ``number``-th student, so a merge of the wrong one shows."""
+    return {cell: min(points, (number % 4) / 4 * points) for cell, points in
+            ((task.grade_cell, task.points) for task in COURSE.tasks)}
+
+
+def test_copy_gradebook_copies_every_table_and_the_schema_version(url, tmp_path):
+    from sqlalchemy import create_engine, text
+
+    copy = copy_gradebook(url, tmp_path / "copy.db")
+    copied = sqlite_url(copy)
+    assert release_state(copied, COURSE_ID, ASSIGNMENT) == release_state(url, COURSE_ID, ASSIGNMENT)
+    assert submission_scores(copied, COURSE_ID, ASSIGNMENT) == submission_scores(url, COURSE_ID, ASSIGNMENT)
+    engine = create_engine(copied)
+    try:
+        with engine.connect() as connection:
+            version = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+            mode = connection.execute(text("PRAGMA journal_mode")).scalar()
+    finally:
+        engine.dispose()
+    from nbgrader.api import get_alembic_version
+    assert (version, mode) == (get_alembic_version(), "wal")  # nbgrader will run no migration on it
+    copy_gradebook(url, copy)  # a copy left by an earlier run is replaced, not added to
+    assert submission_scores(copied, COURSE_ID, ASSIGNMENT) == submission_scores(url, COURSE_ID, ASSIGNMENT)
+
+
+def test_merge_from_creates_the_student_then_updates_auto_scores_and_keeps_hand_grades(tmp_path):
+    from nbgrader.api import Gradebook
+
+    course = released_gradebook(tmp_path / "course.db")
+    scratch = sqlite_url(copy_gradebook(course, tmp_path / "w0.db"))
+    autograde_into(scratch, {"ana": SCORES})
+    with connect(scratch, COURSE_ID) as source, connect(course, COURSE_ID) as target:
+        merge_from(source, target, ASSIGNMENT, "ana")
+        assert held_score(target, ASSIGNMENT, "ana") == (sum(SCORES.values()), DROPOUT.total_points)
+        assert held_score(target, ASSIGNMENT, "bo") is None
+    with opened(course, COURSE_ID) as gradebook:
+        student = gradebook.find_student("ana")
+        assert (student.first_name, student.email) == ("Ana", "ana@example.edu")
+        first_cell = COURSE.tasks[0].grade_cell
+        gradebook.find_grade(first_cell, NOTEBOOK, ASSIGNMENT, "ana").manual_score = 0.5  # a grader's
+        gradebook.db.commit()
+
+    regraded = {cell: 0.0 for cell in SCORES}
+    with Gradebook(scratch, COURSE_ID) as gradebook:  # the same submission graded again in the copy
+        for cell, score in regraded.items():
+            gradebook.find_grade(cell, NOTEBOOK, ASSIGNMENT, "ana").auto_score = score
+        gradebook.db.commit()
+    with connect(scratch, COURSE_ID) as source, connect(course, COURSE_ID) as target:
+        merge_from(source, target, ASSIGNMENT, "ana")
+    assert auto_scores(course, "ana") == regraded
+    with opened(course, COURSE_ID) as gradebook:
+        grade = gradebook.find_grade(first_cell, NOTEBOOK, ASSIGNMENT, "ana")
+        assert (grade.manual_score, grade.needs_manual_grade) == (0.5, True)  # kept, and asks for a review
+        assert len(gradebook.find_assignment(ASSIGNMENT).submissions) == 1
+
+
+def test_merge_from_changes_nothing_when_the_student_was_not_graded(tmp_path):
+    course = released_gradebook(tmp_path / "course.db")
+    scratch = sqlite_url(copy_gradebook(course, tmp_path / "w0.db"))
+    with connect(scratch, COURSE_ID) as source, connect(course, COURSE_ID) as target:
+        with pytest.raises(MissingEntry):
+            merge_from(source, target, ASSIGNMENT, "nobody")
+    assert submission_scores(course, COURSE_ID, ASSIGNMENT) == {}
+
+
+def _merge_all(source_url, db_url, students, start):
+    """In a child process: wait for the other merger, then merge ``students`` one by one."""
+    start.wait(timeout=60)
+    for student in students:
+        merge_once(source_url, db_url, COURSE_ID, ASSIGNMENT, student)
+
+
+def test_merges_that_race_into_one_sqlite_gradebook_lose_nothing(tmp_path):
+    """Two processes merge at once into one SQLite file, different students and the same ones
+    (both insert each shared student at about the same moment, then update it): every grade
+    arrives, one submission per student, no "database is locked" failure."""
+    import multiprocessing
+
+    course = released_gradebook(tmp_path / "course.db")
+    students = {f"s{number:02d}": scores_of(number) for number in range(16)}
+    shared = {f"both{number}": scores_of(number + 1) for number in range(8)}
+    names = sorted(students)
+    sources = []
+    for worker, mine in enumerate((names[0::2], names[1::2])):
+        scratch = sqlite_url(copy_gradebook(course, tmp_path / f"w{worker}.db"))
+        autograde_into(scratch, {**{name: students[name] for name in mine}, **shared})
+        sources.append((scratch, [*shared, *mine, *shared]))
+    context = multiprocessing.get_context("fork")
+    start = context.Barrier(len(sources))
+    workers = [context.Process(target=_merge_all, args=(scratch, course, order, start)) for scratch, order in sources]
+    for process in workers:
+        process.start()
+    for process in workers:
+        process.join(timeout=120)
+    assert [process.exitcode for process in workers] == [0, 0]
+    expected = {**students, **shared}
+    assert {student: auto_scores(course, student) for student in expected} == expected
+    assert sorted(submission_scores(course, COURSE_ID, ASSIGNMENT)) == sorted(expected)
+    with opened(course, COURSE_ID) as gradebook:  # one submission each: none was added twice
+        assert len(gradebook.find_assignment(ASSIGNMENT).submissions) == len(expected)
+
+
+def test_merge_once_gives_up_on_a_gradebook_that_stays_locked(tmp_path, monkeypatch):
+    import sqlite3
+
+    from coursekit.gradebook import merge
+
+    course = released_gradebook(tmp_path / "course.db")
+    scratch = sqlite_url(copy_gradebook(course, tmp_path / "w0.db"))
+    autograde_into(scratch, {"ana": SCORES})
+    monkeypatch.setattr(merge, "MERGE_TRIES", 2)
+    monkeypatch.setattr(merge, "RETRY_SECONDS", 0.01)
+    holder = sqlite3.connect(tmp_path / "course.db", timeout=0)
+    holder.execute("BEGIN EXCLUSIVE")  # another program keeps the file locked throughout
+    try:
+        with pytest.raises(GradebookError, match="locked"):
+            merge_once(scratch, course, COURSE_ID, ASSIGNMENT, "ana")
+    finally:
+        holder.rollback()
+        holder.close()
+    assert merge_once(scratch, course, COURSE_ID, ASSIGNMENT, "ana") == (sum(SCORES.values()), DROPOUT.total_points)
+
+
+def test_standings_walk_every_assignment_and_student_with_filters(url):
+    with opened(url, COURSE_ID) as gradebook:
+        walked = [(a.name, s.id, submission is not None) for a, s, submission in standings(gradebook)]
+        assert walked == [(ASSIGNMENT, "ana", True)]
+        assert list(standings(gradebook, students=["bo"])) == []
+        assert list(standings(gradebook, assignments=["other"])) == []

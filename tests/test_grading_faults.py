@@ -23,15 +23,13 @@ from coursekit.grading.judge import checks_environment, judge
 from coursekit.grading.task_report import task_report
 from coursekit.grading.verdict import Verdict
 from coursekit.manifest import COURSE
+from conftest import CHECKS_LIMITS as LIMITS  # short: the hanging variant costs seconds
 from faults.catalogue import ALL, ATTACKS, BROKEN, BY_NAME, CORRECT, FAULTS, TASK_OF_CHECK, WILD_CORRECT, WILD_FAULTS
 from faults.credit import figures, is_incidental
 from faults.messages import hidden_numbers
 from faults.record import feedback_entry
 
 DROPOUT = COURSE.assignment_named("dropout")  # the assignment these tests grade
-
-# Short limits keep the hanging variant quick; correct code needs a fraction of them.
-LIMITS = {"op_timeout": 2.0, "budget": 30.0}
 # Points per grade cell each variant earned before the course manifest and the Verdict type
 # (judged unconfined, as here): grading must not change them.
 POINTS = json.loads((Path(__file__).parent / "faults" / "points.json").read_text())

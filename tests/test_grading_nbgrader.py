@@ -18,9 +18,9 @@ from coursekit import classroom
 from coursekit.grading.verdict import Verdict, verdict_path
 from coursekit.manifest import COURSE
 from book_site import SCREENSHOTS, browser, files_only  # noqa: F401 (a fixture)
+from conftest import CATALOGUE, make_class
 
 DROPOUT = COURSE.assignment_named("dropout")  # the assignment these tests grade
-CATALOGUE = classroom.load_catalogue()
 AUTO = tuple(task.grade_cell for task in DROPOUT.tasks)
 FULL = {task.grade_cell: task.points for task in DROPOUT.tasks}
 CELL = {task.id: task.grade_cell for task in DROPOUT.tasks}
@@ -40,11 +40,8 @@ CELL_TIMEOUT, OP_TIMEOUT, BUDGET = 20, 2.0, 15.0
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
-    root = classroom.make_course(tmp_path_factory.mktemp("course"), cell_timeout=CELL_TIMEOUT,
-                                 op_timeout=OP_TIMEOUT, budget=BUDGET)
-    classroom.release_course(root)
-    for student, variant in CLASS.items():
-        classroom.submit(root, student, CATALOGUE.BY_NAME[variant])
+    root = make_class(tmp_path_factory.mktemp("course"), CLASS, cell_timeout=CELL_TIMEOUT, op_timeout=OP_TIMEOUT,
+                      budget=BUDGET)
     started = time.monotonic()
     autograde = classroom.nbgrader(root, "autograde", DROPOUT.name, check=False)
     seconds = time.monotonic() - started

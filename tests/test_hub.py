@@ -24,6 +24,8 @@ from pathlib import Path
 import pytest
 
 from coursekit.manifest import COURSE
+
+DROPOUT = COURSE.assignment_named("dropout")  # the assignment the hub hands out
 from coursekit.paths import REPO_ROOT
 
 requests = pytest.importorskip("requests")
@@ -195,11 +197,11 @@ def test_course_root_belongs_to_the_graders_and_nobody_else(logged_in):
 
 
 def fetch_and_submit(hub, name, solved: bool):
-    course = {"course_id": COURSE.course_id, "assignment_id": COURSE.assignment}
+    course = {"course_id": COURSE.course_id, "assignment_id": DROPOUT.name}
     url = f"{hub.url}/user/{name}"
     fetched = requests.post(f"{url}/assignments/fetch", data=course, headers=hub.headers(name))
     assert fetched.status_code == 200 and fetched.json()["success"], fetched.text
-    folder = f"{COURSE.course_id}/{COURSE.assignment}"
+    folder = f"{COURSE.course_id}/{DROPOUT.name}"
     if solved:  # the instructor edition's solution regions, typed into the student's package
         for module in ("layers.py", "fc_net.py"):
             code = (REPO_ROOT / COURSE.package / module).read_text()
@@ -212,15 +214,15 @@ def fetch_and_submit(hub, name, solved: bool):
 
 def test_release_fetch_submit_collect_autograde_through_the_exchange(logged_in):
     hub = logged_in
-    hub.as_account(INSTRUCTOR, "nbgrader", "generate_assignment", COURSE.assignment)
-    hub.as_account(INSTRUCTOR, "nbgrader", "release_assignment", COURSE.assignment)
+    hub.as_account(INSTRUCTOR, "nbgrader", "generate_assignment", DROPOUT.name)
+    hub.as_account(INSTRUCTOR, "nbgrader", "release_assignment", DROPOUT.name)
     listed = requests.get(f"{hub.url}/user/{STUDENTS[0]}/assignments", params={"course_id": COURSE.course_id},
                           headers=hub.headers(STUDENTS[0])).json()
-    assert [a["assignment_id"] for a in listed["value"]] == [COURSE.assignment]
+    assert [a["assignment_id"] for a in listed["value"]] == [DROPOUT.name]
     fetch_and_submit(hub, STUDENTS[0], solved=True)
     fetch_and_submit(hub, STUDENTS[1], solved=False)
-    hub.as_account(TA, "nbgrader", "collect", COURSE.assignment)  # a grader who is not the instructor
-    hub.as_account(INSTRUCTOR, "nbgrader", "autograde", COURSE.assignment)
+    hub.as_account(TA, "nbgrader", "collect", DROPOUT.name)  # a grader who is not the instructor
+    hub.as_account(INSTRUCTOR, "nbgrader", "autograde", DROPOUT.name)
     hub.as_account(INSTRUCTOR, "nbgrader", "export")
     rows = {row["student_id"]: row for row in csv.DictReader(
         (Path(hub.made["course_root"]) / "grades.csv").open())}
@@ -233,8 +235,8 @@ def test_release_fetch_submit_collect_autograde_through_the_exchange(logged_in):
     # course folder (2770, the graders' group) is what keeps them from the students
     course_root = Path(hub.made["course_root"])
     assert course_root.parent.stat().st_mode & 0o007 == 0
-    graded = next((course_root / "autograded" / STUDENTS[1]).rglob(f"{COURSE.notebook}.ipynb"))
-    for secret in (course_root / "gradebook.db", graded, course_root / "release" / COURSE.assignment):
+    graded = next((course_root / "autograded" / STUDENTS[1]).rglob(f"{DROPOUT.notebook}.ipynb"))
+    for secret in (course_root / "gradebook.db", graded, course_root / "release" / DROPOUT.name):
         denied = hub.as_account(STUDENTS[1], "ls", "-l", str(secret), check=False)
         assert denied.returncode != 0 and "Permission denied" in denied.stderr, secret
 
@@ -243,7 +245,7 @@ def test_a_student_cannot_read_another_students_submission(logged_in):
     inbound = Path(logged_in.made["course_root"]).parents[1] / "exchange" / COURSE.course_id / "inbound"
     theirs = next(inbound.glob(f"{STUDENTS[0]}+*"))
     other = STUDENTS[1]
-    for command in (["ls", str(inbound)], ["ls", str(theirs)], ["cat", str(theirs / f"{COURSE.notebook}.ipynb")],
+    for command in (["ls", str(inbound)], ["ls", str(theirs)], ["cat", str(theirs / f"{DROPOUT.notebook}.ipynb")],
                     ["cat", str(theirs / COURSE.package / "layers.py")]):
         denied = logged_in.as_account(other, *command, check=False)
         assert denied.returncode != 0 and "Permission denied" in denied.stderr, command
@@ -260,7 +262,7 @@ def test_formgrader_answers_graders_and_refuses_students(logged_in):
     for name in (INSTRUCTOR, TA):
         answer = requests.get(api, headers=logged_in.headers(name), allow_redirects=False)
         assert answer.status_code == 200, (name, answer.status_code, answer.text[:300])
-        assert [a["name"] for a in answer.json()] == [COURSE.assignment]
+        assert [a["name"] for a in answer.json()] == [DROPOUT.name]
     # formgrader's panel in JupyterLab is a frame of the service's own pages (nbgrader#1870)
     page = requests.get(f"{logged_in.url}/services/{COURSE.course_id}/formgrader", headers=logged_in.headers(TA))
     assert page.status_code == 200

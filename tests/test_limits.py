@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import html
+import inspect
 import random
 import subprocess
 import sys
@@ -209,13 +210,57 @@ def test_defaults_fit_the_default_workers_on_a_2_core_24_gib_machine(monkeypatch
     from coursekit.classgrade import worker
 
     monkeypatch.setattr(worker, "usable_cores", lambda: 2)
-    assert LIMITS == limits.load(MANIFEST_FILE)
     workers = worker.default_workers()
     assert workers == 3
     # A worker runs one sandbox at a time; each may hold the memory limit. A quarter of the
     # machine is left for nbgrader, the workers' own processes and the system.
     assert workers * LIMITS.memory <= 24 * 1024**3 // 4 and LIMITS.processes >= 32
     assert LIMITS.notebook_seconds >= 60 and LIMITS.checks_seconds >= 60
+
+
+def test_the_course_states_every_limit_and_the_reader_takes_each_from_the_file(tmp_path):
+    """[limits] of course.toml writes each limit out (none left to a default in code), and what
+    LIMITS holds is what the file says; a changed value is read, not a default."""
+    table = tomllib.loads(MANIFEST_FILE.read_text(encoding="utf-8"))["limits"]
+    assert sorted(table) == sorted(limits.KEYS)
+    assert (LIMITS.memory_text, LIMITS.file_size_text, LIMITS.processes) == (
+        table["memory"], table["file_size"], table["processes"])
+    assert {key: getattr(LIMITS, key) for key in (*limits.SECONDS, "cell_seconds")} == {
+        key: table[key] for key in (*limits.SECONDS, "cell_seconds")}
+    assert LIMITS.task_checks_seconds * len(COURSE.tasks) == LIMITS.checks_seconds
+    changed = {key: 2 * table[key] for key in (*limits.SECONDS, "cell_seconds")}
+    path = tmp_path / "course.toml"
+    path.write_text("[limits]\n" + "".join(f"{key} = {value}\n" for key, value in changed.items()))
+    assert {key: getattr(limits.load(path), key) for key in changed} == changed
+
+
+def test_the_grading_routes_take_their_seconds_from_limits():
+    """nbgrader's per-cell timeout, the checks' per-call and per-task seconds and formgrader's
+    budget are the [limits] values on every route that sets them."""
+    from traitlets.config import Config, PyFileConfigLoader
+
+    from coursekit.grading import client, judge, nbgrader_plugin
+    from coursekit.grading.pytest_plugin import OPTIONS
+
+    loader = PyFileConfigLoader("nbgrader_config.py", path=str(REPO_ROOT / "assignments"))
+    config = loader.load_config()
+    assert config.Execute.timeout == LIMITS.cell_seconds
+    judge_cells = nbgrader_plugin.JudgeCells(config=Config())
+    assert (judge_cells.op_timeout, judge_cells.budget) == (LIMITS.call_seconds, LIMITS.task_checks_seconds)
+    assert nbgrader_plugin.ResilientExecute(config=Config()).budget == LIMITS.notebook_seconds
+    options = dict(OPTIONS)
+    assert (options["--op-timeout"]["default"], options["--budget"]["default"]) == (
+        LIMITS.call_seconds, LIMITS.task_checks_seconds)
+    for function in (client.run_plan, judge.judge):
+        defaults = inspect.signature(function).parameters
+        assert (defaults["op_timeout"].default, defaults["budget"].default) == (
+            LIMITS.call_seconds, LIMITS.task_checks_seconds)
+    formgrader = subprocess.run(
+        [sys.executable, "-c", "import sys; sys.argv = ['jupyter-server']\n"
+         "from traitlets.config import PyFileConfigLoader\n"
+         f"config = PyFileConfigLoader('nbgrader_config.py', path={str(REPO_ROOT / 'assignments')!r}).load_config()\n"
+         "print(config.ResilientExecute.budget)"], capture_output=True, text=True, timeout=120, cwd=REPO_ROOT)
+    assert formgrader.stdout.split()[-1:] == [f"{LIMITS.formgrader_notebook_seconds}"], formgrader.stderr[-2000:]
 
 
 @pytest.mark.parametrize("key, value, says", [
@@ -226,6 +271,11 @@ def test_defaults_fit_the_default_workers_on_a_2_core_24_gib_machine(monkeypatch
     ("file_size", "1000", 'expected a size such as'),
     ("notebook_seconds", "true", "expected a number of seconds"),
     ("checks_seconds", "0", "must be at least 5"),
+    ("cell_seconds", "60.5", "expected a whole number"),
+    ("cell_seconds", "1", "must be at least 5"),
+    ("call_seconds", '"10 s"', "expected a number of seconds"),
+    ("call_seconds", "0.5", "must be at least 1"),
+    ("formgrader_notebook_seconds", "2", "must be at least 5"),
 ])
 def test_a_bad_value_is_refused_naming_file_key_and_value(tmp_path, key, value, says):
     path = tmp_path / "course.toml"

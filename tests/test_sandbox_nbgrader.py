@@ -14,12 +14,12 @@ import pytest
 
 from coursekit import classroom, sandbox
 from coursekit.manifest import COURSE
+from conftest import CATALOGUE, make_class
 
 DROPOUT = COURSE.assignment_named("dropout")  # the assignment these tests grade
 
 pytestmark = pytest.mark.skipif(sandbox.probe() is not None, reason=f"bwrap unusable: {sandbox.probe()}")
 
-CATALOGUE = classroom.load_catalogue()
 AUTO = tuple(task.grade_cell for task in DROPOUT.tasks)
 FULL = {task.grade_cell: task.points for task in DROPOUT.tasks}
 HONEST = {"ada": "bool-mask", "bob": "stubs", "cleo": "identity-forward"}
@@ -52,10 +52,7 @@ def honest_state(root):
 
 @pytest.fixture(scope="module")
 def course(tmp_path_factory):
-    root = classroom.make_course(tmp_path_factory.mktemp("course"), cell_timeout=20, op_timeout=5, budget=30)
-    classroom.release_course(root)
-    for student, variant in HONEST.items():
-        classroom.submit(root, student, CATALOGUE.BY_NAME[variant])
+    root = make_class(tmp_path_factory.mktemp("course"), HONEST, cell_timeout=20, op_timeout=5, budget=30)
     classroom.nbgrader(root, "autograde", DROPOUT.name)
     before = honest_state(root)
     for student, variant in ATTACKERS.items():

@@ -19,7 +19,6 @@ from pygments.lexers import PythonLexer
 from ..editions import student_source
 from ..manifest import COURSE
 from ..paths import INSTRUCTOR_PACKAGE
-from .verdict_view import CheckLocation
 
 
 @dataclass(frozen=True)
@@ -81,6 +80,15 @@ def diff_text(stub: str, submitted: str, file: str) -> str:
     """The same diff as plain text (for the notebook's read-only cells)."""
     return "\n".join(difflib.unified_diff(stub.splitlines(), submitted.splitlines(), f"stub/{file}",
                                           f"submitted/{file}", n=2, lineterm=""))
+
+
+@dataclass(frozen=True)
+class CheckLocation:
+    """A line of the student's code a check points at."""
+
+    file: str  # relative to the package, e.g. layers.py
+    line: int
+    source: str = ""
 
 
 _WHERE = re.compile(r"(?P<file>[\w/.-]+\.py)(?:\"?, line |:)(?P<line>\d+)")

@@ -19,12 +19,12 @@ from nbformat.v4 import new_markdown_cell, new_output
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Integer
 
+from ..grading.notebook_run import GRADED_FILES_KEY
 from ..manifest import COURSE
 from .code import diff_text, stub_sources
 
 SUBMITTED_KEY = "dropout_submitted_outputs"  # cell metadata, between the two passes only
 NOTEBOOK_KEY = "dropout"  # notebook metadata: {"graded_files": {name: text}}
-GRADED_FILES_KEY = "dropout_graded_files"  # resources, from the snapshot
 GRADED_CODE_TAG = "graded-code"
 KEPT_MIME = ("text/plain", "image/png", "image/jpeg")  # nothing that runs in a grader's browser
 SUBMITTED_LABEL = "As submitted (the student's own run, kept by autograde):"

@@ -27,11 +27,11 @@ from pygments.formatters import HtmlFormatter
 from traitlets import Bool, Unicode, default
 from traitlets.config import Config
 
+from ..book_address import public_book_url
 from ..grading.notebook_run import process_ending
 from ..grading.verdict import Verdict, VerdictError, verdict_path
 from ..limits import LIMITS
 from ..manifest import COURSE
-from .book import public_book_url
 from .cells import cell_views, markdown_html
 from .code import diff_html, highlighted, stub_sources, task_functions
 from .evidence import NOTEBOOK_KEY, shown_files

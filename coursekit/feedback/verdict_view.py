@@ -13,18 +13,10 @@ from dataclasses import dataclass, field
 from ..grading.verdict import CheckResult, TaskVerdict, Verdict
 from ..manifest import COURSE
 from .book import book_reference, mistake_section
+from .code import CheckLocation, locations_in_message
 
 # Optional fields a CheckResult may carry about the student's own exception (issue 13).
 LOCATION_FIELDS = (("student_file", "student_line", "student_source"), ("file", "line", "source_line"))
-
-
-@dataclass(frozen=True)
-class CheckLocation:
-    """A line of the student's code a check points at."""
-
-    file: str  # relative to the package, e.g. layers.py
-    line: int
-    source: str = ""
 
 
 @dataclass
@@ -70,8 +62,6 @@ def scrub_paths(text: str) -> str:
 
 def check_locations(check: CheckResult) -> list[CheckLocation]:
     """Where the student's code raised, from the optional fields when present, else from the message."""
-    from .code import locations_in_message
-
     for file_field, line_field, source_field in LOCATION_FIELDS:
         file, line = getattr(check, file_field, None), getattr(check, line_field, None)
         if file and isinstance(line, int):

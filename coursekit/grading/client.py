@@ -151,8 +151,8 @@ class Plan:
         return name
 
 
-def run_plan(plan: Plan, submission: Path, op_timeout: float = 10.0, budget: float = 60.0,
-             python: str | None = None, confine: bool = False,
+def run_plan(plan: Plan, submission: Path, op_timeout: float = LIMITS.call_seconds,
+             budget: float = LIMITS.task_checks_seconds, python: str | None = None, confine: bool = False,
              scratch: Path | str | None = None) -> dict[str, OpResult]:
     """Run every operation of ``plan`` on the package in ``submission``; returns {name: OpResult}.
 

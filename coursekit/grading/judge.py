@@ -17,6 +17,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
+from ..limits import LIMITS
 from ..manifest import COURSE
 from ..paths import REPO_ROOT
 from .serving import scratch_root
@@ -62,8 +63,8 @@ class JudgeError(RuntimeError):
     """The hidden checks could not run at all (not a verdict on the submission)."""
 
 
-def judge(submission: Path, tasks: Sequence[str] = COURSE.task_ids, op_timeout: float = 10.0,
-          budget: float = 60.0, python: str | None = None, confine: bool = False,
+def judge(submission: Path, tasks: Sequence[str] = COURSE.task_ids, op_timeout: float = LIMITS.call_seconds,
+          budget: float = LIMITS.task_checks_seconds, python: str | None = None, confine: bool = False,
           server: ChecksServer | None = None) -> Verdict:
     """Run the hidden checks of ``tasks`` on the package in ``submission``.
 

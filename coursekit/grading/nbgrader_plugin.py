@@ -6,9 +6,9 @@ student code runs; ``ResilientExecute`` is nbgrader's Execute that goes on when 
 judge on the snapshot and replaces the outputs of the autograded cells with its report and
 score and saves the ``Verdict`` beside the graded notebook (``<notebook>.verdict.json``), so
 nothing the notebook's kernel did (assertions silenced, numpy patched, the package
-rewritten) can change a verdict. The student's evidence steps (``coursekit/feedback/evidence.py``)
-join the chain: the submitted outputs come back after execution, labelled, and read-only cells
-with the snapshot's code (what was graded) and its diff against the stub end the notebook.
+rewritten) can change a verdict. The course config puts the student's evidence steps
+(``coursekit/feedback/evidence.py``) into the chain (``after_execute``, ``before_judge``,
+``before_clear``): grading imports nothing of the feedback.
 
 Score encoding follows nbgrader's ``determine_grade``: full marks = no error output; partial
 credit = an ``execute_result`` holding the points; zero = an error output.
@@ -22,7 +22,7 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat import NotebookNode
@@ -32,14 +32,12 @@ from nbgrader.preprocessors.execute import UnresponsiveKernelError
 from traitlets import Bool, Dict, Enum, Float, Unicode, default
 
 from .. import sandbox
-from ..feedback.book import public_book_url
-from ..feedback.evidence import (GRADED_FILES_KEY, GradedCodeCells, KeepSubmittedOutputs,
-                                 RestoreSubmittedOutputs)
+from ..book_address import public_book_url
 from ..limits import LIMITS
 from ..manifest import COURSE
 from .checks_server import ChecksServer, ChecksServerError, ForkedChecks, can_fork_here
 from .judge import JudgeError, checks_environment, judge
-from .notebook_run import NOTEBOOK_RUN_KEY, NotebookRun, kernel_exit, process_ending
+from .notebook_run import GRADED_FILES_KEY, NOTEBOOK_RUN_KEY, NotebookRun, kernel_exit, process_ending
 from .task_report import task_report
 from .verdict import TaskVerdict, Verdict, verdict_path
 
@@ -184,10 +182,10 @@ class JudgeCells(NbGraderPreprocessor):
                                               "whose hidden checks grade it").tag(config=True)
     book_url = Unicode(help="root of the published book (default: html.baseurl of _config.yml); without "
                             "one, links are relative to the book's root").tag(config=True)
-    op_timeout = Float(10.0, help="seconds one call of student code may take").tag(config=True)
-    budget = Float(LIMITS.checks_seconds / max(len(a.tasks) for a in COURSE.assignments),
-                   help="seconds all calls of one task may take. Default: an equal share of checks_seconds of "
-                   "[limits] in coursekit/course.toml among the tasks of the largest assignment").tag(config=True)
+    op_timeout = Float(LIMITS.call_seconds, help="seconds one call of student code may take. "
+                       "Default: call_seconds of [limits] in coursekit/course.toml").tag(config=True)
+    budget = Float(LIMITS.task_checks_seconds, help="seconds all calls of one task may take. "
+                   "Default: an equal share of checks_seconds of [limits] in coursekit/course.toml").tag(config=True)
     confine = Bool(True, help="run student code in a bubblewrap sandbox (coursekit/sandbox.py)").tag(config=True)
     checks_server = Bool(True, help="check each submission in a child of one pytest process that imported "
                                     "the checks once (checks_server.py), instead of a new pytest process"
@@ -292,28 +290,31 @@ def _html(report: str) -> str:
     return f'<pre class="hidden-checks-report" style="white-space: pre-wrap">{linked}</pre>'
 
 
-def grading_preprocessors() -> list[type]:
-    """nbgrader's autograde preprocessors with the snapshot first, ResilientExecute for Execute,
-    and JudgeCells right before the grades are saved (after LimitOutput, which would cut the report)."""
+def grading_preprocessors(after_execute: Sequence[type] = (), before_judge: Sequence[type] = ()) -> list[type]:
+    """nbgrader's autograde steps: the snapshot first, ResilientExecute for Execute, then the
+    config's ``after_execute`` steps; ``before_judge`` and JudgeCells right before the grades are
+    saved (after LimitOutput, which would cut the report)."""
     from nbgrader.converters import Autograde
     from nbgrader.preprocessors import SaveAutoGrades
 
     chain = [ResilientExecute if step is Execute else step for step in Autograde.class_traits()["autograde_preprocessors"].default()]
     if ResilientExecute not in chain or SaveAutoGrades not in chain:
         raise RuntimeError(f"unexpected nbgrader autograde preprocessors: {chain}")
-    chain.insert(chain.index(ResilientExecute) + 1, RestoreSubmittedOutputs)
-    chain.insert(chain.index(SaveAutoGrades), GradedCodeCells)
-    chain.insert(chain.index(SaveAutoGrades), JudgeCells)
+    position = chain.index(ResilientExecute) + 1
+    chain[position:position] = after_execute
+    position = chain.index(SaveAutoGrades)
+    chain[position:position] = [*before_judge, JudgeCells]
     return [SnapshotSubmission, *chain]
 
 
-def sanitize_preprocessors() -> list[type]:
-    """nbgrader's sanitize steps with the submitted outputs filed away before ClearOutput clears them."""
+def sanitize_preprocessors(before_clear: Sequence[type] = ()) -> list[type]:
+    """nbgrader's sanitize steps, the config's ``before_clear`` steps right before ClearOutput."""
     from nbgrader.converters import Autograde
     from nbgrader.preprocessors import ClearOutput
 
     chain = list(Autograde.class_traits()["sanitize_preprocessors"].default())
     if ClearOutput not in chain:
         raise RuntimeError(f"unexpected nbgrader sanitize preprocessors: {chain}")
-    chain.insert(chain.index(ClearOutput), KeepSubmittedOutputs)
+    position = chain.index(ClearOutput)
+    chain[position:position] = before_clear
     return chain

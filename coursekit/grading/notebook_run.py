@@ -21,6 +21,7 @@ from .serving import exit_description
 from .verdict import Verdict
 
 NOTEBOOK_RUN_KEY = "dropout_notebook_run"  # resources: the NotebookRun of this notebook
+GRADED_FILES_KEY = "dropout_graded_files"  # resources: the snapshot's modules, for the graded-code cells
 TIMEOUT_ERROR = "CellTimeoutError"  # nbgrader's ename of a cell stopped by its timeout
 
 

@@ -20,6 +20,7 @@ from typing import Any, Generator
 
 import pytest
 
+from ..limits import LIMITS
 from ..manifest import COURSE
 from ..paths import REPO_ROOT
 from .checks import CheckFailure
@@ -33,8 +34,10 @@ OPTIONS: tuple[tuple[str, dict[str, Any]], ...] = (
     ("--submission", {"default": str(REPO_ROOT),
                       "help": f"folder holding the {COURSE.package} to check (default: the instructor edition)"}),
     ("--verdict-json", {"default": None, "help": "write the verdict of the hidden checks to this file"}),
-    ("--op-timeout", {"type": float, "default": 10.0, "help": "seconds one call of student code may take"}),
-    ("--budget", {"type": float, "default": 60.0, "help": "seconds all calls of one task may take"}),
+    ("--op-timeout", {"type": float, "default": LIMITS.call_seconds,
+                      "help": "seconds one call of student code may take"}),
+    ("--budget", {"type": float, "default": LIMITS.task_checks_seconds,
+                  "help": "seconds all calls of one task may take"}),
     ("--confine", {"action": "store_true", "help": "run student code in a bubblewrap sandbox (coursekit/sandbox.py)"}),
     ("--scratch", {"default": None, "help": "folder in which the runner's folder is made (default: /dev/shm if it "
                                             "has room, else the temporary folder)"}),

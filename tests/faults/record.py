@@ -19,10 +19,10 @@ sys.path[:0] = [str(HERE.parent.parent), str(HERE.parent)]
 from coursekit.grading.checks_server import ChecksServer  # noqa: E402
 from coursekit.grading.judge import checks_environment, judge  # noqa: E402
 from coursekit.manifest import COURSE  # noqa: E402
+from conftest import CHECKS_LIMITS as LIMITS  # noqa: E402 (the suite's, so both judge alike)
 from faults.catalogue import ALL, ATTACKS, FAULTS  # noqa: E402
 
 DROPOUT = COURSE.assignment_named("dropout")  # the assignment these tests grade
-LIMITS = {"op_timeout": 2.0, "budget": 30.0}
 
 
 def cell_points(verdict) -> dict[str, float]:
