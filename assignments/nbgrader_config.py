@@ -69,7 +69,7 @@ c.Execute.timeout = 120
 # (coursekit/formgrader_async.py). Grade whole classes with `make autograde`.
 if Path(sys.argv[0]).name.startswith("jupyter-") and "nbgrader" not in Path(sys.argv[0]).name:
     c.ResilientExecute.budget = 30
-    from coursekit.formgrader_async import install as grade_off_the_event_loop  # noqa: E402
+    from coursekit.upstream_changes import grade_off_the_event_loop  # noqa: E402
 
     grade_off_the_event_loop()
 

@@ -10,7 +10,6 @@ import signal
 import sys
 import time
 
-IRI_SYNTAX_MODULE = "rfc3987_syntax"  # left out of nbgrader's imports (see worker.py)
 REAP_SECONDS = 0.05
 
 
@@ -46,77 +45,25 @@ def _become_worker(request: dict, server_pid: int) -> None:
     sys.argv = ["nbgrader", *request["argv"]]
 
 
-def share_engines() -> None:
-    """One SQLAlchemy engine per database address in each worker, not one per ``Gradebook``.
-
-    nbgrader opens a new engine for every ``Gradebook`` (about nine per submission), and each
-    new engine compiles every query again: a quarter of a worker's CPU. A shared engine keeps
-    its compiled queries; ``Gradebook.close`` still returns its connections (``dispose``), and
-    every session is still its own. The engines are made after the fork, in the worker.
-    """
-    import nbgrader.api
-
-    create_engine = nbgrader.api.create_engine
-    engines = {}
-
-    def shared_engine(url, **options):
-        key = (str(url), tuple(sorted(options.items())))
-        if key not in engines:
-            engines[key] = create_engine(url, **options)
-        return engines[key]
-
-    nbgrader.api.create_engine = shared_engine
-
-
-def create_tables_once() -> None:
-    """nbgrader's ``Gradebook`` creates any missing table each time it opens, a query per table
-    (thirteen), about nine times per submission: in a worker, once per database address."""
-    import nbgrader.api
-
-    metadata = nbgrader.api.Base.metadata
-    create_all, created = metadata.create_all, set()
-
-    def create_all_once(bind, **options):
-        url = str(bind.url)
-        if url not in created:
-            create_all(bind=bind, **options)
-            created.add(url)
-
-    metadata.create_all = create_all_once
-
-
-def compile_metadata_schemas_once() -> None:
-    """nbgrader checks each graded cell's metadata with ``jsonschema.validate``, which checks the
-    schema itself again before every check: a tenth of a worker's CPU on a checks-only
-    submission. Here each schema is checked and compiled into a validator once; an invalid cell
-    raises the same error as before."""
-    import types
-
-    import jsonschema
-    import nbgrader.nbgraderformat.common
-
-    compiled = {}
-
-    def validate(instance, schema):
-        schema_and_validator = compiled.get(id(schema))
-        if schema_and_validator is None or schema_and_validator[0] is not schema:
-            cls = jsonschema.validators.validator_for(schema)
-            cls.check_schema(schema)
-            schema_and_validator = compiled[id(schema)] = (schema, cls(schema))
-        error = jsonschema.exceptions.best_match(schema_and_validator[1].iter_errors(instance))
-        if error is not None:
-            raise error
-
-    nbgrader.nbgraderformat.common.jsonschema = types.SimpleNamespace(validate=validate)
+def _course_repository() -> str:
+    """The course's repository: DROPOUT_COURSE_REPO (as nbgrader_env sets it), else this file's."""
+    here = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    repository = os.environ.get("DROPOUT_COURSE_REPO") or here
+    return repository if os.path.isdir(os.path.join(repository, "coursekit")) else here
 
 
 def warm_up() -> None:
     """Import what a batch imports: nbgrader's command line, then (as autograde runs) the SQLite
     dialect, the course's configuration (pytest) and the kernel manager's kernel-spec lookup
-    (IPython); compile nbformat's notebook schema; share engines (``share_engines``), create
-    tables once (``create_tables_once``), compile nbgrader's metadata schemas once; collect the
-    hidden checks."""
-    sys.modules.setdefault(IRI_SYNTAX_MODULE, None)
+    (IPython); compile nbformat's notebook schema; apply the changes to nbgrader of
+    ``coursekit/upstream_changes.py`` (jsonschema without the IRI grammars, one engine per
+    database, tables created once, the metadata schema compiled once); collect the hidden checks."""
+    repository = _course_repository()
+    if repository not in sys.path:
+        sys.path.insert(0, repository)
+    from coursekit import upstream_changes
+
+    upstream_changes.skip_iri_syntax_checks()
     import IPython  # noqa: F401
     import jupyter_client.manager  # noqa: F401
     import pytest  # noqa: F401
@@ -129,18 +76,12 @@ def warm_up() -> None:
 
     for relaxed in (False, True):
         nbformat.validator.get_validator(4, nbformat.v4.nbformat_minor, relax_add_props=relaxed)
-    share_engines()
-    create_tables_once()
-    compile_metadata_schemas_once()
-    # The hidden checks too, when the course's repository is named (as nbgrader_env does): each
-    # batch then checks its submissions in children of its own, without a checks server.
-    repository = os.environ.get("DROPOUT_COURSE_REPO")
-    if repository and os.path.isdir(os.path.join(repository, "coursekit")):
-        if repository not in sys.path:
-            sys.path.insert(0, repository)
-        from coursekit.grading.checks_server import warm_up_here
+    upstream_changes.apply_to_nbgrader()
+    # The hidden checks too: each batch then checks its submissions in children of its own,
+    # without a checks server.
+    from coursekit.grading.checks_server import warm_up_here
 
-        warm_up_here()
+    warm_up_here()
 
 
 def serve() -> None:

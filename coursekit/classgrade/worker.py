@@ -1,26 +1,15 @@
 """How many workers there are by default; nbgrader's arguments for a worker and its
 environment; how it dies with its parent; and what its log says when it fails.
 
-Importing nbgrader imports jsonschema, which imports the optional ``rfc3987_syntax`` and with
-it compiles about 35 Earley parsers for IRI syntax: half of nbgrader's start-up, 1.5 of 3
-CPU-seconds here (see python-jsonschema/jsonschema#1428). Nothing autograde validates uses
-the ``iri`` formats, so the workers (through the worker server, ``forkserver_main.py``) and
-the coordinator leave that module out; everything else is plain nbgrader.
+The workers (through the worker server, ``forkserver_main.py``) and the coordinator import
+nbgrader without jsonschema's IRI grammars (``upstream_changes.skip_iri_syntax_checks``).
 """
 
 import ctypes
 import os
 import signal
-import sys
 from pathlib import Path
 
-from .forkserver_main import IRI_SYNTAX_MODULE
-
-
-def skip_iri_syntax_checks() -> None:
-    """Make ``import rfc3987_syntax`` fail, so jsonschema goes without the ``iri`` formats;
-    effective only before jsonschema is first imported."""
-    sys.modules.setdefault(IRI_SYNTAX_MODULE, None)
 
 
 def usable_cores() -> int:
