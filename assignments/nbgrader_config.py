@@ -59,6 +59,12 @@ c.ExecutePreprocessor.kernel_name = "python3"
 from coursekit.grading.nbgrader_plugin import grading_preprocessors, sanitize_preprocessors  # noqa: E402
 
 c.Autograde.autograde_preprocessors = grading_preprocessors()
+# Speed-ups: grading forks the checks from a process that imported them once, keeps a runner per
+# submission, uses /dev/shm and malloc settings, and changes nbgrader in three places
+# (coursekit/upstream_changes.py). DROPOUT_GRADING_SIMPLE=1 in nbgrader's environment turns every
+# one of them off (coursekit/speedups.py): same grades, the plain path (a pytest process per
+# submission, a runner process per plan, nbgrader as it ships). `python -m coursekit.classgrade
+# --simple` sets the same variable for every nbgrader it starts.
 # The submitted outputs (the experiment's numbers and figures) are kept, labelled, in the graded notebook.
 c.Autograde.sanitize_preprocessors = sanitize_preprocessors()
 # Execute's settings apply to its subclass too; nbgrader's own default is 30 s per cell.
