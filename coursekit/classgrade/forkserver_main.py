@@ -1,16 +1,14 @@
 """The nbgrader worker server's program (see ``forkserver.py``), run by path with
-``runpy.run_path`` in the course root: standard library only, no package around it.
+``runpy.run_path`` in the course root: standard library only at module level, no package
+around it; it imports the course's ``coursekit`` (the upstream changes, the fork loop of
+``forking.py``, the hidden checks) from the course's repository as it warms up.
 """
 
 import gc
 import json
 import os
-import select
 import signal
 import sys
-import time
-
-REAP_SECONDS = 0.05
 
 
 def _send(message: dict) -> None:
@@ -18,9 +16,9 @@ def _send(message: dict) -> None:
     sys.__stdout__.flush()
 
 
-def _become_worker(request: dict, server_pid: int) -> None:
+def _become_worker(forking, request: dict, server_pid: int) -> int:
     """In the forked child: a process group of its own, death with the server, the batch's
-    streams, folder, environment and arguments."""
+    streams, folder, environment and arguments; then nbgrader's own command line."""
     import ctypes
 
     os.setpgid(0, 0)
@@ -31,18 +29,14 @@ def _become_worker(request: dict, server_pid: int) -> None:
     if os.getppid() != server_pid:  # the server died before the line above
         os._exit(1)
     signal.signal(signal.SIGINT, signal.default_int_handler)  # the coordinator's stop
-    null = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(null, 0)
-    os.close(null)
-    log = os.open(request["log"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-    os.dup2(log, 1)
-    os.dup2(log, 2)
-    os.close(log)
+    forking.stdin_from_null()
+    forking.redirect(request["log"], (1, 2), append=True, mode=0o644)
     sys.stdout = sys.__stdout__
     os.chdir(request["cwd"])
     os.environ.clear()
     os.environ.update(request["env"])
     sys.argv = ["nbgrader", *request["argv"]]
+    return run_nbgrader()
 
 
 def _course_repository() -> str:
@@ -85,42 +79,32 @@ def warm_up() -> None:
 
 
 def serve() -> None:
-    """Warm up, then fork one worker per request; in a child, return (it then runs nbgrader)."""
+    """Warm up, then fork one worker per request (``coursekit/forking.py``); a worker runs
+    nbgrader and ends as nbgrader's command line would (exit code, atexit handlers)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the coordinator's to handle
     warm_up()
+    from coursekit import forking
+
     # What the imports allocated is never collected: a worker's garbage collections then walk
     # only its own objects, instead of reading, and so copying, every page of the server's heap.
     gc.freeze()
     sys.stdout = sys.stderr  # protocol output only on the real stdout
-    server_pid, buffer, open_input = os.getpid(), b"", True
+    server_pid = os.getpid()
+
+    def worker(line: bytes):
+        request = json.loads(line)
+        return lambda: _become_worker(forking, request, server_pid)
+
+    def started(pid: int, line: bytes) -> None:
+        try:
+            os.setpgid(pid, pid)  # also here: the pid is sent only once it leads its group
+        except OSError:
+            pass
+        _send({"pid": pid})
+
     _send({"ready": True})
-    children: set[int] = set()
-    while open_input or children:
-        if open_input and select.select([0], [], [], REAP_SECONDS)[0]:
-            chunk = os.read(0, 65536)
-            open_input = bool(chunk)
-            buffer += chunk
-            while b"\n" in buffer:
-                line, buffer = buffer.split(b"\n", 1)
-                request = json.loads(line)
-                pid = os.fork()
-                if pid == 0:
-                    _become_worker(request, server_pid)
-                    return
-                try:
-                    os.setpgid(pid, pid)  # also here: the pid is sent only once it leads its group
-                except OSError:
-                    pass
-                children.add(pid)
-                _send({"pid": pid})
-        elif not open_input:
-            time.sleep(REAP_SECONDS)
-        while children:
-            pid, status = os.waitpid(-1, os.WNOHANG)
-            if pid == 0:
-                break
-            children.discard(pid)
-            _send({"ended": pid, "code": os.waitstatus_to_exitcode(status)})
+    forking.serve_requests(worker, started, lambda pid, code, line: _send({"ended": pid, "code": code}),
+                           exit_normally=True)
     sys.exit(0)
 
 
@@ -132,5 +116,4 @@ def run_nbgrader() -> int:
 
 
 if __name__ == "__main__":
-    serve()  # returns only in a forked worker
-    sys.exit(run_nbgrader())
+    serve()  # a forked worker ends in it too, with nbgrader's exit code

@@ -12,14 +12,10 @@ from __future__ import annotations
 import fcntl
 import shutil
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from .. import gradebook as gradebooks
 from . import hooks, submissions
 from .submissions import Course
-
-if TYPE_CHECKING:
-    from nbgrader.api import Gradebook
 
 
 def recover(course: Course, work_root: Path) -> list[str]:
@@ -27,16 +23,14 @@ def recover(course: Course, work_root: Path) -> list[str]:
     run_dirs = sorted(Path(work_root).glob("run-*"))
     if not run_dirs:
         return []
-    from nbgrader.api import Gradebook
-
     recovered: list[str] = []
-    with Gradebook(course.db_url, course.course_id) as target:
+    with gradebooks.Gradebook(course.db_url, course.course_id) as target:
         for run_dir in run_dirs:
             recovered.extend(_recover_run(course, run_dir, target))
     return sorted(set(recovered))
 
 
-def _recover_run(course: Course, run_dir: Path, target: Gradebook) -> list[str]:
+def _recover_run(course: Course, run_dir: Path, target: gradebooks.Gradebook) -> list[str]:
     try:
         lock = open(run_dir / "lock", "a")
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
