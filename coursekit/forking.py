@@ -93,7 +93,7 @@ def ended_children() -> list:
         ended.append((pid, os.waitstatus_to_exitcode(status)))
 
 
-def redirect(path: str, fds=(1, 2), append: bool = False, mode: int = 0o600) -> None:
+def redirect(path: str, fds: tuple = (1, 2), append: bool = False, mode: int = 0o600) -> None:
     """Point file descriptors ``fds`` at the file ``path`` (created; emptied unless ``append``)."""
     flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if append else os.O_TRUNC)
     target = os.open(path, flags, mode)
