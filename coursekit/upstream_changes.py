@@ -112,8 +112,8 @@ def _share_engines() -> None:
     each new engine compiles every query again: a quarter of a worker's CPU.
     Replaces: ``nbgrader.api.create_engine`` (SQLAlchemy's, called by ``Gradebook.__init__``)
     by a function that keeps one engine per (address, options); ``Gradebook.close`` still
-    returns its connections and every session is still its own. Applied in each forked worker
-    after the fork, so no engine crosses a fork.
+    returns its connections and every session is still its own. Installed by the worker server
+    before it forks; the engines are made in its workers, after the fork, so none crosses one.
     Checked on: nbgrader 0.9.0 and 0.9.6 with SQLAlchemy 2.1.9 (``CHECKED_ON``)."""
     import nbgrader.api
 
