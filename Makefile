@@ -56,9 +56,13 @@ pdf: $(INSTALLED) $(SYSTEM_DEPS) _build/.source_pkg.stamp
 	$(BOOK_ENV) jupyter-book build . --builder singlehtml -W -n --keep-going
 	$(PYTHON) book/_ext/print_pdf.py _build/singlehtml _build/pdf/dropout-from-scratch.pdf
 
-# The suite's files run on both cores (each file keeps its module fixtures in one process).
+# The suite's files run on both cores (each file keeps its module fixtures in one process); the
+# suite runs on the newest nbgrader 0.9.x pyproject.toml allows, then a sample of the catalogue's
+# routes on the oldest (test-nbgrader-oldest).
 test: setup book pdf
 	$(PYTHON) -m pytest -n $(or $(TEST_JOBS),2) --dist loadfile
+	$(MAKE) test-nbgrader-oldest
+
 
 # What grading needs from Debian (bubblewrap): checked, and installed when run as root.
 GRADING_DEPS := $(VENV)/.grading-deps
@@ -110,3 +114,21 @@ hub-stop:
 
 hub-clean:
 	$(PYTHON) -m coursekit.hub clean $(HUB_ARGS)
+
+# The oldest nbgrader pyproject.toml allows (nbgrader>=0.9), in a venv of its own with the other
+# grading dependencies as pyproject.toml has them. Its test grades every third entry of the fault
+# catalogue by both instructor routes (tests/test_catalogue_routes.py) and checks that the code
+# coursekit/upstream_changes.py replaces is the code it was checked on.
+OLDEST_NBGRADER := 0.9.0
+OLDEST_VENV := .venv-nbgrader-oldest
+OLDEST_INSTALLED := $(OLDEST_VENV)/.installed-$(OLDEST_NBGRADER)
+.PHONY: test-nbgrader-oldest
+$(OLDEST_INSTALLED): pyproject.toml
+	$(BASE_PYTHON) -m venv $(OLDEST_VENV)
+	$(OLDEST_VENV)/bin/python -m pip install --quiet --disable-pip-version-check ".[grading]" "nbgrader==$(OLDEST_NBGRADER)"
+	touch $@
+
+test-nbgrader-oldest: $(OLDEST_INSTALLED) $(GRADING_DEPS)
+	$(OLDEST_VENV)/bin/python -c 'import nbgrader; assert nbgrader.__version__ == "$(OLDEST_NBGRADER)", nbgrader.__version__'
+	PATH=$(CURDIR)/$(OLDEST_VENV)/bin:$$PATH CATALOGUE_SAMPLE_EVERY=3 $(OLDEST_VENV)/bin/python -m pytest -p no:cacheprovider -q \
+		tests/test_catalogue_routes.py tests/test_upstream_changes.py

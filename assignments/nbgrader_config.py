@@ -59,6 +59,12 @@ c.ExecutePreprocessor.kernel_name = "python3"
 from coursekit.feedback import evidence  # noqa: E402
 from coursekit.grading.nbgrader_plugin import grading_preprocessors, sanitize_preprocessors  # noqa: E402
 
+# Speed-ups: grading forks the checks from a process that imported them once, keeps a runner per
+# submission, uses /dev/shm and malloc settings, and changes nbgrader in three places
+# (coursekit/upstream_changes.py). DROPOUT_GRADING_SIMPLE=1 in nbgrader's environment turns every
+# one of them off (coursekit/speedups.py): same grades, the plain path (a pytest process per
+# submission, a runner process per plan, nbgrader as it ships). `python -m coursekit.classgrade
+# --simple` sets the same variable for every nbgrader it starts.
 # The submitted outputs (the experiment's numbers and figures) are kept, labelled, in the graded
 # notebook, and read-only cells with the graded code and its diff against the stub end it.
 c.Autograde.autograde_preprocessors = grading_preprocessors(after_execute=[evidence.RestoreSubmittedOutputs],
@@ -76,7 +82,7 @@ c.Execute.timeout = LIMITS.cell_seconds
 # (coursekit/formgrader_async.py). Grade whole classes with `make autograde`.
 if Path(sys.argv[0]).name.startswith("jupyter-") and "nbgrader" not in Path(sys.argv[0]).name:
     c.ResilientExecute.budget = LIMITS.formgrader_notebook_seconds
-    from coursekit.formgrader_async import install as grade_off_the_event_loop  # noqa: E402
+    from coursekit.upstream_changes import grade_off_the_event_loop  # noqa: E402
 
     grade_off_the_event_loop()
 

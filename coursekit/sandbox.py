@@ -56,6 +56,7 @@ from typing import Iterable, Sequence
 from .limits import LIMITS, Limits
 from .sandbox_privacy import PASSED_ENV_NAMES, SANDBOX_UID, as_nobody, passed_environment, private_covers  # noqa: F401
 from .paths import REPO_ROOT
+from .speedups import speedups_on
 
 KERNELS_DIR = REPO_ROOT / "coursekit" / "kernels"
 KERNEL_NAME = "dropout-sandbox"
@@ -72,8 +73,17 @@ ONE_BLAS_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM
 # (mallopt(3): M_MMAP_THRESHOLD, M_TRIM_THRESHOLD; other C libraries ignore these) took the
 # forward checks' runner job from 0.11 to 0.07 CPU-s and the checks' pytest child from 0.25 to 0.20.
 KEEP_FREED_MEMORY = {"MALLOC_MMAP_THRESHOLD_": str(32 << 20), "MALLOC_TRIM_THRESHOLD_": str(64 << 20)}
-# The environment every process that runs or judges student code gets on top of its own.
-GRADING_PROCESS_ENV = {**ONE_BLAS_THREAD, **KEEP_FREED_MEMORY}
+
+
+def grading_process_env() -> dict[str, str]:
+    """The environment every process that runs or judges student code gets on top of its own:
+    one BLAS thread; and freed memory kept, a speed-up only, left out with the speed-ups off
+    (``speedups.py``)."""
+    return {**ONE_BLAS_THREAD, **(KEEP_FREED_MEMORY if speedups_on() else {})}
+
+
+# As this process's environment asks (the kernel's launcher reads it once, at its start).
+GRADING_PROCESS_ENV = grading_process_env()
 
 
 class SandboxUnavailable(RuntimeError):

@@ -103,7 +103,8 @@ def test_workers_die_with_the_server_and_the_cause_is_named(fake_nbgrader, tmp_p
     time.sleep(0.5)
     server.process.kill()
     assert wait_for(worker) == -signal.SIGTERM
-    assert server.why() == f"exit code {-signal.SIGKILL}"
+    # (the stand-in nbgrader is not the code upstream_changes was checked on: its log says so last)
+    assert server.why().startswith(f"exit code {-signal.SIGKILL}")
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         try:

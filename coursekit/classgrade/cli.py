@@ -18,6 +18,7 @@ from ..course_settings import CourseSettingsError
 from ..gradebook import GradebookError
 from ..manifest import COURSE
 from ..preflight import check_course
+from ..speedups import choose_simple
 from .cluster import ClusterError
 from .forkserver import WorkerServerError
 from .grader import ClassResult, grade_class
@@ -87,6 +88,10 @@ def parser() -> argparse.ArgumentParser:
                         help="grade on the Dask cluster at this scheduler address, one task per submission, "
                              "instead of local workers (needs the 'cluster' extra, a course folder shared at the "
                              "same path on every machine, and a PostgreSQL db_url; docs/grading-a-class.md)")
+    parser.add_argument("--simple", action="store_true",
+                        help="grade the plain way, without any mechanism that exists only for speed: nbgrader "
+                             "autograde as a new process per batch, the checks in a new pytest process, a new runner "
+                             "per plan, nbgrader unchanged (same grades; sets DROPOUT_GRADING_SIMPLE=1 for nbgrader)")
     parser.add_argument("--progress", choices=("auto", "bar", "lines", "none"), default="auto",
                         help="a progress bar on a terminal, one line per submission otherwise (default: auto)")
     return parser
@@ -95,6 +100,8 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command; returns its exit code (see the module's docstring)."""
     args = parser().parse_args(argv)
+    if args.simple:
+        choose_simple()  # the one switch (coursekit/speedups.py), inherited by every nbgrader it starts
     try:  # the workers' nbgrader would refuse one batch at a time: refuse once, with the cause
         sandbox.require()
     except sandbox.SandboxUnavailable as refusal:

@@ -32,10 +32,11 @@ from urllib.parse import urlparse
 from .. import gradebook as gradebooks
 from . import hooks
 from .forkserver import ForkedWorker, WorkerServer, WorkerServerError
-from .scheduler import RunOptions, discard_partial
+from .run_options import RunOptions, discard_partial
 from .status import FINISHED, NBGRADER_FAILED, NOT_STARTED, REFUSED, STOPPED_AFTER_TIMEOUT, Attempt
 from .submissions import Course
-from .worker import die_with_parent, failure_reason, worker_arguments, worker_env
+from ..speedups import speedups_on
+from .worker import die_with_parent, failure_reason, start_nbgrader, worker_arguments, worker_env
 
 TASK_RETRIES = 2
 CONNECT_SECONDS = 30.0
@@ -50,11 +51,10 @@ def merge_once(source_url: str, db_url: str, course_id: str, assignment: str, st
     """Merge ``student``'s graded submission from ``source_url`` into the gradebook at
     ``db_url``; the same merge done twice (or at once) leaves one submission. Returns the
     (score, max score) the gradebook then holds."""
-    from nbgrader.api import Gradebook
     from sqlalchemy.exc import IntegrityError
 
     for attempt in range(MERGE_TRIES):
-        with Gradebook(db_url, course_id) as target:
+        with gradebooks.Gradebook(db_url, course_id) as target:
             try:
                 gradebooks.merge_submission(source_url, target, course_id, assignment, student)
             except IntegrityError:  # another worker inserted this submission first: update it
@@ -96,8 +96,8 @@ def grade_submission(task: SubmissionTask, template: bytes) -> dict:
                                      task.run_notebooks)
         env = worker_env(events, hide=Path(task.hide))
         log.touch()
-        server = worker_server(root, env)
-        process = server.start(arguments, env, Path(root), log)
+        server = worker_server(root, env) if speedups_on() else None
+        process = start_nbgrader(server, arguments, env, Path(root), log)
         try:
             process.wait(timeout=task.timeout)
             timed_out = False
@@ -105,7 +105,7 @@ def grade_submission(task: SubmissionTask, template: bytes) -> dict:
             timed_out = True
         _kill_group(process)  # no stray kernel or checker
         finished = any(event["event"] == "finished" for event in hooks.read_events(str(events))[0])
-        if not finished and not server.alive():  # not the submission's doing: the task is tried again
+        if not finished and server is not None and not server.alive():  # not the submission's doing: the task is tried again
             discard_partial(Path(task.autograded))
             raise WorkerServerError(f"the nbgrader worker server on {host} stopped ({server.why()})")
         if timed_out or not finished:

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..jsonlines import JsonLinesProcess
-from ..sandbox import GRADING_PROCESS_ENV
+from ..sandbox import grading_process_env
 
 SERVER_PROGRAM = Path(__file__).resolve().with_name("forkserver_main.py")
 START_TIMEOUT_SECONDS = 120
@@ -52,7 +52,7 @@ class WorkerServer(JsonLinesProcess):
         with open(self.log, "ab") as stderr:
             # The server collects the hidden checks (numpy), and its workers fork the checks'
             # children: no BLAS thread pool, and freed memory kept, as in every grading process.
-            super().__init__(subprocess.Popen([sys.executable, "-c", code], cwd=cwd, env={**env, **GRADING_PROCESS_ENV},
+            super().__init__(subprocess.Popen([sys.executable, "-c", code], cwd=cwd, env={**env, **grading_process_env()},
                                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr,
                                               preexec_fn=preexec_fn))
         self._lock = threading.Lock()  # a Dask worker may run several tasks at once

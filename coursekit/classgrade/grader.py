@@ -27,7 +27,8 @@ from typing import Callable
 from .. import gradebook as gradebooks
 from . import recovery, report, submissions
 from .progress import Progress
-from .scheduler import RunOptions, make_scheduler
+from .run_options import RunOptions
+from .scheduler import Scheduler
 from .worker import default_workers
 from .status import NO_NOTEBOOK, NOT_STARTED, UP_TO_DATE, Attempt, Facts, Outcome, decide
 from .submissions import Course
@@ -44,6 +45,17 @@ class ClassResult:
     seconds: float  # time spent grading
     graded: int  # submissions this run set out to grade
     recovered: list[str] = field(default_factory=list)  # merged from a run that died
+
+
+def make_scheduler(course: Course, options: RunOptions, work_root: Path,
+                   on_done: Callable[[str, Attempt], None] = lambda student, attempt: None) -> Scheduler:
+    """The local pool of nbgrader workers, or the Dask cluster at ``options.address`` (a
+    ``cluster.ClusterScheduler``: the same ``run``, ``stop_reason`` and ``logs_dir``)."""
+    if options.address:
+        from .cluster import ClusterScheduler
+
+        return ClusterScheduler(course, options, work_root, on_done)
+    return Scheduler(course, options, work_root, on_done)
 
 
 def facts(course: Course, student: str, attempt: Attempt, grade: tuple[float, ...] | None) -> Facts:

@@ -3,7 +3,8 @@ graded submission into the course's gradebook.
 
 Each of N worker slots runs ``nbgrader autograde ASSIGNMENT --force`` on one batch at a time,
 in the course root, with the course's configuration (``worker.py``), forked from a server that
-imported nbgrader once (``forkserver.py``). A batch spreads the rest of nbgrader's start (about
+imported nbgrader once (``forkserver.py``), or with the speed-ups off (``--simple``) as a new
+``python -m nbgrader`` process. A batch spreads the rest of nbgrader's start (about
 0.08 CPU-seconds) over its submissions; batches shrink as the queue empties.
 
 Each slot's nbgrader writes to a scratch SQLite copy of the gradebook, so workers never contend
@@ -26,6 +27,7 @@ import math
 import os
 import shutil
 import signal
+import subprocess
 import sys
 import time
 from collections import deque
@@ -37,9 +39,11 @@ from .. import gradebook as gradebooks
 from . import hooks
 from .status import (FINISHED, INTERRUPTED_MIDWAY, NBGRADER_FAILED, NOT_STARTED, REFUSED, STOPPED_AFTER_TIMEOUT,
                      Attempt)
+from .run_options import RunOptions, discard_partial
 from .submissions import Course
+from ..speedups import speedups_on
 from .forkserver import ForkedWorker, WorkerServer
-from .worker import die_with_parent, failure_reason, worker_arguments, worker_env
+from .worker import die_with_parent, failure_reason, start_nbgrader, worker_arguments, worker_env
 
 POLL_SECONDS = 0.2
 STOP_GRACE_SECONDS = 10.0
@@ -55,28 +59,6 @@ def auto_batch_size(remaining: int, workers: int) -> int:
     return max(1, min(remaining, MAX_BATCH, max(MIN_BATCH, share)))
 
 
-@dataclass(frozen=True)
-class RunOptions:
-    """How the scheduler grades: how many workers, batches of what size, which time limit."""
-
-    workers: int
-    batch_size: int | None = None  # None: auto_batch_size
-    timeout: float | None = None  # seconds one submission may take; None: no limit
-    run_notebooks: bool = False
-    address: str | None = None  # a Dask scheduler (tcp://host:8786): grade there instead (cluster.py)
-
-
-def make_scheduler(course: Course, options: RunOptions, work_root: Path,
-                   on_done: Callable[[str, Attempt], None] = lambda student, attempt: None) -> "Scheduler":
-    """The local pool of nbgrader workers, or the Dask cluster at ``options.address`` (a
-    ``cluster.ClusterScheduler``: the same ``run``, ``stop_reason`` and ``logs_dir``)."""
-    if options.address:
-        from .cluster import ClusterScheduler
-
-        return ClusterScheduler(course, options, work_root, on_done)
-    return Scheduler(course, options, work_root, on_done)
-
-
 @dataclass
 class Batch:
     """The students one worker's nbgrader grades, and what its events said so far."""
@@ -86,7 +68,7 @@ class Batch:
     students: list[str]
     events: Path
     log: Path
-    process: ForkedWorker | None = None
+    process: ForkedWorker | subprocess.Popen | None = None
     offset: int = 0
     started: dict[str, float] = field(default_factory=dict)  # student -> time its grading started
     finished: set[str] = field(default_factory=set)
@@ -113,14 +95,12 @@ class Scheduler:
         """Grade ``students`` (ids); returns what was done with each of them."""
         if not students:
             return {}
-        from nbgrader.api import Gradebook
-
         self.run_dir = self.work_root / f"run-{os.getpid()}-{int(time.time())}"
         self.run_dir.mkdir(parents=True)
         lock = open(self.run_dir / "lock", "w")
         fcntl.flock(lock, fcntl.LOCK_EX)
         previous = {signum: signal.signal(signum, self._on_signal) for signum in (signal.SIGINT, signal.SIGTERM)}
-        self.target = Gradebook(self.course.db_url, self.course.course_id)
+        self.target = gradebooks.Gradebook(self.course.db_url, self.course.course_id)
         try:
             self._loop(students)
         finally:
@@ -189,9 +169,9 @@ class Scheduler:
         # gradebooks, other students' scores) wherever --report-dir puts it.
         env = worker_env(batch.events, hide=self.work_root.parent)
         batch.log.write_text(f"# nbgrader {' '.join(arguments[:3])} ... ({', '.join(students)})\n")
-        if self.server is None or not self.server.alive():
+        if speedups_on() and (self.server is None or not self.server.alive()):
             self.server = WorkerServer(self.course.root, env, self.run_dir / "worker-server.log", die_with_parent)
-        batch.process = self.server.start(arguments, env, self.course.root, batch.log)
+        batch.process = start_nbgrader(self.server, arguments, env, self.course.root, batch.log)
         return batch
 
     def _overdue(self, batch: Batch) -> bool:
@@ -259,7 +239,8 @@ class Scheduler:
                 else:
                     self._record(student, Attempt(NOT_STARTED, stop_reason=self.stop_reason), settled=False)
             else:
-                reason = (f"the nbgrader worker server stopped ({self.server.why()})" if not self.server.alive()
+                server_died = self.server is not None and not self.server.alive()
+                reason = (f"the nbgrader worker server stopped ({self.server.why()})" if server_died
                           else failure_reason(batch.log, self.course.folder("submitted", student)))
                 self._discard_partial(student)
                 self._record(student, Attempt(NBGRADER_FAILED, exit_code=batch.process.returncode, error=reason,
@@ -299,18 +280,6 @@ class Scheduler:
         self.logs_dir.mkdir(parents=True)
         for path in batch_logs:
             shutil.move(str(path), self.logs_dir / path.name)
-
-
-def discard_partial(folder: Path) -> None:
-    """Remove what a stopped nbgrader left in an autograded ``folder``, as nbgrader does for a
-    submission it fails to grade, so the next run grades it again."""
-    if folder.exists():
-        for path in [folder, *folder.rglob("*")]:
-            try:
-                path.chmod(0o755 if path.is_dir() else 0o644)
-            except OSError:
-                pass
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _signal_group(batch: Batch, signum: int) -> None:

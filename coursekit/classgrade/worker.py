@@ -1,26 +1,20 @@
 """How many workers there are by default; nbgrader's arguments for a worker and its
 environment; how it dies with its parent; and what its log says when it fails.
 
-Importing nbgrader imports jsonschema, which imports the optional ``rfc3987_syntax`` and with
-it compiles about 35 Earley parsers for IRI syntax: half of nbgrader's start-up, 1.5 of 3
-CPU-seconds here (see python-jsonschema/jsonschema#1428). Nothing autograde validates uses
-the ``iri`` formats, so the workers (through the worker server, ``forkserver_main.py``) and
-the coordinator leave that module out; everything else is plain nbgrader.
+The workers (through the worker server, ``forkserver_main.py``) and the coordinator import
+nbgrader without jsonschema's IRI grammars (``upstream_changes.skip_iri_syntax_checks``).
 """
 
 import ctypes
 import os
 import signal
+import subprocess
 import sys
 from pathlib import Path
 
-from .forkserver_main import IRI_SYNTAX_MODULE
+from ..speedups import speedups_on
+from .forkserver import ForkedWorker, WorkerServer
 
-
-def skip_iri_syntax_checks() -> None:
-    """Make ``import rfc3987_syntax`` fail, so jsonschema goes without the ``iri`` formats;
-    effective only before jsonschema is first imported."""
-    sys.modules.setdefault(IRI_SYNTAX_MODULE, None)
 
 
 def usable_cores() -> int:
@@ -53,8 +47,10 @@ CHECKS_ONLY = "--ResilientExecute.run_notebook=False"
 def worker_arguments(assignment: str, db_url: str, students: list[str], everyone: set[str],
                      run_notebooks: bool) -> list[str]:
     """nbgrader's arguments to ``autograde`` ``students`` (of ``everyone``) into the gradebook
-    at ``db_url``, for a worker forked by the worker server (``forkserver.py``)."""
-    command = ["autograde", assignment, "--force", f"--CourseDirectory.db_url={db_url}", *HOOKS, VALIDATE_ONCE]
+    at ``db_url`` (``--Exporter.optimistic_validation`` only with the speed-ups on)."""
+    command = ["autograde", assignment, "--force", f"--CourseDirectory.db_url={db_url}", *HOOKS]
+    if speedups_on():
+        command.append(VALIDATE_ONCE)
     if not run_notebooks:
         command.append(CHECKS_ONLY)
     if len(students) == 1:
@@ -75,6 +71,19 @@ def worker_env(events: Path, hide: Path) -> dict[str, str]:
     env[EVENTS_ENV] = str(events)
     env[HIDE_ENV] = os.pathsep.join(filter(None, [env.get(HIDE_ENV, ""), str(hide)]))
     return env
+
+
+def start_nbgrader(server: WorkerServer | None, arguments: list[str], env: dict[str, str], cwd: Path,
+                   log: Path) -> ForkedWorker | subprocess.Popen:
+    """``nbgrader ARGUMENTS`` in ``cwd``, its output appended to ``log``, leading a process group
+    of its own that dies with this process: forked by ``server``, or (``server`` None, the
+    speed-ups off) the plain way, a new ``python -m nbgrader`` process."""
+    if server is not None:
+        return server.start(arguments, env, cwd, log)
+    with open(log, "ab") as output:
+        return subprocess.Popen([sys.executable, "-m", "nbgrader", *arguments], cwd=cwd, env=env,
+                                stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT,
+                                preexec_fn=die_with_parent)
 
 
 def die_with_parent() -> None:

@@ -18,22 +18,22 @@ when the child starts and ``{"returncode": N}`` when it ends; pytest's output go
 import gc
 import json
 import os
-import select
 import signal
 import subprocess
 import sys
 import time
-import traceback
 from pathlib import Path
 from typing import Sequence
 
+from ..forking import fork_child, kill_and_reap, redirect, serve_requests, stdin_from_null, wait_for
 from ..jsonlines import JsonLinesProcess
 from ..paths import REPO_ROOT
-from ..sandbox import GRADING_PROCESS_ENV, find_site_paths
+from ..sandbox import find_site_paths, grading_process_env
 from . import prepared_checks
 from .judge import checks_arguments
 
 START_TIMEOUT_SECONDS = 60
+CHILD_FAILED = 3  # a child's exit code when its checks could not even start
 
 
 class ChecksServerError(RuntimeError):
@@ -47,7 +47,7 @@ class ChecksServer(JsonLinesProcess):
         # Its children fork from a process that has imported numpy: no BLAS thread pools,
         # whose threads would not survive the fork.
         super().__init__(subprocess.Popen([sys.executable, "-m", "coursekit.grading.checks_server"],
-                                          cwd=REPO_ROOT, env={**env, **GRADING_PROCESS_ENV}, stdin=subprocess.PIPE,
+                                          cwd=REPO_ROOT, env={**env, **grading_process_env()}, stdin=subprocess.PIPE,
                                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL))
         reply = self.reply(time.monotonic() + START_TIMEOUT_SECONDS)
         if reply is None or not reply.get("ready"):
@@ -93,17 +93,15 @@ class ForkedChecks:
     def run(self, args: Sequence[str | Path], env: dict[str, str], cwd: Path, output: Path,
             timeout: float) -> int:
         """As ``ChecksServer.run``."""
-        pid = os.fork()
-        if pid == 0:
-            gc.freeze()  # the child's collections leave this process's heap alone (see serve)
-            _child(_request(args, env, cwd, output))
+        request = _request(args, env, cwd, output)
+        pid = fork_child(lambda: _child(request), failure_code=CHILD_FAILED)
         try:
-            code = _wait(pid, time.monotonic() + timeout)
+            code = wait_for(pid, time.monotonic() + timeout)
         except BaseException:  # Ctrl-C or a stop of this process: the child goes too
-            _kill(pid)
+            kill_and_reap(pid)
             raise
         if code is None:
-            _kill(pid)
+            kill_and_reap(pid)
             raise subprocess.TimeoutExpired(args, timeout)
         return code
 
@@ -125,7 +123,7 @@ def warm_up_here() -> None:
 
     saved_env, saved_path, saved_cwd = dict(os.environ), list(sys.path), os.getcwd()
     os.environ.clear()
-    os.environ.update({**checks_environment(), **GRADING_PROCESS_ENV})
+    os.environ.update({**checks_environment(), **grading_process_env()})
     os.chdir(REPO_ROOT)
     try:
         _warm_up()
@@ -147,49 +145,11 @@ def can_fork_here() -> bool:
         return False
 
 
-def _wait(pid: int, deadline: float) -> int | None:
-    """The exit code of child ``pid``, or None if it is still running at ``deadline``."""
-    try:
-        handle = os.pidfd_open(pid)
-    except (AttributeError, OSError):  # before Linux 5.3: poll
-        handle = None
-    try:
-        while True:
-            done, status = os.waitpid(pid, os.WNOHANG)
-            if done:
-                return os.waitstatus_to_exitcode(status)
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return None
-            if handle is None:
-                time.sleep(min(left, 0.01))
-            else:
-                select.select([handle], [], [], left)
-    finally:
-        if handle is not None:
-            os.close(handle)
-
-
-def _kill(pid: int) -> None:
-    try:
-        os.kill(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)
-    except (ProcessLookupError, ChildProcessError):
-        pass
-
-
 # -- the server process ----------------------------------------------------------------------
 
 def _send(message):
     sys.__stdout__.write(json.dumps(message) + "\n")
     sys.__stdout__.flush()
-
-
-def _redirect(path, fds):
-    target = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    for fd in fds:
-        os.dup2(target, fd)
-    os.close(target)
 
 
 def _warm_up():
@@ -202,7 +162,7 @@ def _warm_up():
     find_site_paths()
 
     saved = [os.dup(1), os.dup(2)]
-    _redirect(os.devnull, (1, 2))
+    redirect(os.devnull, (1, 2))
     try:
         pytest.main([*checks_arguments(), "--collect-only"])
         prepared_checks.prepare(checks_arguments())
@@ -214,26 +174,23 @@ def _warm_up():
             os.close(copy)
 
 
-def _child(request):
-    code = 3
+def _child(request: dict) -> int:
+    """In a forked child: the request's streams, environment and folder, then its checks."""
+    stdin_from_null()
+    redirect(request["output"], (1, 2))
+    os.environ.clear()
+    os.environ.update(request["env"])
+    os.chdir(request["cwd"])
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    return prepared_checks.run(request["args"])
+
+
+def _child_work(line: bytes):
     try:
-        null = os.open(os.devnull, os.O_RDONLY)
-        os.dup2(null, 0)
-        os.close(null)
-        _redirect(request["output"], (1, 2))
-        os.environ.clear()
-        os.environ.update(request["env"])
-        os.chdir(request["cwd"])
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-        code = prepared_checks.run(request["args"])
-    except BaseException:
-        traceback.print_exc()
-    finally:
-        try:
-            sys.stdout.flush()
-            sys.stderr.flush()
-        finally:
-            os._exit(code)
+        request = json.loads(line)
+    except ValueError:
+        return None
+    return lambda: _child(request)
 
 
 def serve() -> None:
@@ -248,17 +205,8 @@ def serve() -> None:
     # Protocol output only on the real stdout; anything else printed goes to stderr.
     sys.stdout = sys.stderr
     _send({"ready": True})
-    for line in sys.stdin.buffer:
-        try:
-            request = json.loads(line)
-        except ValueError:
-            continue
-        pid = os.fork()
-        if pid == 0:
-            _child(request)
-        _send({"pid": pid})
-        _, status = os.waitpid(pid, 0)
-        _send({"returncode": os.waitstatus_to_exitcode(status)})
+    serve_requests(_child_work, started=lambda pid, line: _send({"pid": pid}),
+                   ended=lambda pid, code, line: _send({"returncode": code}), one_at_a_time=True)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import Protocol, Sequence
 
 from ..limits import LIMITS
 from ..manifest import COURSE
@@ -24,8 +24,14 @@ from .serving import scratch_root
 from .task_report import task_report
 from .verdict import Verdict, VerdictError
 
-if TYPE_CHECKING:
-    from .checks_server import ChecksServer
+
+class ForkingChecks(Protocol):
+    """What runs the checks in a forked child (``checks_server.ChecksServer``, ``ForkedChecks``):
+    ``pytest args`` in a fresh child; its exit code; subprocess.TimeoutExpired after ``timeout``."""
+
+    def run(self, args: Sequence[str | Path], env: dict[str, str], cwd: Path, output: Path,
+            timeout: float) -> int: ...
+
 
 # Seconds for pytest's own start-up and the reference computations, on top of the runners'.
 OVERHEAD_SECONDS = 60
@@ -65,7 +71,7 @@ class JudgeError(RuntimeError):
 
 def judge(submission: Path, tasks: Sequence[str] = COURSE.task_ids, op_timeout: float = LIMITS.call_seconds,
           budget: float = LIMITS.task_checks_seconds, python: str | None = None, confine: bool = False,
-          server: ChecksServer | None = None) -> Verdict:
+          server: ForkingChecks | None = None) -> Verdict:
     """Run the hidden checks of ``tasks`` on the package in ``submission``.
 
     The checks run in a new pytest process, or in a child forked by ``server`` (a

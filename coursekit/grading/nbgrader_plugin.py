@@ -35,6 +35,7 @@ from .. import sandbox
 from ..book_address import public_book_url
 from ..limits import LIMITS
 from ..manifest import COURSE
+from ..speedups import speedups_on
 from .checks_server import ChecksServer, ChecksServerError, ForkedChecks, can_fork_here
 from .judge import JudgeError, checks_environment, judge
 from .notebook_run import GRADED_FILES_KEY, NOTEBOOK_RUN_KEY, NotebookRun, kernel_exit, process_ending
@@ -187,8 +188,8 @@ class JudgeCells(NbGraderPreprocessor):
     budget = Float(LIMITS.task_checks_seconds, help="seconds all calls of one task may take. "
                    "Default: an equal share of checks_seconds of [limits] in coursekit/course.toml").tag(config=True)
     confine = Bool(True, help="run student code in a bubblewrap sandbox (coursekit/sandbox.py)").tag(config=True)
-    checks_server = Bool(True, help="check each submission in a child of one pytest process that imported "
-                                    "the checks once (checks_server.py), instead of a new pytest process"
+    checks_server = Bool(True, help="check each submission in a child of one pytest process that imported the checks "
+                                    "once (checks_server.py), not a new pytest process; not with DROPOUT_GRADING_SIMPLE=1"
                          ).tag(config=True)
 
     @default("book_url")
@@ -218,7 +219,7 @@ class JudgeCells(NbGraderPreprocessor):
 
     def _judge(self, snapshot: str, tasks: tuple[str, ...], confine: bool) -> Verdict:
         limits = dict(op_timeout=self.op_timeout, budget=self.budget, confine=confine)
-        server = _checks_server(self.log) if self.checks_server else None
+        server = _checks_server(self.log) if self.checks_server and speedups_on() else None
         if server is None:
             return judge(snapshot, tasks, **limits)
         try:

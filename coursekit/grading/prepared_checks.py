@@ -8,16 +8,17 @@ prepares the configuration of the common arguments once (``prepare``) and each c
 those options in its copy (``run``): about an eighth of the child's own CPU.
 
 Anything else (other arguments, another folder or pytest environment) runs ``pytest.main`` as
-before, and so does every child if this pytest has no ``_prepareconfig`` (the private first
-step of ``pytest.main`` since pytest 3). ``prepare`` runs in the environment and folder the
-children run pytest in (``checks_server._warm_up``).
+before, and so does every child when nothing was prepared: with the speed-ups off
+(``speedups.py``), or when pytest's private code this relies on changed. That use of pytest's
+private API lives in ``coursekit/upstream_changes.py`` (``prepare_pytest_config``,
+``run_prepared_pytest``), with the fingerprints of the code it was checked on. ``prepare`` runs
+in the environment and folder the children run pytest in (``checks_server._warm_up``).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import sys
 from typing import Any, Sequence
 
 # Imported by the checks server before it sets the checks' environment: pytest and the plugin
@@ -35,11 +36,10 @@ def _context() -> tuple:
 def prepare(common: Sequence[str]) -> None:
     """Configure pytest for ``common`` (the checks' arguments before a submission's options)."""
     global _prepared
-    try:
-        from _pytest.config import _prepareconfig
-    except ImportError:  # a pytest that builds its configuration otherwise: run pytest.main
-        return
-    _prepared = (list(common), _prepareconfig(list(common)), _context())
+    from ..upstream_changes import prepare_pytest_config
+
+    config = prepare_pytest_config(list(common))
+    _prepared = None if config is None else (list(common), config, _context())
 
 
 def _options_parser() -> argparse.ArgumentParser:
@@ -71,15 +71,9 @@ def run(args: Sequence[str]) -> int:
     values = _submission_options(args)
     if values is None:
         return int(pytest.main(list(args)))
+    from ..upstream_changes import run_prepared_pytest
+
     config = _prepared[1]
     for dest, value in values.items():
-        setattr(config.option, dest, value)
-    os.environ["PYTEST_VERSION"] = pytest.__version__  # as pytest.main sets it
-    try:
-        try:
-            return int(config.hook.pytest_cmdline_main(config=config))
-        finally:
-            config._ensure_unconfigure()
-    except pytest.UsageError as error:
-        print(f"ERROR: {error}", file=sys.stderr)
-        return int(pytest.ExitCode.USAGE_ERROR)
+        setattr(config.option, dest, value)  # pytest's public option namespace
+    return run_prepared_pytest(config)

@@ -207,25 +207,12 @@ class Runner:
         return files
 
 
-def _run_forked(job_dir: str, tag: str) -> None:
-    """In a child of the serving runner: run the job, its output to ``stderr-TAG.txt``; never returns."""
-    code = 1
-    try:
-        null = os.open(os.devnull, os.O_RDONLY)
-        os.dup2(null, 0)  # the job reads nothing of the serving runner's requests
-        log = os.open(Path(job_dir) / f"stderr-{tag}.txt", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        os.dup2(log, 1)
-        os.dup2(log, 2)
-        Runner(job_dir).run()
-        code = 0
-    except BaseException:  # noqa: BLE001 - whatever student code raised past the runner
-        traceback.print_exc()
-    finally:
-        try:
-            sys.stdout.flush()
-            sys.stderr.flush()
-        finally:
-            os._exit(code)
+def _run_forked(forking: ModuleType, job_dir: str, tag: str) -> int:
+    """In a child of the serving runner: run the job, its output to ``stderr-TAG.txt``."""
+    forking.stdin_from_null()  # the job reads nothing of the serving runner's requests
+    forking.redirect(str(Path(job_dir) / f"stderr-{tag}.txt"), (1, 2), append=True)
+    Runner(job_dir).run()
+    return 0
 
 
 def _process_group_of(pid: int) -> int | None:
@@ -281,22 +268,25 @@ def _kill_leftovers(whole_namespace: bool, group_procs: str | None) -> None:
 def serve(whole_namespace: bool, group_procs: str | None = None) -> int:
     """``python -I runner.py --serve [--confined | --group-procs FILE]``: for each line ``JOB_DIR
     TAG`` read from stdin, run that job in a child forked from this process (numpy and the
-    reference already imported, no student code ever), kill what the job left running
-    (``--confined``: every other process of the sandbox's PID namespace; ``--group-procs``: the
-    other members of the pids cgroup whose ``cgroup.procs`` that is), then write
-    ``exit-TAG.json`` with the child's exit code."""
+    reference already imported, no student code ever; ``forking.py``, loaded by path), kill
+    what the job left running (``--confined``: every other process of the sandbox's PID
+    namespace; ``--group-procs``: the other members of the pids cgroup whose ``cgroup.procs``
+    that is), then write ``exit-TAG.json`` with the child's exit code."""
+    forking = _load_by_path(Path(__file__).resolve().parent.parent / "forking.py", "_grading_forking")
     # What the imports allocated is never collected: a job's garbage collections then walk only
     # the job's own objects, not numpy's, whose pages they would copy.
     gc.freeze()
-    for line in sys.stdin.buffer:
-        job_dir, tag = line.decode().rstrip("\n").rsplit(" ", 1)
-        pid = os.fork()
-        if pid == 0:
-            _run_forked(job_dir, tag)
-        _, status = os.waitpid(pid, 0)
-        code = os.waitstatus_to_exitcode(status)
+
+    def job(line: bytes) -> tuple[str, str]:
+        job_dir, tag = line.decode().rsplit(" ", 1)
+        return job_dir, tag
+
+    def ended(pid: int, code: int, line: bytes) -> None:
         _kill_leftovers(whole_namespace, group_procs)
+        job_dir, tag = job(line)
         _write_atomically(Path(job_dir) / f"exit-{tag}.json", lambda tmp: tmp.write_text(json.dumps({"code": code})))
+
+    forking.serve_requests(lambda line: lambda: _run_forked(forking, *job(line)), ended=ended, one_at_a_time=True)
     return 0
 
 

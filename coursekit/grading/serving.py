@@ -1,5 +1,7 @@
 """The serving runner: one ``runner.py --serve`` process per submission, which forks a runner
-for each plan the checks send (coursekit/grading/client.py).
+for each plan the checks send (coursekit/grading/client.py); with the speed-ups off
+(``speedups.py``), the plain path: ``python -I runner.py JOB_DIR`` started for each plan
+(``OneShotRunner``).
 
 Starting Python and importing numpy costs about 0.3 CPU-seconds, more than the checks of a task
 take; one start per submission instead of one per task's plan saves two of them. Each plan
@@ -25,28 +27,33 @@ from pathlib import Path
 from ..cgroups import PidsGroup
 from ..limits import LIMITS
 from ..manifest import COURSE
-from ..sandbox import GRADING_PROCESS_ENV, bwrap_command
+from ..sandbox import bwrap_command, grading_process_env
+from ..speedups import speedups_on
 
 RUNNER = Path(__file__).resolve().with_name("runner.py")
 REFERENCE = RUNNER.with_name("reference.py")  # trusted code the runner loads by path
+FORKING = RUNNER.parent.parent / "forking.py"  # the serving runner's fork loop, loaded by path
+LOADED_BY_PATH = (FORKING,)  # bound read-only into the runner's sandbox (trusted_files)
 MEMORY_FOLDER = Path("/dev/shm")
 MEMORY_FOLDER_FREE_BYTES = 1 << 30  # less room than this (a container's 64 MiB): the usual temporary folder
 
 
 def trusted_files() -> list[Path]:
-    """What the confined runner sees of the repository, read-only: itself, ``reference.py`` and
-    the modules of each task's folder it may load (``calls.py``; never the checks)."""
-    return [RUNNER, REFERENCE, *(path for task in COURSE.tasks for path in task.runner_files)]
+    """What the confined runner sees of the repository, read-only: itself, ``reference.py``,
+    ``forking.py`` and the modules of each task's folder it may load (``calls.py``; never the checks)."""
+    return [RUNNER, REFERENCE, *LOADED_BY_PATH, *(path for task in COURSE.tasks for path in task.runner_files)]
 
 
 def scratch_root() -> Path | None:
     """Where the checks and their runner keep their files: ``/dev/shm`` when it is a writable
-    folder with 1 GiB free, else None (the system's temporary folder).
+    folder with 1 GiB free and the speed-ups are on, else None (the system's temporary folder).
 
     A submission's jobs write, and its checks read, some 20 MB of arrays. In a folder in memory
     the runner's jobs take half the CPU time they take on a disk's file system (ext4, 48
     submissions, three workers), most of it in the file system's own work, not in copying.
     """
+    if not speedups_on():
+        return None
     try:
         stats = os.statvfs(MEMORY_FOLDER)
     except OSError:
@@ -69,7 +76,7 @@ def _limiter(group: PidsGroup | None):
 def _runner_environment():
     keep = ("PATH", "LANG", "LC_ALL", "SYSTEMROOT")
     env = {key: os.environ[key] for key in keep if key in os.environ}
-    env.update(GRADING_PROCESS_ENV, MPLBACKEND="Agg", PYTHONDONTWRITEBYTECODE="1", PYTHONHASHSEED="0")
+    env.update(grading_process_env(), MPLBACKEND="Agg", PYTHONDONTWRITEBYTECODE="1", PYTHONHASHSEED="0")
     return env
 
 
@@ -134,19 +141,88 @@ class Job:
         kill(self.server.process)
 
 
-_SERVING: ServingRunner | None = None
+@dataclass
+class OneShotRunner:
+    """The plain path: no process kept between plans; each job is a new ``python -I runner.py
+    JOB_DIR`` (in the sandbox when confined), and what it leaves running is killed when it ends."""
+
+    key: tuple
+    submission: Path
+    python: str
+    confine: bool
+    folder: Path
+    jobs: int = 0
+
+    def alive(self) -> bool:
+        return True
+
+    def start(self, job_dir: Path, tag: str) -> "OneShotJob":
+        group = PidsGroup.create(LIMITS.processes)
+        command = [self.python, "-I", str(RUNNER), str(job_dir)]
+        if self.confine:
+            command = bwrap_command(command, self.folder, writable=[self.folder],
+                                    readonly=[*trusted_files(), self.submission], env=_runner_environment())
+        with open(job_dir / f"stderr-{tag}.txt", "wb") as output:
+            process = subprocess.Popen(command, cwd=self.folder, env=_runner_environment(), stdin=subprocess.DEVNULL,
+                                       stdout=output, stderr=output, preexec_fn=_limiter(group))
+        return OneShotJob(process, group)
+
+    def close(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+@dataclass
+class OneShotJob:
+    """One ``runner.py JOB_DIR`` process: its session (and its pids cgroup) is killed at its end."""
+
+    process: subprocess.Popen
+    group: PidsGroup | None
+
+    def poll(self) -> int | None:
+        code = self.process.poll()
+        if code is not None:
+            self._kill_leftovers()
+        return code
+
+    def kill(self) -> None:
+        kill(self.process)
+        self._kill_leftovers()
+
+    def _kill_leftovers(self) -> None:
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        if self.group is not None:
+            try:
+                members = [int(pid) for pid in (self.group.path / "cgroup.procs").read_text().split()]
+            except (OSError, ValueError):
+                members = []
+            for pid in members:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            self.group.remove()
+
+
+_SERVING: ServingRunner | OneShotRunner | None = None
 
 
 def serving_runner(submission: Path, python: str | None, confine: bool,
-                   scratch: Path | str | None = None) -> ServingRunner:
+                   scratch: Path | str | None = None) -> ServingRunner | OneShotRunner:
     """The serving runner of ``submission``, started when there is none (or only another's); its
-    folder is made in ``scratch`` (default: ``scratch_root()``)."""
+    folder is made in ``scratch`` (default: ``scratch_root()``). With the speed-ups off, a
+    ``OneShotRunner`` in its place."""
     global _SERVING
-    key = (str(submission), python or sys.executable, confine, str(scratch))
+    key = (str(submission), python or sys.executable, confine, str(scratch), speedups_on())
     if _SERVING is not None and (_SERVING.key != key or not _SERVING.alive()):
         close_runner()
     if _SERVING is None:
         folder = Path(tempfile.mkdtemp(prefix="dropout-runner-", dir=scratch or scratch_root()))
+        if not speedups_on():
+            _SERVING = OneShotRunner(key, submission, python or sys.executable, confine, folder)
+            return _SERVING
         group = PidsGroup.create(LIMITS.processes)
         command = [python or sys.executable, "-I", str(RUNNER), "--serve"]
         if confine:

@@ -1,0 +1,93 @@
+"""One switch turns off every mechanism that exists only for speed (coursekit/speedups.py), and
+grading gives the same verdicts and points either way.
+
+The fault catalogue (tests/faults/catalogue.py) is graded twice by the class command: as it
+runs by default (worker server, forked checks, prepared pytest configuration, serving runner,
+/dev/shm, malloc settings, nbgrader changed by coursekit/upstream_changes.py) and with
+``--simple`` (a new nbgrader process per batch, a new pytest process per submission, a new
+runner per plan, nbgrader as it ships). Every check of every task must have the same outcome
+and message, and every cell the points tests/faults/points.json records.
+
+Sample rule: every fourth entry of ``catalogue.ALL`` (positions 0, 4, 8, ...), plus every entry
+the catalogue names BROKEN (the ones that crash, hang, exit or cannot be imported, where the plain
+runner and the forked one differ most): 19 of 52 entries. Both ways over 30 entries took over five
+minutes on the shared 2-core machine; tests/test_catalogue_routes.py grades every entry.
+"""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from coursekit import classroom, sandbox
+from coursekit.classgrade.worker import VALIDATE_ONCE, worker_arguments
+from coursekit.grading import serving
+from coursekit.grading.verdict import Verdict, verdict_path
+from coursekit.manifest import COURSE
+from coursekit.paths import REPO_ROOT
+from coursekit.speedups import SIMPLE_ENV, speedups_on
+
+CATALOGUE = classroom.load_catalogue()
+BROKEN = {variant.name for variant in CATALOGUE.BROKEN}
+SAMPLE = [variant for index, variant in enumerate(CATALOGUE.ALL) if index % 4 == 0 or variant.name in BROKEN]
+POINTS = json.loads((Path(__file__).parent / "faults" / "points.json").read_text())
+CELLS = tuple(task.grade_cell for task in COURSE.tasks)
+LIMITS = dict(cell_timeout=5, op_timeout=2.0, budget=15.0)
+
+
+def student_of(variant):
+    return variant.name.replace("-", "_")
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    """{"speed-ups": course root, "simple": course root}, each graded by the class command."""
+    base = tmp_path_factory.mktemp("switch")
+    fast = classroom.make_course(base / "fast", **LIMITS)
+    classroom.release_course(fast)
+    for variant in SAMPLE:
+        classroom.submit(fast, student_of(variant), variant)
+    simple = base / "simple"
+    shutil.copytree(fast, simple, symlinks=True)
+    (simple / "nbgrader_config.py").write_text((fast / "nbgrader_config.py").read_text().replace(str(fast), str(simple)))
+    for root, extra in ((fast, []), (simple, ["--simple"])):
+        done = subprocess.run([sys.executable, "-m", "coursekit.classgrade", COURSE.assignment, "--course-root",
+                               str(root), "--workers", "2", "--progress", "none", *extra],
+                              cwd=REPO_ROOT, capture_output=True, text=True, timeout=900)
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    return {"speed-ups": fast, "simple": simple}
+
+
+def checks_of(root, student):
+    folder = root / "autograded" / student / COURSE.assignment
+    verdict = Verdict.load(verdict_path(folder, COURSE.notebook.removesuffix(".ipynb")))
+    return [(c.task, c.check, c.points, c.passed, c.mistake, c.student_code, c.message) for c in verdict.checks]
+
+
+@pytest.mark.parametrize("variant", SAMPLE, ids=[v.name for v in SAMPLE])
+def test_both_ways_give_the_same_verdict_and_the_recorded_points(graded, variant):
+    student = student_of(variant)
+    points = {way: {cell: score for cell, (score, _) in classroom.cell_scores(root, student).items() if cell in CELLS}
+              for way, root in graded.items()}
+    assert points["simple"] == points["speed-ups"] == POINTS[variant.name], variant.name
+    assert checks_of(graded["simple"], student) == checks_of(graded["speed-ups"], student), variant.name
+
+
+def test_the_switch_turns_off_each_speed_up(monkeypatch, tmp_path):
+    monkeypatch.setenv(SIMPLE_ENV, "1")
+    assert not speedups_on()
+    assert serving.scratch_root() is None
+    assert not any(name.startswith("MALLOC_") for name in sandbox.grading_process_env())
+    assert VALIDATE_ONCE not in worker_arguments("dropout", "sqlite:///g.db", ["a"], {"a"}, False)
+    runner = serving.serving_runner(tmp_path, None, False, tmp_path)
+    try:
+        assert isinstance(runner, serving.OneShotRunner)
+    finally:
+        serving.close_runner()
+    monkeypatch.delenv(SIMPLE_ENV)
+    assert speedups_on()
+    assert VALIDATE_ONCE in worker_arguments("dropout", "sqlite:///g.db", ["a"], {"a"}, False)
+    assert any(name.startswith("MALLOC_") for name in sandbox.grading_process_env())
