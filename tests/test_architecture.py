@@ -2,11 +2,6 @@
 
 The table of who may import whom is written once, here (``PARTS``, ``MAY_IMPORT``, ``LEVELS``),
 and ``test_the_architecture_page_states_the_same_table`` holds ARCHITECTURE.md to it.
-
-Some files are being reworked on another branch ("core"): where a rule fails today only in those
-files, the assertion on them is a strict xfail, and the same rule is asserted strictly on every
-other file. Once that branch is merged the xfail turns into a failure ("XPASS(strict)") and is
-removed.
 """
 
 import ast
@@ -23,12 +18,6 @@ from coursekit.paths import REPO_ROOT
 COURSEKIT = REPO_ROOT / "coursekit"
 MAX_MODULE_LINES = 320  # "about 300": a signal to split
 
-# Files reworked on branch core (one switch for speed-ups; the class scheduler and cluster).
-CORE = {f"coursekit/{name}" for name in (
-    "classgrade/forkserver.py", "classgrade/forkserver_main.py", "classgrade/cluster.py", "classgrade/scheduler.py",
-    "grading/checks_server.py", "grading/prepared_checks.py", "grading/serving.py", "grading/runner.py",
-    "grading/client.py", "grading/judge.py")}
-ON_CORE = pytest.mark.xfail(strict=True, reason="removed on branch core")
 
 # -- who may import whom ------------------------------------------------------------------------
 
@@ -45,6 +34,9 @@ PARTS = {
     "gradebook": ["gradebook/"],
     "formgrader_async": ["formgrader_async.py"],
     "preflight": ["preflight.py"],
+    "forking": ["forking.py"],
+    "speedups": ["speedups.py"],
+    "upstream_changes": ["upstream_changes.py"],
     "sandbox": ["sandbox.py", "sandbox_privacy.py", "matplotlib_cache.py", "kernels/"],
     "grading": ["grading/"],
     "feedback": ["feedback/"],
@@ -67,21 +59,28 @@ MAY_IMPORT = {
     "gradebook": set(),
     "formgrader_async": set(),
     "preflight": set(),
-    "sandbox": {"limits"},
-    "grading": {"limits", "sandbox", "jsonlines", "book_address"},
+    "forking": set(),
+    "speedups": set(),
+    "upstream_changes": {"speedups", "formgrader_async"},
+    "sandbox": {"limits", "speedups"},
+    "grading": {"limits", "sandbox", "jsonlines", "book_address", "forking", "speedups", "upstream_changes"},
     "feedback": {"grading", "limits", "editions", "book_address"},
     "release": {"course_settings", "editions", "gradebook", "preflight"},
     "export": {"gradebook"},
-    "classgrade": {"gradebook", "course_settings", "release", "sandbox", "limits", "jsonlines", "preflight"},
+    "classgrade": {"gradebook", "course_settings", "release", "sandbox", "limits", "jsonlines", "preflight",
+                   "grading", "forking", "speedups", "upstream_changes"},
     "classroom": {"gradebook", "release", "limits"},
     "hub": set(),
 }
 # Higher parts use lower ones, never the reverse.
 LEVELS = {"paths": 0, "manifest": 1, "verdict": 1, "limits": 2, "jsonlines": 2, "course_settings": 2, "editions": 2,
-          "book_address": 2, "gradebook": 2, "formgrader_async": 2, "preflight": 2, "sandbox": 3, "grading": 4, "feedback": 5,
+          "book_address": 2, "gradebook": 2, "formgrader_async": 2, "preflight": 2, "forking": 2, "speedups": 2,
+          "upstream_changes": 3, "sandbox": 3, "grading": 4, "feedback": 5,
           "release": 5, "export": 5, "classgrade": 6, "classroom": 7, "hub": 7}
 # nbgrader's database is opened through the gradebook part only.
 DATABASE_MODULES = ("nbgrader.api", "sqlalchemy")
+# The one module that changes another package at run time: it replaces nbgrader's engine creation.
+UPSTREAM_CHANGES = "coursekit/upstream_changes.py"
 # The names that carry a limit on student code through the code (parameters, traits, options,
 # nbgrader's settings): their values come from [limits] of course.toml (coursekit/limits.py).
 LIMIT_NAMES = {"op_timeout", "budget", "cell_timeout", "notebook_seconds", "checks_seconds", "cell_seconds",
@@ -152,12 +151,6 @@ def import_edges():
             for imported in sorted(project_imports(path)) if imported != "coursekit"]
 
 
-def split_core(problems):
-    """(problems in files of branch core, the others); each problem starts with its file."""
-    core = [p for p in problems if p.split(":")[0] in CORE]
-    return core, [p for p in problems if p not in core]
-
-
 def forbidden_imports():
     problems = []
     for importer, imported in import_edges():
@@ -169,15 +162,8 @@ def forbidden_imports():
 
 
 def test_every_part_may_import_only_what_the_table_allows():
-    core, others = split_core(forbidden_imports())
-    assert others == []
+    assert forbidden_imports() == []
 
-
-@ON_CORE
-def test_every_part_may_import_only_what_the_table_allows_in_the_files_of_branch_core():
-    # Today: classgrade/forkserver_main.py imports grading.checks_server (a classgrade module using the judge's internals).
-    core, others = split_core(forbidden_imports())
-    assert core == []
 
 
 def test_the_table_only_allows_imports_downwards_and_every_module_has_a_part():
@@ -239,33 +225,21 @@ def test_the_circle_search_finds_circles_and_only_them():
 
 
 def test_no_import_circle_among_coursekit_modules():
-    circles = [c for c in import_circles() if not {relative(MODULES[m]) for m in c} & CORE]
-    assert circles == []
-
-
-@ON_CORE
-def test_no_import_circle_among_the_modules_of_branch_core():
-    # Today: classgrade/cluster.py <-> classgrade/scheduler.py, grading/checks_server.py <-> grading/judge.py.
     assert import_circles() == []
+
 
 
 def database_imports():
     """Files outside the gradebook part that import nbgrader's database API or SQLAlchemy."""
     return [f"{relative(path)}: imports {name}" for path in python_files("coursekit", "assignments")
             for name in sorted(imported_modules(path))
-            if name.startswith(DATABASE_MODULES) and not relative(path).startswith("coursekit/gradebook/")]
+            if name.startswith(DATABASE_MODULES) and not relative(path).startswith("coursekit/gradebook/")
+            and relative(path) != UPSTREAM_CHANGES]
 
 
 def test_nbgrader_database_only_through_the_gradebook_module():
-    core, others = split_core(database_imports())
-    assert others == []
+    assert database_imports() == []
 
-
-@ON_CORE
-def test_nbgrader_database_only_through_the_gradebook_module_in_the_files_of_branch_core():
-    # Today: classgrade/cluster.py, scheduler.py (switching to coursekit.gradebook) and forkserver_main.py.
-    core, others = split_core(database_imports())
-    assert core == []
 
 
 def _number(node):

@@ -9,7 +9,7 @@ copy of the gradebook on the worker's own disk; the task then merges that one su
 the course's gradebook (``db_url``), PostgreSQL when workers run on several machines.
 
 Tasks are submitted with ``pure=False`` and retries: a task whose worker dies is run again on
-another worker. Its merge may then happen twice; ``merge_once`` makes it idempotent per
+another worker. Its merge may then happen twice; ``gradebook.merge_once`` makes it idempotent per
 (student, assignment): the second merge updates the same rows, and a concurrent first insert
 of the same submission loses on the gradebook's unique constraint and becomes an update.
 """
@@ -40,30 +40,10 @@ from .worker import die_with_parent, failure_reason, start_nbgrader, worker_argu
 
 TASK_RETRIES = 2
 CONNECT_SECONDS = 30.0
-MERGE_TRIES = 3
 
 
 class ClusterError(RuntimeError):
     """The cluster cannot grade this course; the message says why and what to change."""
-
-
-def merge_once(source_url: str, db_url: str, course_id: str, assignment: str, student: str) -> tuple[float, float]:
-    """Merge ``student``'s graded submission from ``source_url`` into the gradebook at
-    ``db_url``; the same merge done twice (or at once) leaves one submission. Returns the
-    (score, max score) the gradebook then holds."""
-    from sqlalchemy.exc import IntegrityError
-
-    for attempt in range(MERGE_TRIES):
-        with gradebooks.Gradebook(db_url, course_id) as target:
-            try:
-                gradebooks.merge_submission(source_url, target, course_id, assignment, student)
-            except IntegrityError:  # another worker inserted this submission first: update it
-                if attempt == MERGE_TRIES - 1:
-                    raise
-                continue
-            held = target.find_submission(assignment, student)
-            return float(held.score), float(held.max_score)
-    raise AssertionError("unreachable")
 
 
 @dataclass(frozen=True)
@@ -116,7 +96,7 @@ def grade_submission(task: SubmissionTask, template: bytes) -> dict:
                     "error": failure_reason(log, Path(task.submitted)),
                     "log": log.read_text(errors="replace")[-20000:]}
         try:
-            merged = merge_once(gradebooks.sqlite_url(database), task.db_url, task.course_id, assignment, student)
+            merged = gradebooks.merge_once(gradebooks.sqlite_url(database), task.db_url, task.course_id, assignment, student)
         except Exception as error:  # the gradebook refused the grade: say so, never a silent 0
             return {"kind": REFUSED, "error": f"{type(error).__name__}: {error}", "host": host}
     return {"kind": FINISHED, "merged": merged, "host": host}

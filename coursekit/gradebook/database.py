@@ -188,3 +188,9 @@ def standings(gradebook: Gradebook, assignments: Iterable[str] = (),
                 yield assignment, student, gradebook.find_submission(assignment.name, student.id)
             except MissingEntry:
                 yield assignment, student, None
+
+
+def preload_sqlite_dialect() -> None:
+    """Import SQLAlchemy's SQLite dialect now, in a process whose children will all open SQLite
+    gradebooks (the worker server), so that no child imports it again."""
+    import sqlalchemy.dialects.sqlite  # noqa: F401

@@ -1,14 +1,13 @@
 """nbgrader preprocessors that grade with the hidden checks instead of the student's kernel.
 
-``SnapshotSubmission`` (before execution) copies the submitted package aside before any
-student code runs; ``ResilientExecute`` is nbgrader's Execute that goes on when the kernel dies
-(or, with ``run_notebook = False``, runs nothing); ``JudgeCells`` (after execution) runs the
-judge on the snapshot and replaces the outputs of the autograded cells with its report and
-score and saves the ``Verdict`` beside the graded notebook (``<notebook>.verdict.json``), so
-nothing the notebook's kernel did (assertions silenced, numpy patched, the package
-rewritten) can change a verdict. The course config puts the student's evidence steps
-(``coursekit/feedback/evidence.py``) into the chain (``after_execute``, ``before_judge``,
-``before_clear``): grading imports nothing of the feedback.
+``SnapshotSubmission`` (before execution) copies the submitted package aside before any student code
+runs; ``ResilientExecute`` is nbgrader's Execute that goes on when the kernel dies (or, with
+``run_notebook = False``, runs nothing); ``JudgeCells`` (after execution) runs the judge on the
+snapshot and replaces the outputs of the autograded cells with its report and score and saves the
+``Verdict`` beside the graded notebook (``<notebook>.verdict.json``), so nothing the notebook's
+kernel did (assertions silenced, numpy patched, the package rewritten) can change a verdict. The
+course config puts the student's evidence steps (``coursekit/feedback/evidence.py``) into the chain
+(``after_execute``, ``before_judge``, ``before_clear``): grading imports nothing of the feedback.
 
 Score encoding follows nbgrader's ``determine_grade``: full marks = no error output; partial
 credit = an ``execute_result`` holding the points; zero = an error output.
