@@ -159,6 +159,36 @@ def variants(Variant):
                           "test_seed_makes_mask_reproducible": None, **dict.fromkeys(BACKWARD_TRAIN),
                           "test_backward_in_test_mode_is_identity": None},
                 points=_points(dropout_forward=8, dropout_backward=6)),
+        # A pattern we wrote (not found in a named public file): the reference's line with randn for rand,
+        # normal draws compared with the keep probability 1 - p. (A CS231n-style layers.py found by
+        # exact-string search, its repository unnamed by the index, compares them with p: wild-randn-drop.)
+        Variant("wild-randn-keep-threshold", "normal draws < 1 - p, scaled by 1/(1-p): rand's line with randn",
+                regions={"dropout_forward": "draws = np.random.randn(*x.shape)\n"
+                                            "mask = np.where(draws < 1 - p, 1 / (1 - p), 0.0)\nout = x * mask"},
+                # The survivors are scaled right, so the values check passes.
+                expected=dict.fromkeys(("test_train_statistics", "test_test_mode_identity"),
+                                       "mask-from-normal-at-keep-rate"),
+                points=_points(dropout_forward=5)),
+        # A CS231n-style layers.py found by exact-string search (the index does not name its repository):
+        # uniform draws, the ones below p set to 0 and the rest left as they were, unscaled.
+        Variant("wild-mask-keeps-draws", "uniform draws below p zeroed, the others kept as the mask's values",
+                regions={"dropout_forward": "draws = np.random.rand(*x.shape)\n"
+                                            "mask = np.where(draws >= p, draws, 0.0)\nout = x * mask"},
+                expected=dict.fromkeys(GATED_ON_STATISTICS, "mask-not-binary"), points=_points(dropout_forward=6)),
+        # A pattern we wrote (not seen): the same mask, divided by 1 - p.
+        Variant("wild-mask-keeps-draws-scaled", "the non-binary mask above, divided by 1 - p",
+                regions={"dropout_forward": "draws = np.random.rand(*x.shape)\n"
+                                            "mask = draws * (draws >= p) / (1 - p)\nout = x * mask"},
+                expected=dict.fromkeys(GATED_ON_STATISTICS, "mask-not-binary"), points=_points(dropout_forward=6)),
+        # Networks that store self.dropout = 1 - dropout in their constructor, "prob of keeping the neuron",
+        # found by exact-string search (the index does not name their repositories); here the course's
+        # constructor converts its drop probability before the layers see it.
+        Variant("wild-net-keep-probability", "the constructor sets dropout = 1 - dropout: the net drops 1 - p",
+                edits=[("fc_net.py", "        self.use_dropout = dropout > 0\n",
+                        "        self.use_dropout = dropout > 0\n        dropout = 1 - dropout  # keep probability\n")],
+                expected=dict.fromkeys(("test_loss_with_dropout", "test_gradients_with_dropout",
+                                        "test_dropout_after_each_relu"), "net-passes-keep-probability"),
+                points=_points(fc_net=6)),
         # A pattern we wrote (not found in a named public file): out = x aliases the caller's array.
         Variant("wild-inplace-zero", "out = x, then out[drop] = 0 and out /= 1 - p: writes into x",
                 regions={"dropout_forward": "mask = (np.random.rand(*x.shape) >= p) / (1 - p)\n"
