@@ -165,7 +165,7 @@ def _diagnosis(run):
     if drops(lambda p: p) and all(fact.uniform_scales for fact in facts.values()):
         return "mask-not-binary", ("units are dropped with probability p, as they should be, but each kept unit "
                                    "is multiplied by its own uniform draw instead of one common factor: the mask "
-                                   "keeps the draws themselves; it must hold only 0 and 1/(1-p)")
+                                   "keeps the draws themselves, where it must hold zeros and the one factor 1/(1-p)")
     if drops(lambda p: 1 - p):
         return "keep-drop-swapped", "units are dropped with probability 1 - p instead of p"
     if drops(lambda p: p) and scales(lambda p: 1.0):
