@@ -232,11 +232,12 @@ FAULTS = [
                 mask = np.random.rand(*x.shape) < 1 - p
                 out = x * mask
             """},
-            edits=[("layers.py", "        out = x.copy()\n", "        out = x * (1 - p)\n")],
+            edits=[_WILD.forward_test_branch("x * (1 - p)")],
             expected={"test_train_statistics": "scaled-at-test-time", "test_train_values": "scaled-at-test-time",
                       "test_test_mode_identity": "scaled-at-test-time"}),
     Variant("active-in-test-mode", "draws a mask in both modes",
-            edits=[("layers.py", '    if mode == "train":\n        # Task: draw', '    if True:\n        # Task: draw')],
+            edits=[("layers.py", '    if mode == "train":\n        # Task: draw a mask',
+                    '    if True:\n        # Task: draw a mask')],
             expected={"test_test_mode_identity": "active-in-test-mode"}),
     Variant("seed-ignored", "an unseeded default_rng: the seed has no effect",
             regions={"dropout_forward": """
@@ -258,7 +259,8 @@ FAULTS = [
             expected={"test_backward_reuses_forward_mask": "backward-missing-scale",
                       "test_backward_matches_numeric_gradient": "backward-missing-scale"}),
     Variant("dtype-changed", "returns float64 for float32 input",
-            edits=[("layers.py", "    out = out.astype(x.dtype, copy=False)\n", "")],
+            edits=[("layers.py", _WILD.FORWARD_END,
+                    _WILD.FORWARD_END.replace("    out = out.astype(x.dtype, copy=False)\n", ""))],
             expected={"test_shape_and_dtype_kept": "dtype-changed"}),
     Variant("input-modified", "multiplies x in place",
             regions={"dropout_forward": """

@@ -19,6 +19,17 @@ BACKWARD_TRAIN = ("test_backward_reuses_forward_mask", "test_backward_matches_nu
 # A train mode that drops at the wrong rate or scales wrongly fails these: statistics and values,
 # and the test branch (given code), right only as the partner of a right train mode.
 GATED_ON_STATISTICS = ("test_train_statistics", "test_train_values", "test_test_mode_identity")
+# Lines of dropout_forward and dropout_backward that spatial dropout's layers repeat, with enough context
+# to tell them apart (an edit must match once).
+FORWARD_END = ("    out = out.astype(x.dtype, copy=False)\n    return out, (dropout_param, mask)\n\n\n"
+               "def dropout_backward")
+BACKWARD_CACHE = '(float64 is accepted too).\n    """\n    dropout_param, mask = cache\n'
+BACKWARD_CAST = "    return dx.astype(dout.dtype, copy=False)\n\n\ndef spatial_dropout_forward"
+
+
+def forward_test_branch(line: str) -> tuple[str, str, str]:
+    """The edit that makes dropout_forward's test branch (given code) ``out = <line>``."""
+    return "layers.py", "        out = x.copy()\n\n" + FORWARD_END, f"        out = {line}\n\n" + FORWARD_END
 
 
 def _points(**lost):
@@ -58,7 +69,7 @@ def variants(Variant):
         # skeleton (VisBlank/DLMatFramework learn/cs231n/assignment2/cs231n/layers.py) has no cast in
         # dropout_backward. Same here: the given cast removed.
         Variant("wild-float64-dx", "no cast of dx: float64 dx for a float32 dout",
-                edits=[("layers.py", "    return dx.astype(dout.dtype, copy=False)\n", "    return dx\n")],
+                edits=[("layers.py", BACKWARD_CAST, BACKWARD_CAST.replace(".astype(dout.dtype, copy=False)", ""))],
                 points=_points()),
         # A pattern we wrote (not seen): x.shape[0] and x.shape[1:] used apart instead of unpacking N, D.
         Variant("wild-shape-split", "mask drawn as rand(N, *rest): works for any number of dimensions",
@@ -93,14 +104,14 @@ def variants(Variant):
         # ch06/Dropout.py: unscaled in training, x * (1 - p) at test time (vanilla dropout).
         Variant("wild-vanilla", "vanilla dropout: rand > p unscaled in training, x * (1 - p) in test mode",
                 regions={"dropout_forward": "mask = np.random.rand(*x.shape) > p\nout = x * mask"},
-                edits=[("layers.py", "        out = x.copy()\n", "        out = x * (1.0 - p)\n")],
+                edits=[forward_test_branch("x * (1.0 - p)")],
                 expected={"test_train_statistics": "scaled-at-test-time", "test_train_values": "scaled-at-test-time",
                           "test_test_mode_identity": "scaled-at-test-time"},
                 points=_points(dropout_forward=6)),
         # A pattern we wrote (not seen): the same in the keep convention, test output x * p.
         Variant("wild-vanilla-keep", "vanilla dropout in the keep convention: rand < p unscaled, x * p at test time",
                 regions={"dropout_forward": "mask = np.random.rand(*x.shape) < p\nout = x * mask"},
-                edits=[("layers.py", "        out = x.copy()\n", "        out = x * p\n")],
+                edits=[forward_test_branch("x * p")],
                 expected={"test_train_statistics": "scaled-at-test-time", "test_train_values": "scaled-at-test-time",
                           "test_test_mode_identity": "scaled-at-test-time"},
                 points=_points(dropout_forward=6)),
@@ -125,8 +136,8 @@ def variants(Variant):
         # dropout_backward with dx = None, leaves the train branch as pass and returns dx: None.
         Variant("wild-backward-none", "dropout_backward left as the skeleton: returns None",
                 regions={"dropout_backward": "pass"},
-                edits=[("layers.py", "    dropout_param, mask = cache\n", "    dropout_param, mask = cache\n    dx = None\n"),
-                       ("layers.py", "    return dx.astype(dout.dtype, copy=False)\n", "    return dx\n")],
+                edits=[("layers.py", BACKWARD_CACHE, BACKWARD_CACHE + "    dx = None\n"),
+                       ("layers.py", BACKWARD_CAST, BACKWARD_CAST.replace(".astype(dout.dtype, copy=False)", ""))],
                 expected={**dict.fromkeys(BACKWARD_TRAIN, "backward-not-written"),
                           "test_backward_in_test_mode_is_identity": "backward-not-written"},
                 points=_points(dropout_backward=6)),
@@ -159,6 +170,36 @@ def variants(Variant):
                           "test_seed_makes_mask_reproducible": None, **dict.fromkeys(BACKWARD_TRAIN),
                           "test_backward_in_test_mode_is_identity": None},
                 points=_points(dropout_forward=8, dropout_backward=6)),
+        # A pattern we wrote (not found in a named public file): the reference's line with randn for rand,
+        # normal draws compared with the keep probability 1 - p. (A CS231n-style layers.py found by
+        # exact-string search, its repository unnamed by the index, compares them with p: wild-randn-drop.)
+        Variant("wild-randn-keep-threshold", "normal draws < 1 - p, scaled by 1/(1-p): rand's line with randn",
+                regions={"dropout_forward": "draws = np.random.randn(*x.shape)\n"
+                                            "mask = np.where(draws < 1 - p, 1 / (1 - p), 0.0)\nout = x * mask"},
+                # The survivors are scaled right, so the values check passes.
+                expected=dict.fromkeys(("test_train_statistics", "test_test_mode_identity"),
+                                       "mask-from-normal-at-keep-rate"),
+                points=_points(dropout_forward=5)),
+        # A CS231n-style layers.py found by exact-string search (the index does not name its repository):
+        # uniform draws, the ones below p set to 0 and the rest left as they were, unscaled.
+        Variant("wild-mask-keeps-draws", "uniform draws below p zeroed, the others kept as the mask's values",
+                regions={"dropout_forward": "draws = np.random.rand(*x.shape)\n"
+                                            "mask = np.where(draws >= p, draws, 0.0)\nout = x * mask"},
+                expected=dict.fromkeys(GATED_ON_STATISTICS, "mask-not-binary"), points=_points(dropout_forward=6)),
+        # A pattern we wrote (not seen): the same mask, divided by 1 - p.
+        Variant("wild-mask-keeps-draws-scaled", "the non-binary mask above, divided by 1 - p",
+                regions={"dropout_forward": "draws = np.random.rand(*x.shape)\n"
+                                            "mask = draws * (draws >= p) / (1 - p)\nout = x * mask"},
+                expected=dict.fromkeys(GATED_ON_STATISTICS, "mask-not-binary"), points=_points(dropout_forward=6)),
+        # Networks that store self.dropout = 1 - dropout in their constructor, "prob of keeping the neuron",
+        # found by exact-string search (the index does not name their repositories); here the course's
+        # constructor converts its drop probability before the layers see it.
+        Variant("wild-net-keep-probability", "the constructor sets dropout = 1 - dropout: the net drops 1 - p",
+                edits=[("fc_net.py", "        self.use_dropout = dropout > 0\n",
+                        "        self.use_dropout = dropout > 0\n        dropout = 1 - dropout  # keep probability\n")],
+                expected=dict.fromkeys(("test_loss_with_dropout", "test_gradients_with_dropout",
+                                        "test_dropout_after_each_relu"), "net-passes-keep-probability"),
+                points=_points(fc_net=6)),
         # A pattern we wrote (not found in a named public file): out = x aliases the caller's array.
         Variant("wild-inplace-zero", "out = x, then out[drop] = 0 and out /= 1 - p: writes into x",
                 regions={"dropout_forward": "mask = (np.random.rand(*x.shape) >= p) / (1 - p)\n"

@@ -13,11 +13,14 @@ every p; otherwise the message states the measured facts in words. Messages neve
 checks' inputs (p values, shapes, seeds) nor numbers measured on them.
 """
 
+import math
+from typing import NamedTuple
+
 import numpy as np
 import pytest
 
-from coursekit.grading.checks import (bernoulli_tolerance, bounded_mean_tolerance, fail, normal_cdf, once_per_run,
-                                      points, where_it_broke)
+from coursekit.grading.checks import (DELTA, bernoulli_tolerance, bounded_mean_tolerance, fail, normal_cdf,
+                                      once_per_run, points, where_it_broke)
 from coursekit.grading.client import Plan, run_plan
 from coursekit.grading.reference import array_digest
 
@@ -80,16 +83,40 @@ def _train_output(run, p):
     return x, out
 
 
+class TrainFacts(NamedTuple):
+    """What one train-mode call at drop probability p shows."""
+    zeros: float  # fraction of zeroed entries
+    scale: float | None  # median scale out / x of the kept entries (None: none kept)
+    exact: bool  # every kept entry has that scale
+    uniform_scales: bool  # the kept scales are one factor times uniform draws on [p, 1)
+
+
+def _scales_uniform_from_p(ratio, p):
+    """Whether the kept entries' scales look like one factor times draws uniform on [p, 1), the values a
+    mask takes when it keeps the uniform draws at or above p: divided by the largest and mapped onto
+    [0, 1], their empirical distribution function is within the Dvoretzky-Kiefer-Wolfowitz bound
+    (that of bernoulli_tolerance) of the uniform one, widened by ln(1/DELTA)/n for the largest draw
+    standing in for the factor."""
+    if ratio.size < 2 or not np.all(ratio > 0):
+        return False
+    n = ratio.size
+    draws = np.sort((ratio / ratio.max() - p) / (1 - p))
+    steps = np.arange(1, n + 1) / n
+    distance = max(float(np.max(steps - draws)), float(np.max(draws - (steps - 1 / n))))
+    return distance <= bernoulli_tolerance(n) + math.log(1 / DELTA) / n
+
+
 @once_per_run
 def _train_facts(run):
-    """Per train-mode p: (zero fraction, median scale of the kept entries or None, all kept scales equal)."""
+    """TrainFacts per train-mode p."""
     facts = {}
     for p in TRAIN_PS:
         x, out = _train_output(run, p)
         kept = out != 0
         ratio = out[kept] / x[kept]
         scale = float(np.median(ratio)) if ratio.size else None
-        facts[p] = (float(np.mean(~kept)), scale, bool(ratio.size and np.allclose(ratio, scale, rtol=1e-6)))
+        facts[p] = TrainFacts(float(np.mean(~kept)), scale, bool(ratio.size and np.allclose(ratio, scale, rtol=1e-6)),
+                              _scales_uniform_from_p(ratio, p))
     return facts
 
 
@@ -111,13 +138,13 @@ def _diagnosis(run):
     tolerance = bernoulli_tolerance(_case(run, f"train/{TRAIN_PS[0]}")[0].size)
 
     def drops(rate):
-        return all(abs(zeros - rate(p)) <= tolerance for p, (zeros, _, _) in facts.items())
+        return all(abs(fact.zeros - rate(p)) <= tolerance for p, fact in facts.items())
 
     def scales(factor):
-        return all(scale is not None and exact and np.isclose(scale, factor(p), rtol=1e-6)
-                   for p, (_, scale, exact) in facts.items())
+        return all(fact.scale is not None and fact.exact and np.isclose(fact.scale, factor(p), rtol=1e-6)
+                   for p, fact in facts.items())
 
-    if all(zeros == 0 for zeros, _, _ in facts.values()):
+    if all(fact.zeros == 0 for fact in facts.values()):
         return "drops-nothing", ("no unit is dropped in train mode, whatever p: the mask keeps everything "
                                  "(check the comparison that builds it, and its parentheses)")
     test_factor = _test_scaling(run)
@@ -129,6 +156,16 @@ def _diagnosis(run):
         return "mask-from-normal", ("the fraction of dropped units follows the normal distribution's "
                                     "cumulative probability at p, not p: the mask compares normal draws "
                                     "(np.random.randn) with p; compare uniform draws on [0, 1) instead")
+    if drops(lambda p: 1 - normal_cdf(1 - p)) or drops(lambda p: normal_cdf(1 - p)):
+        return "mask-from-normal-at-keep-rate", ("the fraction of dropped units follows the normal distribution's "
+                                                 "cumulative probability at 1 - p, not p, so it comes near p for "
+                                                 "some values of p only: the mask compares normal draws "
+                                                 "(np.random.randn) with the keep probability 1 - p; compare "
+                                                 "uniform draws on [0, 1) instead")
+    if drops(lambda p: p) and all(fact.uniform_scales for fact in facts.values()):
+        return "mask-not-binary", ("units are dropped with probability p, as they should be, but each kept unit "
+                                   "is multiplied by its own uniform draw instead of one common factor: the mask "
+                                   "keeps the draws themselves, where it must hold zeros and the one factor 1/(1-p)")
     if drops(lambda p: 1 - p):
         return "keep-drop-swapped", "units are dropped with probability 1 - p instead of p"
     if drops(lambda p: p) and scales(lambda p: 1.0):

@@ -138,8 +138,17 @@ def _train_forward_calls(trace, phase="train"):
     return [c for c in trace if c["kind"] == "forward" and c["phase"] == phase and c["mode"] == "train"]
 
 
-def _placement_problem(case, trace):
-    """(message, mistake) if the recorded calls show dropout in the wrong place, else None."""
+def _passes_keep_probability(run):
+    """Whether, in every net with dropout, each train-mode dropout call of the first loss call got p = 1 - the
+    net's dropout setting: the keep probability in place of the drop probability."""
+    calls = {case.name: [c for c in _train_forward_calls(_outcome(run, case)[2].facts.get("trace", []))
+                         if c["loss_call"] == 0] for case in DROPOUT_CASES}
+    return all(calls[case.name] and all(np.isclose(c["p"], 1 - case.dropout) for c in calls[case.name])
+               for case in DROPOUT_CASES)
+
+
+def _placement_problem(run, case, trace):
+    """(message, mistake) if the recorded calls show dropout in the wrong place or with the wrong p, else None."""
     calls = _train_forward_calls(trace)
     first = [c for c in calls if c["loss_call"] == 0]
     expected = [[case.batch, h] for h in case.hidden_dims]
@@ -157,6 +166,10 @@ def _placement_problem(case, trace):
         return ("Dropout receives negative values, so it runs before a ReLU: apply it to the ReLU's "
                 "output.", "dropout-misplaced")
     if any(c["p"] != case.dropout for c in first):
+        if _passes_keep_probability(run):
+            return ("dropout_forward was called with 1 - p, the probability of keeping a unit, where p is the "
+                    "net's dropout setting, the probability of dropping one: pass the setting on as it is.",
+                    "net-passes-keep-probability")
         return ("dropout_forward was called with another p than the net's dropout setting.", None)
     if shapes != expected:
         return ("In train mode dropout_forward was not called exactly once on the output of each hidden ReLU.",
@@ -187,7 +200,7 @@ def test_loss_with_dropout(run):
         loss = float(result["0/loss"])
         if rel_error(loss, reference["0/loss"]) <= MATCH:
             continue
-        problem = _placement_problem(case, result.facts.get("trace", []))
+        problem = _placement_problem(run, case, result.facts.get("trace", []))
         relation = "larger" if loss > reference["0/loss"] else "smaller"
         if problem:
             fail(f"{case.describe()}: the train-mode loss is {relation} than the reference's on the same "
@@ -218,7 +231,7 @@ def test_gradients_with_dropout(run):
             fail(f"{case.describe()}: the gradients of {listing} differ from the reference's and "
                  "dropout_backward is never called: the backward pass must go back through each dropout layer, "
                  "with the cache of its forward call.", "backward-skips-dropout")
-        problem = _placement_problem(case, trace)
+        problem = _placement_problem(run, case, trace)
         if problem:
             fail(f"{case.describe()}: the gradients of {listing} differ from the reference's. {problem[0]}",
                  problem[1])
@@ -231,7 +244,7 @@ def test_dropout_after_each_relu(run):
     for case in DROPOUT_CASES:
         case, params, result, reference = _outcome(run, case)
         result["0/loss"]  # the train-mode call must have run
-        problem = _placement_problem(case, result.facts.get("trace", []))
+        problem = _placement_problem(run, case, result.facts.get("trace", []))
         if problem:
             fail(f"{case.describe()}: {problem[0]}", problem[1])
 
