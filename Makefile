@@ -94,7 +94,7 @@ clean:
 autograde: $(INSTALLED) $(GRADING_DEPS)
 	status=0; for assignment in $(or $(ASSIGNMENT),$$($(PYTHON) -c "from coursekit.manifest import COURSE; print(*COURSE.assignment_names)")); do \
 		$(PYTHON) -m coursekit.classgrade $$assignment --course-root assignments $(if $(WORKERS),--workers $(WORKERS)) \
-			$(if $(RUN_NOTEBOOKS),--run-notebooks) || status=$$?; \
+			$(if $(RUN_NOTEBOOKS),--run-notebooks) $(if $(SIMPLE),--simple) || status=$$?; \
 	done; exit $$status
 
 # The course's JupyterHub on this machine, in the foreground (Ctrl-C or `make hub-stop` stops it):
