@@ -124,7 +124,7 @@ class Course:
     package: str
     course_id: str
     mistakes_page: str
-    tasks: tuple[Task, ...]  # every assignment's, in manifest order
+    tasks: tuple[Task, ...]  # every assignment's, assignment by assignment
     mistakes: dict[str, str]  # id -> title
     credit: Credit | None = None
 
@@ -264,7 +264,8 @@ def load(path: Path = MANIFEST_FILE, course_root: Path = COURSE_ROOT) -> Course:
         assignments.append(Assignment(name=name, notebook=notebook, title=title, package=package, tasks=mine,
                                       manual=tuple(m for m in manual if m.assignment == name)))
     return Course(assignments=tuple(assignments), package=package, course_id=course.text("course_id"),
-                  mistakes_page=course.text("mistakes_page"), tasks=tuple(tasks),
+                  mistakes_page=course.text("mistakes_page"),
+                  tasks=tuple(task for assignment in assignments for task in assignment.tasks),
                   mistakes=mistakes, credit=read_credit(path, data.get("credit"), mistakes))
 
 

@@ -172,7 +172,7 @@ def test_an_assignment_without_tasks_or_a_course_without_assignments_is_refused(
     path = tmp_path / "course.toml"
     other = '[[assignment]]\nname = "other"\nnotebook = "other"\ntitle = "No tasks yet"\n\n'
     path.write_text(manifest_text().replace("[[assignment]]\n", other + "[[assignment]]\n", 1))
-    for name in ("other", "dropout"):
+    for name in ("other", *COURSE.assignment_names):
         (tmp_path / "source" / name).mkdir(parents=True)
         (tmp_path / "source" / name / f"{name}.ipynb").write_text("{}")
     with pytest.raises(ManifestError, match=r"\[\[assignment\]\] 'other' has no \[\[task\]\] with assignment = 'other'"):
