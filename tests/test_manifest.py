@@ -83,8 +83,42 @@ def test_derived_tables():
         f"https://book.example/{COURSE.mistakes_page}.html#seed-ignored"
     with pytest.raises(KeyError, match="unknown mistake"):
         COURSE.mistake_link("no-such-mistake")
+    assert COURSE.mistake_link("entropy-in-bits") == "book/mc-dropout.html#entropy-in-bits"  # page = in [mistakes]
     with pytest.raises(KeyError, match="unknown task"):
         COURSE.task("no_such_task")
+
+
+MISTAKE_BROKEN = [
+    # (a [mistakes] entry replacing seed-ignored's, words the error must hold)
+    ('seed-ignored = { title = "The seed is ignored", chapter = "book/x" }',
+     [r"\[mistakes\]\.seed-ignored has unknown key\(s\) chapter"]),
+    ('seed-ignored = { page = "book/x" }', [r"\[mistakes\]\.seed-ignored\.title = '<missing>'"]),
+    ('seed-ignored = { title = "The seed is ignored", page = 3 }', [r"\[mistakes\]\.seed-ignored\.page = 3"]),
+    ('seed-ignored = 3', [r"\[mistakes\]\.seed-ignored = 3", "non-empty string"]),
+]
+
+
+@pytest.mark.parametrize("entry, words", MISTAKE_BROKEN, ids=[e[0][15:40] for e in MISTAKE_BROKEN])
+def test_a_broken_mistake_entry_is_refused(tmp_path, entry, words):
+    text = manifest_text()
+    old = 'seed-ignored = "The seed is ignored"'
+    assert old in text
+    path = tmp_path / "course.toml"
+    path.write_text(text.replace(old, entry, 1))
+    with pytest.raises(ManifestError) as error:
+        load(path)
+    assert str(path) in str(error.value)
+    for pattern in words:
+        assert re.search(pattern, str(error.value)), (pattern, str(error.value))
+
+
+def test_a_mistake_without_a_page_is_explained_on_the_mistakes_page(tmp_path):
+    path = tmp_path / "course.toml"
+    path.write_text(manifest_text().replace('seed-ignored = "The seed is ignored"',
+                                            'seed-ignored = { title = "The seed is ignored" }', 1))
+    course = load(path)
+    assert course.mistakes["seed-ignored"] == "The seed is ignored"
+    assert course.mistake_link("seed-ignored") == f"{COURSE.mistakes_page}.html#seed-ignored"
 
 
 BROKEN = [

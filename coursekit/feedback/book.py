@@ -97,7 +97,7 @@ def _plain_roles(text: str) -> str:
 def mistake_section(mistake: str) -> str:
     """The book's section on ``mistake`` (Markdown), or "" if the book has none."""
     try:
-        return section_markdown(COURSE.mistakes_page, mistake)
+        return section_markdown(COURSE.mistake_page(mistake), mistake)
     except (OSError, KeyError):
         return ""
 
