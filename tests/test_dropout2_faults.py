@@ -5,17 +5,22 @@ Each entry is written out as a submission and judged as the grader does (a pytes
 the checks, student code in runner processes).
 """
 
+import json
+
 import pytest
 
 from coursekit import sandbox
 from coursekit.grading.judge import judge
 from coursekit.manifest import COURSE
-from faults.catalogue import (DROPOUT2, DROPOUT2_CORRECT_MC, DROPOUT2_CORRECT_SPATIAL, DROPOUT2_FAULTS_MC,
+from coursekit.paths import REPO_ROOT
+from faults.catalogue import (DROPOUT2_ALL, DROPOUT2_CORRECT_MC, DROPOUT2_CORRECT_SPATIAL, DROPOUT2_FAULTS_MC,
                               DROPOUT2_FAULTS_SPATIAL, Variant, _check_names)
 from faults.messages import hidden_numbers
 
 LIMITS = {"op_timeout": 20.0, "budget": 90.0}
 FOLDERS = {task.id: task.checks_path for task in COURSE.assignment_named("dropout2").tasks}
+# What each entry earns per grade cell (tests/faults/record.py dropout2); the routes test grades against it.
+RECORDED = json.loads((REPO_ROOT / "tests" / "faults" / "points_dropout2.json").read_text())
 
 
 def _untouched(task):
@@ -42,6 +47,8 @@ def test_variant_fails_exactly_the_expected_checks(task, variant, tmp_path):
         assert not hidden_numbers(check.message), (check.check, check.message)
     if variant.points is not None:
         assert task_verdict.points == variant.points[task], report
+    if variant.name in RECORDED:
+        assert task_verdict.points == RECORDED[variant.name][COURSE.task(task).grade_cell], report
     if "drops-nothing" in failed.values() or "mc-dropout-off" in failed.values():
         assert task_verdict.points <= 2  # the credit rule for a layer that drops nothing
 
@@ -53,3 +60,10 @@ def test_confined_runner_judges_the_same(task, name, tmp_path):
     variant = next(v for t, v in CASES if t == task and v.name == name)
     verdict = judge(variant.build(tmp_path / name), tasks=(task,), confine=True, **LIMITS)
     assert {c.check: c.mistake for c in verdict.tasks[task].checks if not c.passed} == variant.expected
+
+
+def test_the_recorded_points_cover_every_entry_and_agree_with_what_each_states():
+    assert set(RECORDED) == {variant.name for variant in DROPOUT2_ALL}
+    for variant in DROPOUT2_ALL:
+        for task, points in (variant.points or {}).items():
+            assert RECORDED[variant.name][COURSE.task(task).grade_cell] == points, variant.name

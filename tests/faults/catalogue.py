@@ -112,9 +112,6 @@ def _load_dropout2():
     return module
 
 
-# dropout2's entries: judged by tests/test_dropout2_faults.py on its own tasks, not part of ALL.
-DROPOUT2 = _load_dropout2()
-DROPOUT2_CORRECT_SPATIAL, DROPOUT2_FAULTS_SPATIAL, DROPOUT2_CORRECT_MC, DROPOUT2_FAULTS_MC = DROPOUT2.variants(Variant)
 
 
 # Forward and backward written as a student might; the net regions use the helpers.
@@ -359,6 +356,28 @@ FAULTS += WILD_FAULTS
 
 ALL = CORRECT + FAULTS + BROKEN
 BY_NAME = {variant.name: variant for variant in ALL}
+
+
+# dropout2's entries, submissions of the second assignment: judged by tests/test_dropout2_faults.py
+# on its own tasks, not part of ALL. Each leaves the first assignment's regions as the reference.
+DROPOUT2 = _load_dropout2()
+DROPOUT2_ASSIGNMENT = COURSE.task("spatial_dropout").assignment
+
+
+def _dropout2_variant(*args, **kwargs):
+    return Variant(*args, assignment=DROPOUT2_ASSIGNMENT, **kwargs)
+
+
+DROPOUT2_CORRECT_SPATIAL, DROPOUT2_FAULTS_SPATIAL, DROPOUT2_CORRECT_MC, DROPOUT2_FAULTS_MC = \
+    DROPOUT2.variants(_dropout2_variant)
+DROPOUT2_CHECKS = {task.id: _check_names(task.checks_path) for task in COURSE.assignment_named(DROPOUT2_ASSIGNMENT).tasks}
+DROPOUT2_STUDENT_EDITION = _dropout2_variant(
+    "d2-student-edition", "the release of dropout2, untouched", kind="student-edition",
+    expected=_all(DROPOUT2_CHECKS["spatial_dropout"] + DROPOUT2_CHECKS["mc_dropout"]),
+    points={"spatial_dropout": 0, "mc_dropout": 0})
+DROPOUT2_ALL = (DROPOUT2_CORRECT_SPATIAL + DROPOUT2_FAULTS_SPATIAL + DROPOUT2_CORRECT_MC + DROPOUT2_FAULTS_MC
+                + [DROPOUT2_STUDENT_EDITION])
+DROPOUT2_BY_NAME = {variant.name: variant for variant in DROPOUT2_ALL}
 
 
 # Submissions that attack the grading itself (issue: sandboxed grading). Each carries module-level
