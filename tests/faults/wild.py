@@ -58,7 +58,7 @@ def variants(Variant):
         # skeleton (VisBlank/DLMatFramework learn/cs231n/assignment2/cs231n/layers.py) has no cast in
         # dropout_backward. Same here: the given cast removed.
         Variant("wild-float64-dx", "no cast of dx: float64 dx for a float32 dout",
-                edits=[("layers.py", "    return dx.astype(dout.dtype, copy=False)\n", "    return dx\n")],
+                edits=[("layers.py:dropout_backward", "    return dx.astype(dout.dtype, copy=False)\n", "    return dx\n")],
                 points=_points()),
         # A pattern we wrote (not seen): x.shape[0] and x.shape[1:] used apart instead of unpacking N, D.
         Variant("wild-shape-split", "mask drawn as rand(N, *rest): works for any number of dimensions",
@@ -93,14 +93,14 @@ def variants(Variant):
         # ch06/Dropout.py: unscaled in training, x * (1 - p) at test time (vanilla dropout).
         Variant("wild-vanilla", "vanilla dropout: rand > p unscaled in training, x * (1 - p) in test mode",
                 regions={"dropout_forward": "mask = np.random.rand(*x.shape) > p\nout = x * mask"},
-                edits=[("layers.py", "        out = x.copy()\n", "        out = x * (1.0 - p)\n")],
+                edits=[("layers.py:dropout_forward", "        out = x.copy()\n", "        out = x * (1.0 - p)\n")],
                 expected={"test_train_statistics": "scaled-at-test-time", "test_train_values": "scaled-at-test-time",
                           "test_test_mode_identity": "scaled-at-test-time"},
                 points=_points(dropout_forward=6)),
         # A pattern we wrote (not seen): the same in the keep convention, test output x * p.
         Variant("wild-vanilla-keep", "vanilla dropout in the keep convention: rand < p unscaled, x * p at test time",
                 regions={"dropout_forward": "mask = np.random.rand(*x.shape) < p\nout = x * mask"},
-                edits=[("layers.py", "        out = x.copy()\n", "        out = x * p\n")],
+                edits=[("layers.py:dropout_forward", "        out = x.copy()\n", "        out = x * p\n")],
                 expected={"test_train_statistics": "scaled-at-test-time", "test_train_values": "scaled-at-test-time",
                           "test_test_mode_identity": "scaled-at-test-time"},
                 points=_points(dropout_forward=6)),
@@ -125,8 +125,8 @@ def variants(Variant):
         # dropout_backward with dx = None, leaves the train branch as pass and returns dx: None.
         Variant("wild-backward-none", "dropout_backward left as the skeleton: returns None",
                 regions={"dropout_backward": "pass"},
-                edits=[("layers.py", "    dropout_param, mask = cache\n", "    dropout_param, mask = cache\n    dx = None\n"),
-                       ("layers.py", "    return dx.astype(dout.dtype, copy=False)\n", "    return dx\n")],
+                edits=[("layers.py:dropout_backward", "    dropout_param, mask = cache\n", "    dropout_param, mask = cache\n    dx = None\n"),
+                       ("layers.py:dropout_backward", "    return dx.astype(dout.dtype, copy=False)\n", "    return dx\n")],
                 expected={**dict.fromkeys(BACKWARD_TRAIN, "backward-not-written"),
                           "test_backward_in_test_mode_is_identity": "backward-not-written"},
                 points=_points(dropout_backward=6)),
