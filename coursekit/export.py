@@ -73,9 +73,11 @@ def _number(value: float | None) -> str:
 
 
 def gradebook_rows(gradebook: Gradebook, assignments: list[str] = (), students: list[str] = ()) -> list[Row]:
-    """A Row for every (assignment, student) of the gradebook, filtered like nbgrader's export."""
+    """A Row for every (assignment, student) of the gradebook, filtered like nbgrader's export; the
+    manifest's assignments first, in its order (the LMS layouts' columns), then any other."""
+    order = {name: index for index, name in enumerate(COURSE.assignment_names)}
     rows = []
-    for assignment in gradebook.assignments:
+    for assignment in sorted(gradebook.assignments, key=lambda a: order.get(a.name, len(order))):
         if assignments and assignment.name not in assignments:
             continue
         for student in gradebook.students:
