@@ -102,6 +102,16 @@ def mistake_section(mistake: str) -> str:
         return ""
 
 
+@lru_cache(maxsize=None)
+def mistake_chapter(mistake: str) -> str:
+    """The title of the book page that explains ``mistake`` (its first heading), or "" if unreadable."""
+    try:
+        page = _page_source(COURSE.mistake_page(mistake))
+    except (OSError, KeyError):
+        return ""
+    return next((line[2:].strip() for line in page.splitlines() if line.startswith("# ")), "")
+
+
 def book_reference(relative_link: str, book_url: str) -> tuple[str, str]:
     """(href, where) for a link relative to the book's root: an address when the book is published,
     else no href and the page's place in the book in words."""

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from ..grading.verdict import CheckResult, TaskVerdict, Verdict
 from ..manifest import COURSE
-from .book import book_reference, mistake_section
+from .book import book_reference, mistake_chapter, mistake_section
 
 # Optional fields a CheckResult may carry about the student's own exception (issue 13).
 LOCATION_FIELDS = (("student_file", "student_line", "student_source"), ("file", "line", "source_line"))
@@ -34,6 +34,7 @@ class MistakeView:
     href: str  # the book's public address of the section, or ""
     where: str  # the section's place in the book when there is no address
     section_markdown: str  # the section's text, shown when there is no address
+    chapter: str = "Common mistakes"  # the title of the book page that explains it
 
 
 @dataclass
@@ -82,7 +83,7 @@ def check_locations(check: CheckResult) -> list[CheckLocation]:
 def mistake_view(mistake: str, book_url: str) -> MistakeView:
     href, where = book_reference(COURSE.mistake_link(mistake), book_url)
     return MistakeView(mistake, COURSE.mistakes.get(mistake, mistake), href, where,
-                       "" if href else mistake_section(mistake))
+                       "" if href else mistake_section(mistake), mistake_chapter(mistake))
 
 
 def task_view(verdict: TaskVerdict, book_url: str) -> TaskView:
