@@ -57,14 +57,16 @@ def test_the_release_runs_top_to_bottom_with_a_correct_package(released, assignm
         assert "visible checks" in text and "pass" in text, (task.grade_cell, text)
 
 
-# Each visible check of dropout2 (its failure message, in part) and a submission with the mistake
+# Each visible check of dropout2's tasks (its failure message, in part) and a submission with the mistake
 # it names: catalogue entries where one shows that check failing first; written here otherwise.
 SPATIAL_TEST_MODE_SCALED = Variant(
     "scaled-in-test-mode", "test mode scales by 1 - p (vanilla dropout's test branch)", assignment=DROPOUT2.name,
     edits=[("layers.py:spatial_dropout_forward", "        out = x.copy()\n", "        out = x * (1 - p)\n")])
 SPATIAL_SHARED_BY_BATCH = Variant(
     "maps-shared-by-batch", "one (1, C, 1, 1) mask for the whole batch", assignment=DROPOUT2.name,
-    regions={"spatial_dropout_forward": "mask = (np.random.rand(1, x.shape[1], 1, 1) >= p) / (1 - p)\nout = x * mask"})
+    # Exactly 2 maps in 5 dropped (p = 0.4 in the cell), so only the batch check can fail.
+    regions={"spatial_dropout_forward": "keep = np.arange(x.shape[1]) % 5 >= 2\n"
+                                        "out = x * (keep[None, :, None, None] / (1 - p))\nmask = keep"})
 SPATIAL_SHAPE = Variant(
     "shape-changed", "the output loses the last column", assignment=DROPOUT2.name,
     regions={"spatial_dropout_forward": "mask = (np.random.rand(*x.shape[:2], 1, 1) >= p) / (1 - p)\n"
@@ -87,7 +89,7 @@ NOT_SHOWN = {
 }
 D2 = CATALOGUE.DROPOUT2_BY_NAME
 VISIBLE = {
-    "spatial_dropout_checks": [
+    "spatial_dropout": [
         ("the train-mode output has shape", SPATIAL_SHAPE),
         ("the train-mode output has dtype", D2["d2-dtype"]),
         ("modified its input x in place", D2["d2-in-place"]),
@@ -101,7 +103,7 @@ VISIBLE = {
         ("test mode must return x unchanged", SPATIAL_TEST_MODE_SCALED),
         ("dx must be dout times the forward's mask", D2["d2-new-mask-backward"]),
     ],
-    "mc_dropout_checks": [
+    "mc_dropout": [
         ("expected mean_probs (N, C) and entropy (N,)", MC_SHAPE),
         ("far from the exact mean", D2["d2-mc-logits"]),
         ("far from the exact mean", D2["d2-mc-dropout-off"]),
@@ -113,7 +115,7 @@ VISIBLE = {
         ("with T = 1, expected each example's probabilities under one mask", MC_ONE_PASS_OFF),
     ],
 }
-CASES = [(cell, words, variant) for cell, cases in VISIBLE.items() for words, variant in cases]
+CASES = [(COURSE.task(task).grade_cell, words, variant) for task, cases in VISIBLE.items() for words, variant in cases]
 
 
 def run_cell(released, cell, variant, folder):
@@ -121,11 +123,13 @@ def run_cell(released, cell, variant, folder):
     nb = nbformat.read(released / "release" / DROPOUT2.name / f"{DROPOUT2.notebook}.ipynb", as_version=4)
     source = next(c.source for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == cell)
     variant.build(folder)
-    return subprocess.run([sys.executable, "-c", source], cwd=folder, env=student_env(),
+    # The global generator seeded as an earlier cell of the notebook does: the same draws every run.
+    return subprocess.run([sys.executable, "-c", "import numpy\nnumpy.random.seed(231)\n" + source], cwd=folder,
+                          env=student_env(),
                           capture_output=True, text=True, timeout=300)
 
 
-@pytest.mark.parametrize("cell", VISIBLE)
+@pytest.mark.parametrize("cell", [COURSE.task(task).grade_cell for task in VISIBLE])
 def test_the_visible_checks_pass_on_a_correct_package(released, cell, tmp_path):
     done = run_cell(released, cell, CATALOGUE.DROPOUT2_CORRECT_SPATIAL[0], tmp_path)
     assert done.returncode == 0 and "visible checks" in done.stdout, done.stderr[-2000:]
