@@ -90,24 +90,9 @@ def find_regions(path: Path) -> list[SolutionRegion]:
     return regions
 
 
-# Solution regions of the second assignment (dropout2) whose tasks the manifest does not list
-# yet: "file:function" -> task id. A task the manifest lists wins; an entry goes when the
-# manifest's task claims its stub.
-PENDING_STUBS = {
-    "layers.py:spatial_dropout_forward": "spatial_dropout",
-    "layers.py:spatial_dropout_backward": "spatial_dropout",
-    "fc_net.py:mc_dropout_predict": "mc_dropout",
-}
-
-
-def task_of_stub(file: str, function: str) -> str | None:
-    """The task that claims ``function`` of ``file``: the manifest's, else a pending one, else None."""
-    return COURSE.task_of_stub(file, function) or PENDING_STUBS.get(f"{file}:{function}")
-
-
 def task_of_region(region: SolutionRegion) -> str:
     """The task a solution region belongs to; EditionError if none claims it."""
-    task = task_of_stub(region.path.name, region.function)
+    task = COURSE.task_of_stub(region.path.name, region.function)
     if task is None:
         raise EditionError(f"{region.path}:{region.begin + 1}: the solution region of {region.function} belongs "
                            f"to no task: add '{region.path.name}:{region.function}' to a task's stubs in "

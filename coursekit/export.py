@@ -72,7 +72,9 @@ def _number(value: float | None) -> str:
 
 
 def gradebook_rows(gradebook: Gradebook, assignments: list[str] = (), students: list[str] = ()) -> list[Row]:
-    """A Row for every (assignment, student) of the gradebook, filtered like nbgrader's export."""
+    """A Row for every (assignment, student) of the gradebook, filtered like nbgrader's export; the
+    manifest's assignments first, in its order (the LMS layouts' columns), then any other."""
+    order = {name: index for index, name in enumerate(COURSE.assignment_names)}
     rows = []
     for assignment, student, submission in standings(gradebook, assignments, students):
         row = Row(assignment.name, student.id, _text(student.first_name), _text(student.last_name),

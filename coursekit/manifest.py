@@ -21,10 +21,10 @@ from pathlib import Path
 
 from .paths import COURSE_ROOT, INSTRUCTOR_PACKAGE, MANIFEST_FILE, REPO_ROOT
 from .credit import Credit, read_credit
+from .mistake_table import read_mistakes
 from .toml_tables import ManifestError, TableReader, unique
 
 TASK_ID = re.compile(r"^[a-z][a-z0-9_]*$")  # a Python identifier: it is a pytest marker too
-MISTAKE_ID = re.compile(r"^[a-z][a-z0-9-]*$")  # an HTML anchor
 ASSIGNMENT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")  # nbgrader's assignment id: a folder name
 
 
@@ -124,9 +124,10 @@ class Course:
     package: str
     course_id: str
     mistakes_page: str
-    tasks: tuple[Task, ...]  # every assignment's, in manifest order
+    tasks: tuple[Task, ...]  # every assignment's, assignment by assignment
     mistakes: dict[str, str]  # id -> title
     credit: Credit | None = None
+    mistake_pages: dict[str, str] | None = None  # id -> the page of its section; None: all on mistakes_page
 
     @property
     def assignment_names(self) -> tuple[str, ...]:
@@ -172,9 +173,13 @@ class Course:
 
     def mistake_link(self, mistake_id: str, book_url: str = "") -> str:
         """Where the book explains a mistake, relative to ``book_url`` (the site's root)."""
+        return _join(book_url, f"{self.mistake_page(mistake_id)}.html#{mistake_id}")
+
+    def mistake_page(self, mistake_id: str) -> str:
+        """The book page whose section (anchor: the id) explains the mistake."""
         if mistake_id not in self.mistakes:
             raise KeyError(f"unknown mistake id {mistake_id!r}; known: {', '.join(self.mistakes)}")
-        return _join(book_url, f"{self.mistakes_page}.html#{mistake_id}")
+        return (self.mistake_pages or {}).get(mistake_id, self.mistakes_page)
 
 
 def _join(book_url: str, relative: str) -> str:
@@ -202,14 +207,7 @@ def load(path: Path = MANIFEST_FILE, course_root: Path = COURSE_ROOT) -> Course:
                             "each assignment to an [[assignment]] table (name, notebook, title)")
     course = TableReader(path, data.get("course") or {}, "[course]")
     course.unknown_keys(COURSE_KEYS)
-    mistakes_table = data.get("mistakes")
-    if not isinstance(mistakes_table, dict) or not mistakes_table:
-        raise ManifestError(f"{path}: [mistakes] must map each mistake id to its title")
-    mistakes_reader = TableReader(path, mistakes_table, "[mistakes]")
-    mistakes = {key: mistakes_reader.text(key) for key in mistakes_table}
-    for key in mistakes:
-        if not MISTAKE_ID.match(key):
-            raise mistakes_reader.fail(key, f"the id {key!r} must match {MISTAKE_ID.pattern} (it is an anchor)")
+    mistakes, mistake_pages = read_mistakes(path, data.get("mistakes"), course.text("mistakes_page"))
 
     headers = []
     for index, table in enumerate(data.get("assignment") or []):
@@ -264,8 +262,10 @@ def load(path: Path = MANIFEST_FILE, course_root: Path = COURSE_ROOT) -> Course:
         assignments.append(Assignment(name=name, notebook=notebook, title=title, package=package, tasks=mine,
                                       manual=tuple(m for m in manual if m.assignment == name)))
     return Course(assignments=tuple(assignments), package=package, course_id=course.text("course_id"),
-                  mistakes_page=course.text("mistakes_page"), tasks=tuple(tasks),
-                  mistakes=mistakes, credit=read_credit(path, data.get("credit"), mistakes))
+                  mistakes_page=course.text("mistakes_page"),
+                  tasks=tuple(task for assignment in assignments for task in assignment.tasks),
+                  mistakes=mistakes, credit=read_credit(path, data.get("credit"), mistakes),
+                  mistake_pages=mistake_pages)
 
 
 # What a task's folder must hold besides its checks, and why.

@@ -24,7 +24,7 @@ MAX_MODULE_LINES = 320  # "about 300": a signal to split
 # Each part and its files under coursekit/ (a folder: every module in it; the longest match wins).
 PARTS = {
     "paths": ["paths.py"],
-    "manifest": ["manifest.py", "toml_tables.py", "credit.py"],
+    "manifest": ["manifest.py", "toml_tables.py", "credit.py", "mistake_table.py"],
     "verdict": ["grading/verdict.py"],
     "limits": ["limits.py", "cgroups.py"],
     "jsonlines": ["jsonlines.py"],

@@ -1,7 +1,7 @@
 """Static checks of the built book in _build/html (build it with `make book`).
 
 - no solution line of source_pkg appears anywhere in the site, in any spelling;
-- every mistake the grader diagnoses has its anchor in the mistakes chapter;
+- every mistake the grader diagnoses has its anchor on the page its link points to;
 - no page source is published, and no page loads an asset from another host;
 - footer, numbered equations and bibliography are there.
 Each scanner is also run on a planted copy, to show that it can fail.
@@ -98,9 +98,31 @@ def mistake_anchor_problems(page_html, mistakes):
     return problems
 
 
+def mistakes_by_page():
+    """The built page each mistake's link points to -> {mistake id: title}."""
+    pages = {}
+    for mistake in COURSE.mistakes:  # every task's mistakes are among them (the manifest checks)
+        page, _, anchor = COURSE.mistake_link(mistake).partition("#")
+        assert anchor == mistake, f"{mistake}: its link {COURSE.mistake_link(mistake)!r} is not to its own anchor"
+        pages.setdefault(page, {})[mistake] = COURSE.mistakes[mistake]
+    return pages
+
+
 def test_every_mistake_has_its_anchor(site):
-    page = (site / f"{COURSE.mistakes_page}.html").read_text()
-    assert mistake_anchor_problems(page, COURSE.mistakes) == []
+    """Every mistake id of every task: a section with that anchor, titled as the manifest says,
+    on the page the feedback links it to (the mistakes chapter, or the chapter [mistakes] names)."""
+    pages = mistakes_by_page()
+    assert set(pages) >= {f"{COURSE.mistakes_page}.html"}
+    problems = [f"{page}: {problem}" for page, mistakes in pages.items()
+                for problem in mistake_anchor_problems((site / page).read_text(), mistakes)]
+    assert problems == []
+
+
+def test_the_chapters_anchors_are_checked_where_the_links_point():
+    """dropout2's own mistakes link to its chapters, not to the mistakes chapter."""
+    pages = mistakes_by_page()
+    assert "spatial-mask-elementwise" in pages["book/spatial-dropout.html"]
+    assert "entropy-in-bits" in pages["book/mc-dropout.html"]
 
 
 @pytest.mark.parametrize("task", COURSE.tasks, ids=COURSE.task_ids)
@@ -113,9 +135,10 @@ def test_every_task_links_a_section_of_the_book(site, task):
 
 def test_anchor_check_reports_a_missing_anchor(site):
     page = (site / f"{COURSE.mistakes_page}.html").read_text()
+    on_page = mistakes_by_page()[f"{COURSE.mistakes_page}.html"]
     broken = page.replace('id="seed-ignored"', 'id="seed-ignored-typo"')
-    assert mistake_anchor_problems(broken, COURSE.mistakes) == ["no element with id 'seed-ignored'"]
-    renamed = dict(COURSE.mistakes, **{"dtype-changed": "Some other title"})
+    assert mistake_anchor_problems(broken, on_page) == ["no element with id 'seed-ignored'"]
+    renamed = dict(on_page, **{"dtype-changed": "Some other title"})
     assert len(mistake_anchor_problems(page, renamed)) == 1
 
 

@@ -2,27 +2,25 @@
 the fault catalogue (tests/faults/dropout2.py) right, through the judge.
 
 Each entry is written out as a submission and judged as the grader does (a pytest process of
-the checks, student code in runner processes). Until the manifest lists dropout2's tasks, that
-pytest process is started by a small wrapper that first merges the draft manifest fragment
-(``dropout2.merge_draft``), and so does this process while these tests run.
+the checks, student code in runner processes).
 """
 
-import os
-import shlex
-import sys
+import json
 
 import pytest
 
 from coursekit import sandbox
 from coursekit.grading.judge import judge
+from coursekit.manifest import COURSE
 from coursekit.paths import REPO_ROOT
-from faults.catalogue import (DROPOUT2, DROPOUT2_CORRECT_MC, DROPOUT2_CORRECT_SPATIAL, DROPOUT2_FAULTS_MC,
+from faults.catalogue import (DROPOUT2_ALL, DROPOUT2_CORRECT_MC, DROPOUT2_CORRECT_SPATIAL, DROPOUT2_FAULTS_MC,
                               DROPOUT2_FAULTS_SPATIAL, Variant, _check_names)
 from faults.messages import hidden_numbers
 
 LIMITS = {"op_timeout": 20.0, "budget": 90.0}
-FOLDERS = {"spatial_dropout": REPO_ROOT / "tests" / "hidden" / "spatial_dropout" / "test_spatial_dropout.py",
-           "mc_dropout": REPO_ROOT / "tests" / "hidden" / "mc_dropout" / "test_mc_dropout.py"}
+FOLDERS = {task.id: task.checks_path for task in COURSE.assignment_named("dropout2").tasks}
+# What each entry earns per grade cell (tests/faults/record.py dropout2); the routes test grades against it.
+RECORDED = json.loads((REPO_ROOT / "tests" / "faults" / "points_dropout2.json").read_text())
 
 
 def _untouched(task):
@@ -38,28 +36,9 @@ CASES = ([("spatial_dropout", v) for v in [Variant("reference", "the instructor 
 CONFINED = [(task, name) for task in FOLDERS for name in ("reference", "student-edition")]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def draft_tasks():
-    """dropout2's tasks in this process's manifest while these tests run, and only then."""
-    restore = DROPOUT2.merge_draft()
-    yield
-    restore()
-
-
-@pytest.fixture(scope="module")
-def python(tmp_path_factory):
-    """An interpreter for the judge that merges the draft manifest before it runs pytest."""
-    path = tmp_path_factory.mktemp("python") / "python"
-    code = (f"import sys; sys.path.insert(0, {str(REPO_ROOT / 'tests')!r}); "
-            "from faults.dropout2 import merge_draft; merge_draft(); import pytest; sys.exit(pytest.main(sys.argv[3:]))")
-    path.write_text(f"#!/bin/sh\nexec {shlex.quote(sys.executable)} -c {shlex.quote(code)} \"$@\"\n")
-    os.chmod(path, 0o755)
-    return str(path)
-
-
 @pytest.mark.parametrize("task, variant", CASES, ids=[f"{task}-{v.name}" for task, v in CASES])
-def test_variant_fails_exactly_the_expected_checks(task, variant, python, tmp_path):
-    verdict = judge(variant.build(tmp_path / variant.name), tasks=(task,), python=python, **LIMITS)
+def test_variant_fails_exactly_the_expected_checks(task, variant, tmp_path):
+    verdict = judge(variant.build(tmp_path / variant.name), tasks=(task,), **LIMITS)
     task_verdict = verdict.tasks[task]
     failed = {check.check: check.mistake for check in task_verdict.checks if not check.passed}
     report = {check.check: check.message for check in task_verdict.checks if not check.passed}
@@ -68,14 +47,23 @@ def test_variant_fails_exactly_the_expected_checks(task, variant, python, tmp_pa
         assert not hidden_numbers(check.message), (check.check, check.message)
     if variant.points is not None:
         assert task_verdict.points == variant.points[task], report
+    if variant.name in RECORDED:
+        assert task_verdict.points == RECORDED[variant.name][COURSE.task(task).grade_cell], report
     if "drops-nothing" in failed.values() or "mc-dropout-off" in failed.values():
         assert task_verdict.points <= 2  # the credit rule for a layer that drops nothing
 
 
 @pytest.mark.skipif(sandbox.probe() is not None, reason=f"bwrap unusable: {sandbox.probe()}")
 @pytest.mark.parametrize("task, name", CONFINED, ids=[f"{task}-{name}" for task, name in CONFINED])
-def test_confined_runner_judges_the_same(task, name, python, tmp_path):
+def test_confined_runner_judges_the_same(task, name, tmp_path):
     """In the sandbox the runner sees the task's calls.py (never its checks) and judges alike."""
     variant = next(v for t, v in CASES if t == task and v.name == name)
-    verdict = judge(variant.build(tmp_path / name), tasks=(task,), python=python, confine=True, **LIMITS)
+    verdict = judge(variant.build(tmp_path / name), tasks=(task,), confine=True, **LIMITS)
     assert {c.check: c.mistake for c in verdict.tasks[task].checks if not c.passed} == variant.expected
+
+
+def test_the_recorded_points_cover_every_entry_and_agree_with_what_each_states():
+    assert set(RECORDED) == {variant.name for variant in DROPOUT2_ALL}
+    for variant in DROPOUT2_ALL:
+        for task, points in (variant.points or {}).items():
+            assert RECORDED[variant.name][COURSE.task(task).grade_cell] == points, variant.name

@@ -1,6 +1,7 @@
 """``nbgrader export`` through the course's ExportPlugin (coursekit/export.py), on a small class
-graded by plain nbgrader: a roster with names, one student complete, one pending hand grading,
-one late with nbgrader's LateSubmissionPlugin (the example in docs/instructors.md)."""
+graded by plain nbgrader on both assignments of the course: a roster with names; on dropout one
+student complete, one pending hand grading, one late with nbgrader's LateSubmissionPlugin (the
+example in docs/instructors.md); on dropout2 one complete, one pending, one not submitted."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from coursekit import classroom, sandbox
 from coursekit.manifest import COURSE
 from coursekit.release import course_settings
 
-DROPOUT = COURSE.assignment_named("dropout")  # the assignment these tests grade
+DROPOUT = COURSE.assignment_named("dropout")  # the assignments these tests grade
+DROPOUT2 = COURSE.assignment_named("dropout2")
 
 pytestmark = pytest.mark.skipif(sandbox.probe() is not None, reason=f"bwrap unusable: {sandbox.probe()}")
 
@@ -46,21 +48,31 @@ def course(tmp_path_factory):
         stamp = "2026-01-11 18:00:00 UTC" if student == "cid" else "2026-01-09 09:00:00 UTC"
         (folder / "timestamp.txt").write_text(stamp)
         classroom.answer_inline_questions(folder)
-    classroom.nbgrader(root, "autograde", ASSIGNMENT, "--ResilientExecute.run_notebook=False")
+    for student, variant in (("ada", "d2-binomial-maps"), ("bob", "d2-student-edition")):  # cid hands nothing in
+        classroom.answer_inline_questions(classroom.submit(root, student, CATALOGUE.DROPOUT2_BY_NAME[variant]))
+    for assignment in (ASSIGNMENT, DROPOUT2.name):
+        classroom.nbgrader(root, "autograde", assignment, "--ResilientExecute.run_notebook=False")
     settings = course_settings(root)
     with Gradebook(settings.db_url, course_id=settings.course_id) as gradebook:  # ada's hand grading
-        for part in DROPOUT.manual:
-            grade = gradebook.find_grade(part.grade_cell, DROPOUT.notebook, ASSIGNMENT, "ada")
-            grade.manual_score = part.points - 1
+        for assignment in (DROPOUT, DROPOUT2):
+            for part in assignment.manual:
+                grade = gradebook.find_grade(part.grade_cell, assignment.notebook, assignment.name, "ada")
+                grade.manual_score = part.points - 1
         gradebook.db.commit()
     for layout in ("full", "canvas", "moodle"):
         classroom.nbgrader(root, "export", f"--CourseExportPlugin.layout={layout}")
     return root
 
 
-def test_full_export_has_task_columns_names_and_pending_flags(course):
+def full_rows(course, assignment=ASSIGNMENT):
+    """student -> the full export's row of ``assignment``."""
     table = read_csv(course / "grades.csv")
-    rows = {row["student_id"]: row for row in (dict(zip(table[0], line)) for line in table[1:])}
+    return {row["student_id"]: row for row in (dict(zip(table[0], line)) for line in table[1:])
+            if row["assignment"] == assignment}
+
+
+def test_full_export_has_task_columns_names_and_pending_flags(course):
+    rows = full_rows(course)
     auto = sum(task.points for task in DROPOUT.tasks)
     manual = sum(part.points for part in DROPOUT.manual)
     ada, bob, cid = rows["ada"], rows["bob"], rows["cid"]
@@ -77,9 +89,23 @@ def test_full_export_has_task_columns_names_and_pending_flags(course):
     assert float(cid["raw_score"]) == auto
 
 
+def test_full_export_carries_both_assignments_a_column_per_task(course):
+    header = read_csv(course / "grades.csv")[0]
+    for assignment in (DROPOUT, DROPOUT2):
+        assert set(assignment.task_ids) | {part.grade_cell for part in assignment.manual} <= set(header)
+    rows = full_rows(course, DROPOUT2.name)
+    ada, bob, cid = rows["ada"], rows["bob"], rows["cid"]
+    assert {task.id: float(ada[task.id]) for task in DROPOUT2.tasks} == {t.id: t.points for t in DROPOUT2.tasks}
+    assert float(ada["score"]) == DROPOUT2.total_points - len(DROPOUT2.manual)
+    assert ada["status"] == "complete" and all(ada[task.id] == "" for task in DROPOUT.tasks)
+    assert {task.id: float(bob[task.id]) for task in DROPOUT2.tasks} == dict.fromkeys(DROPOUT2.task_ids, 0.0)
+    assert bob["status"] == "pending manual grading"
+    assert cid["status"] == "not submitted"
+    assert {row["assignment"] for row in full_rows(course, ASSIGNMENT).values()} == {ASSIGNMENT}
+
+
 def test_late_penalty_per_started_day(course):
-    table = read_csv(course / "grades.csv")
-    rows = {row["student_id"]: row for row in (dict(zip(table[0], line)) for line in table[1:])}
+    rows = full_rows(course)
     assert float(rows["ada"]["late_submission_penalty"]) == 0.0
     assert float(rows["cid"]["late_submission_penalty"]) == 2 * LATE_POINTS_PER_DAY  # 1 day 5.5 h late
     assert float(rows["cid"]["score"]) == float(rows["cid"]["raw_score"]) - 2 * LATE_POINTS_PER_DAY
@@ -87,20 +113,27 @@ def test_late_penalty_per_started_day(course):
 
 def test_canvas_layout(course):
     table = read_csv(course / "grades-canvas.csv")
-    assert table[0] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", ASSIGNMENT]
-    assert table[1][0] == "Points Possible" and float(table[1][5]) == DROPOUT.total_points
+    assert table[0] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", *COURSE.assignment_names]
+    first, second = 5, 5 + COURSE.assignment_names.index(DROPOUT2.name)
+    assert table[1][0] == "Points Possible" and float(table[1][first]) == DROPOUT.total_points
+    assert float(table[1][second]) == DROPOUT2.total_points
     rows = {row[2]: row for row in table[2:]}
     assert rows["ada"][:4] == ["Lovelace, Ada", "", "ada", "ada@example.edu"]
-    assert float(rows["ada"][5]) == DROPOUT.total_points - len(DROPOUT.manual)
-    assert rows["bob"][5] == "" and rows["cid"][5] == ""  # pending hand grading: not exported as final
+    assert float(rows["ada"][first]) == DROPOUT.total_points - len(DROPOUT.manual)
+    assert rows["bob"][first] == "" and rows["cid"][first] == ""  # pending hand grading: not exported as final
+    assert float(rows["ada"][second]) == DROPOUT2.total_points - len(DROPOUT2.manual)
+    assert rows["bob"][second] == "" and rows["cid"][second] == "0"  # pending; not submitted: 0, as nbgrader's
 
 
 def test_moodle_layout(course):
     table = read_csv(course / "grades-moodle.csv")
-    assert table[0] == ["ID number", "First name", "Last name", "Email address", ASSIGNMENT]
+    assert table[0] == ["ID number", "First name", "Last name", "Email address", *COURSE.assignment_names]
+    first, second = 4, 4 + COURSE.assignment_names.index(DROPOUT2.name)
     rows = {row[0]: row for row in table[1:]}
     assert rows["ada"][1:4] == ["Ada", "Lovelace", "ada@example.edu"]
-    assert float(rows["ada"][4]) == DROPOUT.total_points - len(DROPOUT.manual) and rows["bob"][4] == ""
+    assert float(rows["ada"][first]) == DROPOUT.total_points - len(DROPOUT.manual) and rows["bob"][first] == ""
+    assert float(rows["ada"][second]) == DROPOUT2.total_points - len(DROPOUT2.manual)
+    assert rows["bob"][second] == "" and rows["cid"][second] == "0"
 
 
 def test_class_report_and_scores_csv_flag_pending_hand_grading(course, tmp_path):
@@ -148,7 +181,7 @@ def test_canvas_file_follows_the_gradebook_import_format(course):
     assert '"Çelik, Cid"' in text  # the name's comma is quoted
     table = read_csv(course / "grades-canvas.csv")
     header, possible, *students = table
-    assert len(set(header)) == len(header) and header[5:] == [ASSIGNMENT]
+    assert len(set(header)) == len(header) and header[5:] == list(COURSE.assignment_names)
     assert all(len(row) == len(header) for row in table)
     assert possible[0] == "Points Possible" and all(_numeric_or_empty(v) and v for v in possible[5:])
     for row in students:

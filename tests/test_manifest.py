@@ -83,8 +83,42 @@ def test_derived_tables():
         f"https://book.example/{COURSE.mistakes_page}.html#seed-ignored"
     with pytest.raises(KeyError, match="unknown mistake"):
         COURSE.mistake_link("no-such-mistake")
+    assert COURSE.mistake_link("entropy-in-bits") == "book/mc-dropout.html#entropy-in-bits"  # page = in [mistakes]
     with pytest.raises(KeyError, match="unknown task"):
         COURSE.task("no_such_task")
+
+
+MISTAKE_BROKEN = [
+    # (a [mistakes] entry replacing seed-ignored's, words the error must hold)
+    ('seed-ignored = { title = "The seed is ignored", chapter = "book/x" }',
+     [r"\[mistakes\]\.seed-ignored has unknown key\(s\) chapter"]),
+    ('seed-ignored = { page = "book/x" }', [r"\[mistakes\]\.seed-ignored\.title = '<missing>'"]),
+    ('seed-ignored = { title = "The seed is ignored", page = 3 }', [r"\[mistakes\]\.seed-ignored\.page = 3"]),
+    ('seed-ignored = 3', [r"\[mistakes\]\.seed-ignored = 3", "non-empty string"]),
+]
+
+
+@pytest.mark.parametrize("entry, words", MISTAKE_BROKEN, ids=[e[0][15:40] for e in MISTAKE_BROKEN])
+def test_a_broken_mistake_entry_is_refused(tmp_path, entry, words):
+    text = manifest_text()
+    old = 'seed-ignored = "The seed is ignored"'
+    assert old in text
+    path = tmp_path / "course.toml"
+    path.write_text(text.replace(old, entry, 1))
+    with pytest.raises(ManifestError) as error:
+        load(path)
+    assert str(path) in str(error.value)
+    for pattern in words:
+        assert re.search(pattern, str(error.value)), (pattern, str(error.value))
+
+
+def test_a_mistake_without_a_page_is_explained_on_the_mistakes_page(tmp_path):
+    path = tmp_path / "course.toml"
+    path.write_text(manifest_text().replace('seed-ignored = "The seed is ignored"',
+                                            'seed-ignored = { title = "The seed is ignored" }', 1))
+    course = load(path)
+    assert course.mistakes["seed-ignored"] == "The seed is ignored"
+    assert course.mistake_link("seed-ignored") == f"{COURSE.mistakes_page}.html#seed-ignored"
 
 
 BROKEN = [
@@ -172,7 +206,7 @@ def test_an_assignment_without_tasks_or_a_course_without_assignments_is_refused(
     path = tmp_path / "course.toml"
     other = '[[assignment]]\nname = "other"\nnotebook = "other"\ntitle = "No tasks yet"\n\n'
     path.write_text(manifest_text().replace("[[assignment]]\n", other + "[[assignment]]\n", 1))
-    for name in ("other", "dropout"):
+    for name in ("other", *COURSE.assignment_names):
         (tmp_path / "source" / name).mkdir(parents=True)
         (tmp_path / "source" / name / f"{name}.ipynb").write_text("{}")
     with pytest.raises(ManifestError, match=r"\[\[assignment\]\] 'other' has no \[\[task\]\] with assignment = 'other'"):

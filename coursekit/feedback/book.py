@@ -57,9 +57,19 @@ def _plain_roles(text: str) -> str:
 def mistake_section(mistake: str) -> str:
     """The book's section on ``mistake`` (Markdown), or "" if the book has none."""
     try:
-        return section_markdown(COURSE.mistakes_page, mistake)
+        return section_markdown(COURSE.mistake_page(mistake), mistake)
     except (OSError, KeyError):
         return ""
+
+
+@lru_cache(maxsize=None)
+def mistake_chapter(mistake: str) -> str:
+    """The title of the book page that explains ``mistake`` (its first heading), or "" if unreadable."""
+    try:
+        page = _page_source(COURSE.mistake_page(mistake))
+    except (OSError, KeyError):
+        return ""
+    return next((line[2:].strip() for line in page.splitlines() if line.startswith("# ")), "")
 
 
 def book_reference(relative_link: str, book_url: str) -> tuple[str, str]:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from ..grading.verdict import CheckResult, TaskVerdict, Verdict
 from ..manifest import COURSE
-from .book import book_reference, mistake_section
+from .book import book_reference, mistake_chapter, mistake_section
 from .code import CheckLocation, locations_in_message
 
 # Optional fields a CheckResult may carry about the student's own exception (issue 13).
@@ -26,6 +26,7 @@ class MistakeView:
     href: str  # the book's public address of the section, or ""
     where: str  # the section's place in the book when there is no address
     section_markdown: str  # the section's text, shown when there is no address
+    chapter: str = "Common mistakes"  # the title of the book page that explains it
 
 
 @dataclass
@@ -72,7 +73,7 @@ def check_locations(check: CheckResult) -> list[CheckLocation]:
 def mistake_view(mistake: str, book_url: str) -> MistakeView:
     href, where = book_reference(COURSE.mistake_link(mistake), book_url)
     return MistakeView(mistake, COURSE.mistakes.get(mistake, mistake), href, where,
-                       "" if href else mistake_section(mistake))
+                       "" if href else mistake_section(mistake), mistake_chapter(mistake))
 
 
 def task_view(verdict: TaskVerdict, book_url: str) -> TaskView:

@@ -36,7 +36,7 @@ class Variant:
     name: str
     description: str
     regions: dict = field(default_factory=dict)  # "function" or "function:n" (n-th region) -> code
-    edits: list = field(default_factory=list)  # (file, old text, new text)
+    edits: list = field(default_factory=list)  # (file or "file:function", old text, new text), old text once there
     expected: dict = field(default_factory=dict)  # failing check -> mistake id or None
     kind: str = "code"  # code, student-edition, missing-package
     points: dict | None = None  # task -> points it must earn (wild entries state them; points.json has all)
@@ -52,13 +52,22 @@ class Variant:
             write_student_edition(folder)
         else:
             _write_variant(self, folder / "source_pkg")
-        for file, old, new in self.edits:
+        for where, old, new in self.edits:
+            file, _, function = where.partition(":")
             path = folder / "source_pkg" / file
             text = path.read_text()
-            if text.count(old) != 1:
-                raise ValueError(f"variant {self.name}: {file} holds {text.count(old)} copies of {old!r}")
-            path.write_text(text.replace(old, new))
+            start, end = _function_span(text, function) if function else (0, len(text))
+            if text[start:end].count(old) != 1:
+                raise ValueError(f"variant {self.name}: {where} holds {text[start:end].count(old)} copies of {old!r}")
+            path.write_text(text[:start] + text[start:end].replace(old, new) + text[end:])
         return folder
+
+
+def _function_span(text, function):
+    """(start, end) of the top-level ``def function`` in a module's text: where a scoped edit applies."""
+    start = text.index(f"\ndef {function}(") + 1
+    end = text.find("\ndef ", start)
+    return start, len(text) if end < 0 else end
 
 
 def _write_variant(variant, target):
@@ -112,9 +121,6 @@ def _load_dropout2():
     return module
 
 
-# dropout2's entries: judged by tests/test_dropout2_faults.py on its own tasks, not part of ALL.
-DROPOUT2 = _load_dropout2()
-DROPOUT2_CORRECT_SPATIAL, DROPOUT2_FAULTS_SPATIAL, DROPOUT2_CORRECT_MC, DROPOUT2_FAULTS_MC = DROPOUT2.variants(Variant)
 
 
 # Forward and backward written as a student might; the net regions use the helpers.
@@ -232,12 +238,11 @@ FAULTS = [
                 mask = np.random.rand(*x.shape) < 1 - p
                 out = x * mask
             """},
-            edits=[_WILD.forward_test_branch("x * (1 - p)")],
+            edits=[("layers.py:dropout_forward", "        out = x.copy()\n", "        out = x * (1 - p)\n")],
             expected={"test_train_statistics": "scaled-at-test-time", "test_train_values": "scaled-at-test-time",
                       "test_test_mode_identity": "scaled-at-test-time"}),
     Variant("active-in-test-mode", "draws a mask in both modes",
-            edits=[("layers.py", '    if mode == "train":\n        # Task: draw a mask',
-                    '    if True:\n        # Task: draw a mask')],
+            edits=[("layers.py:dropout_forward", '    if mode == "train":\n        # Task: draw', '    if True:\n        # Task: draw')],
             expected={"test_test_mode_identity": "active-in-test-mode"}),
     Variant("seed-ignored", "an unseeded default_rng: the seed has no effect",
             regions={"dropout_forward": """
@@ -259,8 +264,7 @@ FAULTS = [
             expected={"test_backward_reuses_forward_mask": "backward-missing-scale",
                       "test_backward_matches_numeric_gradient": "backward-missing-scale"}),
     Variant("dtype-changed", "returns float64 for float32 input",
-            edits=[("layers.py", _WILD.FORWARD_END,
-                    _WILD.FORWARD_END.replace("    out = out.astype(x.dtype, copy=False)\n", ""))],
+            edits=[("layers.py:dropout_forward", "    out = out.astype(x.dtype, copy=False)\n", "")],
             expected={"test_shape_and_dtype_kept": "dtype-changed"}),
     Variant("input-modified", "multiplies x in place",
             regions={"dropout_forward": """
@@ -361,6 +365,28 @@ FAULTS += WILD_FAULTS
 
 ALL = CORRECT + FAULTS + BROKEN
 BY_NAME = {variant.name: variant for variant in ALL}
+
+
+# dropout2's entries, submissions of the second assignment: judged by tests/test_dropout2_faults.py
+# on its own tasks, not part of ALL. Each leaves the first assignment's regions as the reference.
+DROPOUT2 = _load_dropout2()
+DROPOUT2_ASSIGNMENT = COURSE.task("spatial_dropout").assignment
+
+
+def _dropout2_variant(*args, **kwargs):
+    return Variant(*args, assignment=DROPOUT2_ASSIGNMENT, **kwargs)
+
+
+DROPOUT2_CORRECT_SPATIAL, DROPOUT2_FAULTS_SPATIAL, DROPOUT2_CORRECT_MC, DROPOUT2_FAULTS_MC = \
+    DROPOUT2.variants(_dropout2_variant)
+DROPOUT2_CHECKS = {task.id: _check_names(task.checks_path) for task in COURSE.assignment_named(DROPOUT2_ASSIGNMENT).tasks}
+DROPOUT2_STUDENT_EDITION = _dropout2_variant(
+    "d2-student-edition", "the release of dropout2, untouched", kind="student-edition",
+    expected=_all(DROPOUT2_CHECKS["spatial_dropout"] + DROPOUT2_CHECKS["mc_dropout"]),
+    points={"spatial_dropout": 0, "mc_dropout": 0})
+DROPOUT2_ALL = (DROPOUT2_CORRECT_SPATIAL + DROPOUT2_FAULTS_SPATIAL + DROPOUT2_CORRECT_MC + DROPOUT2_FAULTS_MC
+                + [DROPOUT2_STUDENT_EDITION])
+DROPOUT2_BY_NAME = {variant.name: variant for variant in DROPOUT2_ALL}
 
 
 # Submissions that attack the grading itself (issue: sandboxed grading). Each carries module-level

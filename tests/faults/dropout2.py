@@ -6,60 +6,7 @@ repository and path where it was seen (the code here is our own). An entry whose
 found in a named public file says so. ``expected`` maps every check the entry must fail to the
 mistake its message must name; ``points`` is what it must earn in its task. Judged by
 tests/test_dropout2_faults.py. Loaded by ``catalogue.py`` (by path), which passes ``Variant``.
-
-Until the manifest lists dropout2's tasks, ``merge_draft`` adds them (and their mistakes) to the
-loaded manifest from tests/hidden/DROPOUT2_MANIFEST_DRAFT.toml, in the calling process only.
 """
-
-import tempfile
-import tomllib
-from pathlib import Path
-from typing import Callable
-
-from coursekit import manifest
-from coursekit.manifest import COURSE
-from coursekit.paths import REPO_ROOT
-
-DRAFT = REPO_ROOT / "tests" / "hidden" / "DROPOUT2_MANIFEST_DRAFT.toml"
-TASKS = tuple(task["id"] for task in tomllib.loads(DRAFT.read_text())["task"])
-
-
-def merge_draft() -> Callable[[], None]:
-    """Add the draft's tasks, mistakes and credit notes to ``COURSE`` where the manifest lacks them;
-    returns the function that takes them out again."""
-    if all(task in COURSE.task_ids for task in TASKS):
-        return lambda: None
-    tasks, mistakes = COURSE.tasks, dict(COURSE.mistakes)
-    presupposes = dict(COURSE.credit.presupposes) if COURSE.credit is not None else {}
-    header = (f'[assignment]\nname = "{COURSE.assignment}"\nnotebook = "{COURSE.notebook}"\n'
-              f'package = "{COURSE.package}"\ncourse_id = "{COURSE.course_id}"\n'
-              f'mistakes_page = "{COURSE.mistakes_page}"\n\n')
-    # The draft's tasks also name mistakes the manifest already has: give the loader those too.
-    known = "".join(f'{key} = "{title}"\n' for key, title in COURSE.mistakes.items())
-    text = DRAFT.read_text().replace("[mistakes]\n", "[mistakes]\n" + known, 1)
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "course.toml"
-        path.write_text(header + text.replace("[credit.presupposes]", '[credit]\nrule = "draft"\n'
-                                              "identity_max_points = 2\nbehaviour_kept_max = 0.4\n\n"
-                                              "[credit.presupposes]"))
-        draft = manifest.load(path)
-    object.__setattr__(COURSE, "tasks", COURSE.tasks + tuple(t for t in draft.tasks if t.id not in COURSE.task_ids))
-    for key, title in draft.mistakes.items():
-        COURSE.mistakes.setdefault(key, title)
-    if COURSE.credit is not None:
-        for key, behaviour in draft.credit.presupposes.items():
-            COURSE.credit.presupposes.setdefault(key, behaviour)
-
-    def restore() -> None:
-        object.__setattr__(COURSE, "tasks", tasks)
-        COURSE.mistakes.clear()
-        COURSE.mistakes.update(mistakes)
-        if COURSE.credit is not None:
-            COURSE.credit.presupposes.clear()
-            COURSE.credit.presupposes.update(presupposes)
-
-    return restore
-
 
 SPATIAL_GATED = ("test_whole_maps_dropped_or_kept", "test_maps_independent", "test_dtype_and_input_kept",
                  "test_seed_makes_mask_reproducible", "test_backward_reuses_forward_mask")

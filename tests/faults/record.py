@@ -1,9 +1,10 @@
-"""Re-record what every catalogued submission earns: ``python tests/faults/record.py``.
+"""Re-record what every catalogued submission earns: ``python tests/faults/record.py [dropout|dropout2]``.
 
 Judges each entry of the catalogue as tests/test_grading_faults.py does (unconfined, short
 limits) and writes ``points.json`` (points per grade cell) and ``feedback.json`` (for each
 mistake the grader names: the entry, check and message that show it, and the points per grade
-cell it cost that entry). Review the diff before committing: the suite compares against both.
+cell it cost that entry); for the second assignment's entries, ``points_dropout2.json``.
+Review the diff before committing: the suite compares against them.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from coursekit.grading.checks_server import ChecksServer  # noqa: E402
 from coursekit.grading.judge import checks_environment, judge  # noqa: E402
 from coursekit.manifest import COURSE  # noqa: E402
 from conftest import CHECKS_LIMITS as LIMITS  # noqa: E402 (the suite's, so both judge alike)
-from faults.catalogue import ALL, ATTACKS, FAULTS  # noqa: E402
+from faults.catalogue import ALL, ATTACKS, DROPOUT2_ALL, DROPOUT2_ASSIGNMENT, FAULTS  # noqa: E402
 
 DROPOUT = COURSE.assignment_named("dropout")  # the assignment these tests grade
 
@@ -61,5 +62,25 @@ def record() -> None:
     (HERE / "feedback.json").write_text(json.dumps(feedback, indent=1, sort_keys=True, ensure_ascii=False) + "\n")
 
 
+def record_dropout2() -> None:
+    """Judge every entry of the second assignment on its tasks and write points_dropout2.json."""
+    tasks = COURSE.assignment_named(DROPOUT2_ASSIGNMENT).task_ids
+    points = {}
+    server = ChecksServer(checks_environment())
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            for variant in DROPOUT2_ALL:
+                verdict = judge(variant.build(Path(tmp) / variant.name), tasks, server=server, **LIMITS)
+                points[variant.name] = cell_points(verdict)
+                print(variant.name, points[variant.name], flush=True)
+    finally:
+        server.close()
+    (HERE / "points_dropout2.json").write_text(json.dumps(points, indent=1, sort_keys=True) + "\n")
+
+
 if __name__ == "__main__":
-    record()
+    chosen = sys.argv[1:] or ["dropout", "dropout2"]
+    if "dropout" in chosen:
+        record()
+    if "dropout2" in chosen:
+        record_dropout2()

@@ -19,19 +19,6 @@ BACKWARD_TRAIN = ("test_backward_reuses_forward_mask", "test_backward_matches_nu
 # A train mode that drops at the wrong rate or scales wrongly fails these: statistics and values,
 # and the test branch (given code), right only as the partner of a right train mode.
 GATED_ON_STATISTICS = ("test_train_statistics", "test_train_values", "test_test_mode_identity")
-# Lines of dropout_forward and dropout_backward that spatial dropout's layers repeat, with enough context
-# to tell them apart (an edit must match once).
-FORWARD_END = ("    out = out.astype(x.dtype, copy=False)\n    return out, (dropout_param, mask)\n\n\n"
-               "def dropout_backward")
-BACKWARD_CACHE = '(float64 is accepted too).\n    """\n    dropout_param, mask = cache\n'
-BACKWARD_CAST = "    return dx.astype(dout.dtype, copy=False)\n\n\ndef spatial_dropout_forward"
-
-
-def forward_test_branch(line: str) -> tuple[str, str, str]:
-    """The edit that makes dropout_forward's test branch (given code) ``out = <line>``."""
-    return "layers.py", "        out = x.copy()\n\n" + FORWARD_END, f"        out = {line}\n\n" + FORWARD_END
-
-
 def _points(**lost):
     """Full marks minus ``lost`` points per task."""
     return {task: full - lost.get(task, 0.0) for task, full in FULL.items()}
@@ -69,7 +56,7 @@ def variants(Variant):
         # skeleton (VisBlank/DLMatFramework learn/cs231n/assignment2/cs231n/layers.py) has no cast in
         # dropout_backward. Same here: the given cast removed.
         Variant("wild-float64-dx", "no cast of dx: float64 dx for a float32 dout",
-                edits=[("layers.py", BACKWARD_CAST, BACKWARD_CAST.replace(".astype(dout.dtype, copy=False)", ""))],
+                edits=[("layers.py:dropout_backward", "    return dx.astype(dout.dtype, copy=False)\n", "    return dx\n")],
                 points=_points()),
         # A pattern we wrote (not seen): x.shape[0] and x.shape[1:] used apart instead of unpacking N, D.
         Variant("wild-shape-split", "mask drawn as rand(N, *rest): works for any number of dimensions",
@@ -104,14 +91,14 @@ def variants(Variant):
         # ch06/Dropout.py: unscaled in training, x * (1 - p) at test time (vanilla dropout).
         Variant("wild-vanilla", "vanilla dropout: rand > p unscaled in training, x * (1 - p) in test mode",
                 regions={"dropout_forward": "mask = np.random.rand(*x.shape) > p\nout = x * mask"},
-                edits=[forward_test_branch("x * (1.0 - p)")],
+                edits=[("layers.py:dropout_forward", "        out = x.copy()\n", "        out = x * (1.0 - p)\n")],
                 expected={"test_train_statistics": "scaled-at-test-time", "test_train_values": "scaled-at-test-time",
                           "test_test_mode_identity": "scaled-at-test-time"},
                 points=_points(dropout_forward=6)),
         # A pattern we wrote (not seen): the same in the keep convention, test output x * p.
         Variant("wild-vanilla-keep", "vanilla dropout in the keep convention: rand < p unscaled, x * p at test time",
                 regions={"dropout_forward": "mask = np.random.rand(*x.shape) < p\nout = x * mask"},
-                edits=[forward_test_branch("x * p")],
+                edits=[("layers.py:dropout_forward", "        out = x.copy()\n", "        out = x * p\n")],
                 expected={"test_train_statistics": "scaled-at-test-time", "test_train_values": "scaled-at-test-time",
                           "test_test_mode_identity": "scaled-at-test-time"},
                 points=_points(dropout_forward=6)),
@@ -136,8 +123,8 @@ def variants(Variant):
         # dropout_backward with dx = None, leaves the train branch as pass and returns dx: None.
         Variant("wild-backward-none", "dropout_backward left as the skeleton: returns None",
                 regions={"dropout_backward": "pass"},
-                edits=[("layers.py", BACKWARD_CACHE, BACKWARD_CACHE + "    dx = None\n"),
-                       ("layers.py", BACKWARD_CAST, BACKWARD_CAST.replace(".astype(dout.dtype, copy=False)", ""))],
+                edits=[("layers.py:dropout_backward", "    dropout_param, mask = cache\n", "    dropout_param, mask = cache\n    dx = None\n"),
+                       ("layers.py:dropout_backward", "    return dx.astype(dout.dtype, copy=False)\n", "    return dx\n")],
                 expected={**dict.fromkeys(BACKWARD_TRAIN, "backward-not-written"),
                           "test_backward_in_test_mode_is_identity": "backward-not-written"},
                 points=_points(dropout_backward=6)),

@@ -23,8 +23,6 @@ from coursekit.grading.client import Plan, run_plan
 from coursekit.manifest import COURSE
 
 TASK = "mc_dropout"
-if TASK not in COURSE.task_ids:  # until the manifest lists it: tests/hidden/DROPOUT2_MANIFEST_DRAFT.toml
-    pytest.skip(f"the course manifest does not list the task {TASK} yet", allow_module_level=True)
 
 INPUT_DIM, CLASSES, EXAMPLES = 4, 3, 6
 CASES = {  # name -> (net settings, number of passes, seed argument, modes the model is in)

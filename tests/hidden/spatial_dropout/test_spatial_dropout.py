@@ -20,8 +20,6 @@ from coursekit.grading.reference import array_digest
 from coursekit.manifest import COURSE
 
 TASK = "spatial_dropout"
-if TASK not in COURSE.task_ids:  # until the manifest lists it: tests/hidden/DROPOUT2_MANIFEST_DRAFT.toml
-    pytest.skip(f"the course manifest does not list the task {TASK} yet", allow_module_level=True)
 
 TRAIN_PS = (0.2, 0.5, 0.8)
 TEST_PS = (0.3, 0.7)
