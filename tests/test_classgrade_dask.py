@@ -30,8 +30,8 @@ DROPOUT = COURSE.assignment_named("dropout")  # the assignment these tests grade
 distributed = pytest.importorskip("distributed", reason="the 'cluster' extra (distributed) is not installed")
 
 from coursekit.classgrade.cluster import (ClusterError, ClusterScheduler, check_gradebook_for_cluster,  # noqa: E402
-                                          check_address, grade_submission, merge_once, worker_problem)
-from coursekit.classgrade.scheduler import RunOptions  # noqa: E402
+                                          check_address, grade_submission, worker_problem)
+from coursekit.classgrade.run_options import RunOptions  # noqa: E402
 from coursekit.classgrade.submissions import load_course  # noqa: E402
 from coursekit.classgrade.worker import CHECKS_ONLY  # noqa: E402
 
@@ -148,7 +148,7 @@ def test_merges_of_one_new_submission_at_once_leave_one_row(course, tmp_path, mo
 
     def merge_now(_):
         start.wait()
-        return merge_once(graded, url, COURSE.course_id, DROPOUT.name, student)
+        return gradebook.merge_once(graded, url, COURSE.course_id, DROPOUT.name, student)
 
     with ThreadPoolExecutor(4) as threads:
         merged = list(threads.map(merge_now, range(4)))

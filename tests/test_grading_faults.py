@@ -24,7 +24,8 @@ from coursekit.grading.task_report import task_report
 from coursekit.grading.verdict import Verdict
 from coursekit.manifest import COURSE
 from conftest import CHECKS_LIMITS as LIMITS  # short: the hanging variant costs seconds
-from faults.catalogue import ALL, ATTACKS, BROKEN, BY_NAME, CORRECT, FAULTS, TASK_OF_CHECK, WILD_CORRECT, WILD_FAULTS
+from faults.catalogue import (ALL, ATTACKS, BROKEN, BY_NAME, CORRECT, FAULTS, TASK_OF_CHECK, WILD_CORRECT, WILD_FAULTS,
+                              check_names)
 from faults.credit import figures, is_incidental
 from faults.messages import hidden_numbers
 from faults.record import feedback_entry
@@ -151,11 +152,12 @@ def test_the_students_own_exception_text_loses_the_numbers_of_the_inputs(raised,
 
 
 def test_presupposed_behaviours_name_real_checks():
-    assert set(COURSE.credit.presupposes) <= set(TASK_OF_CHECK)
+    every_check = {name for task in COURSE.tasks for name in check_names(task.checks_path)}
+    assert set(COURSE.credit.presupposes) <= every_check
 
 
 def test_every_named_mistake_has_recorded_feedback():
-    assert set(FEEDBACK) == set(COURSE.mistakes)
+    assert set(FEEDBACK) == {mistake for task in DROPOUT.tasks for mistake in task.mistakes}
 
 
 @pytest.mark.parametrize("variant", ALL + ATTACKS, ids=[v.name for v in ALL + ATTACKS])
@@ -168,21 +170,20 @@ def test_expected_mistakes_belong_to_the_task_of_their_check(variant):
 
 def test_every_mistake_the_grader_names_has_a_fault():
     named = {mistake for variant in FAULTS for mistake in variant.expected.values() if mistake}
-    assert named == set(COURSE.mistakes)
     assert named == {mistake for task in DROPOUT.tasks for mistake in task.mistakes}
 
 
 def test_a_fault_costs_points_only_in_its_own_task(tmp_path):
     full = {task.id: task.points for task in DROPOUT.tasks}
     for name, task in (("keep-drop-swapped", "dropout_forward"), ("backward-skips-dropout", "fc_net")):
-        verdict = judge(BY_NAME[name].build(tmp_path / name), **LIMITS)
+        verdict = judge(BY_NAME[name].build(tmp_path / name), DROPOUT.task_ids, **LIMITS)
         points = {t: v.points for t, v in verdict.tasks.items()}
         assert points[task] < full[task], name
         assert {t: p for t, p in points.items() if t != task} == {t: p for t, p in full.items() if t != task}
 
 
 def test_report_names_the_mistake_and_links_the_book(tmp_path):
-    verdict = judge(BY_NAME["vanilla-dropout"].build(tmp_path / "vanilla"), **LIMITS)
+    verdict = judge(BY_NAME["vanilla-dropout"].build(tmp_path / "vanilla"), DROPOUT.task_ids, **LIMITS)
     book = "https://course.example/dropout"
     report = task_report(verdict.tasks["dropout_forward"], book)
     forward = COURSE.task("dropout_forward")
@@ -194,7 +195,7 @@ def test_report_names_the_mistake_and_links_the_book(tmp_path):
 
 
 def test_report_lays_out_where_the_students_code_raised(tmp_path):
-    verdict = judge(BY_NAME["backward-raises"].build(tmp_path / "raises"), **LIMITS)
+    verdict = judge(BY_NAME["backward-raises"].build(tmp_path / "raises"), DROPOUT.task_ids, **LIMITS)
     report = task_report(verdict.tasks["dropout_backward"]).splitlines()
     raised = next(check for check in verdict.tasks["dropout_backward"].checks if check.student_line)
     where = f"  Where: {raised.student_file}, line {raised.student_line}: {raised.student_source}"

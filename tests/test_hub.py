@@ -14,7 +14,6 @@ import pwd
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -24,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from coursekit.manifest import COURSE
+from conftest import free_port
 
 DROPOUT = COURSE.assignment_named("dropout")  # the assignment the hub hands out
 from coursekit.paths import REPO_ROOT
@@ -45,12 +45,6 @@ INSTRUCTOR, TA = f"{PREFIX}instructor", f"{PREFIX}ta"
 STUDENTS = [f"{PREFIX}student1", f"{PREFIX}student2"]
 EVERYONE = [INSTRUCTOR, TA, *STUDENTS]
 HUB = [sys.executable, "-m", "coursekit.hub"]
-
-
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class Hub:

@@ -16,8 +16,6 @@ minutes on the shared 2-core machine; tests/test_catalogue_routes.py grades ever
 
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -27,15 +25,15 @@ from coursekit.classgrade.worker import VALIDATE_ONCE, worker_arguments
 from coursekit.grading import serving
 from coursekit.grading.verdict import Verdict, verdict_path
 from coursekit.manifest import COURSE
-from coursekit.paths import REPO_ROOT
 from coursekit.speedups import SIMPLE_ENV, speedups_on
+from conftest import CATALOGUE, LIMITS, classgrade
 
-CATALOGUE = classroom.load_catalogue()
+DROPOUT = DROPOUT.name_named("dropout")  # the assignment these tests grade
+
 BROKEN = {variant.name for variant in CATALOGUE.BROKEN}
 SAMPLE = [variant for index, variant in enumerate(CATALOGUE.ALL) if index % 4 == 0 or variant.name in BROKEN]
 POINTS = json.loads((Path(__file__).parent / "faults" / "points.json").read_text())
-CELLS = tuple(task.grade_cell for task in COURSE.tasks)
-LIMITS = dict(cell_timeout=5, op_timeout=2.0, budget=15.0)
+CELLS = tuple(task.grade_cell for task in DROPOUT.tasks)
 
 
 def student_of(variant):
@@ -54,16 +52,14 @@ def graded(tmp_path_factory):
     shutil.copytree(fast, simple, symlinks=True)
     (simple / "nbgrader_config.py").write_text((fast / "nbgrader_config.py").read_text().replace(str(fast), str(simple)))
     for root, extra in ((fast, []), (simple, ["--simple"])):
-        done = subprocess.run([sys.executable, "-m", "coursekit.classgrade", COURSE.assignment, "--course-root",
-                               str(root), "--workers", "2", "--progress", "none", *extra],
-                              cwd=REPO_ROOT, capture_output=True, text=True, timeout=900)
+        done = classgrade(root, "--workers", "2", *extra)
         assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
     return {"speed-ups": fast, "simple": simple}
 
 
 def checks_of(root, student):
-    folder = root / "autograded" / student / COURSE.assignment
-    verdict = Verdict.load(verdict_path(folder, COURSE.notebook.removesuffix(".ipynb")))
+    folder = root / "autograded" / student / DROPOUT.name
+    verdict = Verdict.load(verdict_path(folder, DROPOUT.notebook.removesuffix(".ipynb")))
     return [(c.task, c.check, c.points, c.passed, c.mistake, c.student_code, c.message) for c in verdict.checks]
 
 

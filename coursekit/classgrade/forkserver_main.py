@@ -61,9 +61,7 @@ def warm_up() -> None:
     import IPython  # noqa: F401
     import jupyter_client.manager  # noqa: F401
     import pytest  # noqa: F401
-    from coursekit.gradebook import preload_sqlite_dialect
-
-    preload_sqlite_dialect()
+    import sqlalchemy.dialects.sqlite  # noqa: F401
     from nbgrader.apps import nbgraderapp  # noqa: F401
     # nbformat compiles its notebook schema (strict, and relaxed as nbconvert checks after each
     # preprocessor) on first use: once here, not once per batch.

@@ -189,8 +189,3 @@ def standings(gradebook: Gradebook, assignments: Iterable[str] = (),
             except MissingEntry:
                 yield assignment, student, None
 
-
-def preload_sqlite_dialect() -> None:
-    """Import SQLAlchemy's SQLite dialect now, in a process whose children will all open SQLite
-    gradebooks (the worker server), so that no child imports it again."""
-    import sqlalchemy.dialects.sqlite  # noqa: F401

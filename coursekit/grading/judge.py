@@ -41,8 +41,8 @@ def checks_environment() -> dict[str, str]:
     """Environment of the checks' pytest process."""
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTEST_ADDOPTS")}
     env["PYTHONPATH"] = str(REPO_ROOT)  # the judge's own code and the reference, never the submission
-    # The checks need only the course's plugin (tests/conftest.py); scanning every installed
-    # package for pytest plugins costs about 0.25 s per submission.
+    # The checks need only the course's plugin (named in checks_arguments); scanning every
+    # installed package for pytest plugins costs about 0.25 s per submission.
     env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
     return env
 
@@ -59,10 +59,13 @@ def checks_arguments(tasks: Sequence[str] = COURSE.task_ids) -> list[str]:
     The verdict is made of the checks' own messages (pytest_plugin.py), so pytest's traceback of
     a failed check is kept to a line (``--tb=line``): the long form read and parsed the check's
     source for every failure, a fifth of pytest's time on a faulty submission. The checks print
-    nothing, so nothing is captured (``-s``).
+    nothing, so nothing is captured (``-s``). The course's plugin is named here and the test
+    suite's ``tests/conftest.py`` is not read (``--noconftest``): the judge needs none of the
+    suite's helpers, which import nbgrader and the fault catalogue.
     """
     return [*(str(COURSE.task(t).checks_path) for t in tasks), "-q", "--no-header", "--tb=line", "-s",
-            *(f"-pno:{plugin}" for plugin in UNUSED_PLUGINS), "-o", "addopts=", "--rootdir", str(REPO_ROOT)]
+            *(f"-pno:{plugin}" for plugin in UNUSED_PLUGINS), "-o", "addopts=", "--rootdir", str(REPO_ROOT),
+            "--noconftest", "-p", "coursekit.grading.pytest_plugin"]
 
 
 class JudgeError(RuntimeError):

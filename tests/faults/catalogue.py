@@ -18,14 +18,14 @@ from coursekit.editions import BEGIN, INSTRUCTOR_PACKAGE, find_regions, write_st
 from coursekit.manifest import COURSE
 
 
-def _check_names(path):
+def check_names(path):
     """The hidden checks a module defines (its top-level ``test_*`` functions), read without importing it."""
     tree = ast.parse(Path(path).read_text(encoding="utf-8"))
     return tuple(node.name for node in tree.body if isinstance(node, ast.FunctionDef) and node.name.startswith("test_"))
 
 
 ASSIGNMENT = COURSE.task("fc_net").assignment  # the assignment these variants hand in
-CHECKS = {task.id: _check_names(task.checks_path)  # task -> its checks
+CHECKS = {task.id: check_names(task.checks_path)  # task -> its checks
           for task in COURSE.assignment_named(ASSIGNMENT).tasks}
 TASK_OF_CHECK = {check: task for task, checks in CHECKS.items() for check in checks}
 FORWARD, BACKWARD, NET = CHECKS["dropout_forward"], CHECKS["dropout_backward"], CHECKS["fc_net"]
@@ -379,7 +379,7 @@ def _dropout2_variant(*args, **kwargs):
 
 DROPOUT2_CORRECT_SPATIAL, DROPOUT2_FAULTS_SPATIAL, DROPOUT2_CORRECT_MC, DROPOUT2_FAULTS_MC = \
     DROPOUT2.variants(_dropout2_variant)
-DROPOUT2_CHECKS = {task.id: _check_names(task.checks_path) for task in COURSE.assignment_named(DROPOUT2_ASSIGNMENT).tasks}
+DROPOUT2_CHECKS = {task.id: check_names(task.checks_path) for task in COURSE.assignment_named(DROPOUT2_ASSIGNMENT).tasks}
 DROPOUT2_STUDENT_EDITION = _dropout2_variant(
     "d2-student-edition", "the release of dropout2, untouched", kind="student-edition",
     expected=_all(DROPOUT2_CHECKS["spatial_dropout"] + DROPOUT2_CHECKS["mc_dropout"]),
