@@ -186,6 +186,9 @@ c.ServerApp.jpserver_extensions = {
     "nbgrader.server_extensions.validate_assignment": True,
 }
 c.LabApp.default_url = "/lab"
+# Without a trash the server refuses to delete a folder that is not empty ("Delete Failed"):
+# deleting one in the file browser deletes it.
+c.FileContentsManager.always_delete_dir = True
 # JupyterHub stops servers with SIGINT: stop at once instead of asking on a terminal nobody sees.
 c.ServerApp.answer_yes = True
 '''
