@@ -1,103 +1,296 @@
-"""The course's hub in Chromium: people log in through the hub's login page and reach their labs;
-formgrader shows inside the graders' JupyterLab (the frame-ancestors fix of nbgrader#1870) and
-not in a student's. Screenshots at 1280 px in _build/hub-term-screenshots/. Select with ``-m hub``.
+"""A whole term of the assignment ``dropout`` on the course's hub, in Chromium, as its users.
 
-Part of the term only: a student fetches and submits from the Assignments tab; releasing from
-formgrader, editing the package in the editor, running the notebook, grading and feedback in
-the browser are not yet here (tests/test_hub.py covers release to autograde over HTTP).
+The instructor generates and releases with formgrader's buttons in the service's JupyterLab.
+Students log in through the hub's page and work in their own labs: the Assignments tab
+(fetch, submit, fetch feedback), the editor (source_pkg/layers.py and fc_net.py, pasted with the
+editor's own paste and checked on disk), the notebook (Run All Cells, the inline questions):
+
+    student1  submits with layers.py done, then again with fc_net.py done (the last one counts)
+    student2  submits after the due date (set between the others' submissions and theirs)
+    student3  deletes source_pkg in the file browser, then submits
+    student4  never submits
+
+The graders collect and autograde in formgrader (student1) and with the class command as the
+instructor (the others), grade the inline questions in formgrader's grading view, generate and
+release feedback; each student who submitted opens their feedback page. The scores must equal
+what plain ``nbgrader autograde`` gives the same submissions; the late one carries the hub's
+late penalty (coursekit/hub/layout.py); the one without source_pkg is reported as missing it.
+Screenshots at 1280 px: _build/hub-term-screenshots/<run>/. Select with ``-m hub``.
 """
+
+import csv
+import json
+from datetime import datetime, timezone
+from pathlib import Path
 
 import pytest
 
 playwright = pytest.importorskip("playwright.sync_api")
-from playwright.sync_api import expect, sync_playwright  # noqa: E402
+from playwright.sync_api import sync_playwright  # noqa: E402
 
-from coursekit.manifest import COURSE
-from coursekit.paths import BUILD_DIR
-from tests.test_hub import pytestmark, start_hub  # noqa: F401 (the marks: root, JupyterHub, proxy)
+from coursekit.hub.layout import LATE_POINTS_PER_DAY  # noqa: E402
+from coursekit.manifest import COURSE  # noqa: E402
+from coursekit.paths import BUILD_DIR, INSTRUCTOR_PACKAGE  # noqa: E402
+from tests import hub_lab as lab  # noqa: E402
+from tests.test_hub import pytestmark, start_hub  # noqa: E402,F401 (the marks: root, JupyterHub, proxy)
 
-SHOTS = BUILD_DIR / "hub-term-screenshots"
+ASSIGNMENT = COURSE.assignment_named("dropout")
 PREFIX = "dfsb-"  # not test_hub.py's: the two files may run at once on two workers
+INSTRUCTOR = f"{PREFIX}instructor"
+TWICE, LATE, NO_PACKAGE, NEVER = (f"{PREFIX}student{i}" for i in range(1, 5))
+SUBMITTERS = (TWICE, LATE, NO_PACKAGE)
+FOLDER = f"{COURSE.course_id}/{ASSIGNMENT.name}"  # where a fetch puts it, under the student's home
+MODULES = ("layers.py", "fc_net.py")
+ANSWERS = ["Survivors are scaled by 1/(1-p) so the expected activation is the same in training and at test time.",
+           "Without dropout the train accuracy reaches 1 while validation lags: dropout narrows that gap."]
+HAND_SCORES = {TWICE: (5, 4), LATE: (3, 5), NO_PACKAGE: (0, 0)}  # per inline question
+SHOTS_ROOT = BUILD_DIR / "hub-term-screenshots"
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"]
+                  "--disable-component-update", "--disable-sync", "--no-first-run",
+                  # several people's pages at once: none is a background tab whose timers wait a minute
+                  "--disable-background-timer-throttling", "--disable-renderer-backgrounding",
+                  "--disable-backgrounding-occluded-windows"]
 
 
 @pytest.fixture(scope="module")
 def hub(request):
-    return start_hub(request, PREFIX)
+    return start_hub(request, PREFIX, students=4)
 
 
 @pytest.fixture(scope="module")
-def browser():
+def shot():
+    run = datetime.now(timezone.utc).strftime("run-%Y%m%d-%H%M%S")
+    shots = lab.Shots(SHOTS_ROOT / run)
+    yield shots
+    print(f"\nscreenshots: {shots.folder} ({len(shots.taken)})")
+
+
+@pytest.fixture(scope="module")
+def people(hub, shot):
+    """name -> a logged-in page of that person's own browser context (cookies apart)."""
     with sync_playwright() as p:
         chromium = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_FLAGS)
-        yield chromium
+        pages = {}
+
+        def page_of(name):
+            if name not in pages:
+                pages[name] = log_in(chromium, hub, name, shot)
+            pages[name].bring_to_front()
+            return pages[name]
+        yield page_of
         chromium.close()
 
 
-def person(browser, hub, name):
-    """A browser of ``name``'s own (cookies apart), logged in through the hub's login page."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
+def log_in(chromium, hub, name, shot):
+    context = chromium.new_context(viewport={"width": 1280, "height": 900})
+    context.grant_permissions(lab.CLIPBOARD, origin=hub.url)
     context.route("**/*", lambda route: route.continue_() if route.request.url.startswith(
         ("http://127.0.0.1", "data:", "blob:")) else route.abort())
     page = context.new_page()
     page.set_default_timeout(120_000)
     page.goto(f"{hub.url}/hub/login")
-    shot(page, f"{name}-login")
     page.fill("#username_input", name)
     page.fill("#password_input", (hub.root / "state" / "password").read_text().strip())
+    shot(page, f"{name}-login")
     page.click("#login_submit")
     page.wait_for_url(f"**/user/{name}/lab**")
     page.locator("#jp-main-dock-panel").wait_for()
     return page
 
 
-def shot(page, name):
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"))
-
-
-def open_nbgrader_menu(page):
-    page.get_by_role("menuitem", name="Nbgrader").click()
-    return page.get_by_role("menu")
-
-
-def test_formgrader_inside_the_graders_lab_and_not_the_students(hub, browser):
-    instructor = f"{PREFIX}instructor"
-    page = person(browser, hub, instructor)
-    shot(page, f"{instructor}-lab")
+def formgrader(people, hub, shot, path="manage_assignments"):
+    """The instructor's formgrader: the panel inside the service's lab for manage_assignments,
+    otherwise the page itself (what the panel's links open)."""
+    page = people(INSTRUCTOR)
+    if path != "manage_assignments":
+        page.goto(f"{hub.url}/services/{COURSE.course_id}/formgrader/{path}")
+        return page, page
     page.goto(f"{hub.url}/services/{COURSE.course_id}/lab")
     page.locator("#jp-main-dock-panel").wait_for()
-    open_nbgrader_menu(page).get_by_text("Formgrader", exact=True).click()
+    lab.menu(page, "Nbgrader", "Formgrader")
     panel = page.frame_locator("iframe[src*='formgrader']")
-    panel.get_by_text("Manage Assignments").first.wait_for()
-    panel.get_by_text(COURSE.assignment, exact=True).first.wait_for()
-    shot(page, f"{instructor}-formgrader-in-lab")
+    panel.get_by_role("link", name=ASSIGNMENT.name, exact=True).wait_for()
+    return page, panel
 
-    # released here from the command line; formgrader's Generate and Release are not driven yet
-    hub.as_account(instructor, "nbgrader", "generate_assignment", COURSE.assignment)
-    hub.as_account(instructor, "nbgrader", "release_assignment", COURSE.assignment)
-    student = f"{PREFIX}student1"
-    page = person(browser, hub, student)
-    menu = open_nbgrader_menu(page)
-    menu.get_by_text("Assignment List").wait_for()
-    assert menu.get_by_text("Formgrader").count() == 0
-    menu.get_by_text("Assignment List").click()
-    page.get_by_text("Released assignments").first.wait_for()
-    # the course comes from the hub's groups (nbgrader-<course_id>) through the student's server
-    page.get_by_role("button", name="Fetch").first.wait_for()
-    expect(page.get_by_text(COURSE.assignment, exact=True).first).to_be_visible()
-    expect(page.get_by_text("There are no downloaded assignments.")).to_be_visible()
-    shot(page, f"{student}-assignments")
 
-    page.get_by_role("button", name="Fetch").first.click()
-    # the lists are drawn again after a fetch: a Submit button found before that is gone
-    page.get_by_text("There are no assignments to fetch.").wait_for()
-    page.get_by_role("button", name="Submit").first.wait_for()
-    shot(page, f"{student}-fetched")
-    assert (hub.home(student) / COURSE.course_id / COURSE.assignment / COURSE.package / "layers.py").is_file()
+def inbound(hub, student):
+    return sorted((hub.root / "exchange" / COURSE.course_id / "inbound").glob(f"{student}+{ASSIGNMENT.name}+*"))
+
+
+def submit(page, hub, student, shot, label):
+    before = len(inbound(hub, student))
+    lab.assignments_tab(page)
     page.get_by_role("button", name="Submit").first.click()
-    page.get_by_role("button", name="Fetch Feedback").wait_for()
-    shot(page, f"{student}-submitted")
-    inbound = hub.root / "exchange" / COURSE.course_id / "inbound"
-    assert len(list(inbound.glob(f"{student}+{COURSE.assignment}+*"))) == 1
+    lab.wait_until(page, lambda: len(inbound(hub, student)) == before + 1, what=f"{student}'s submission in inbound")
+    shot(page, f"{student}-{label}")
+
+
+def edit(page, hub, student, module, shot):
+    meant = (INSTRUCTOR_PACKAGE / module).read_text()
+    lab.replace_in_editor(page, f"{FOLDER}/{COURSE.package}/{module}", meant)
+    saved = hub.home(student) / FOLDER / COURSE.package / module
+    lab.wait_until(page, lambda: saved.read_text() == meant, what=f"{saved} saved as typed")
+    shot(page, f"{student}-edited-{module}")
+
+
+def answer(page, hub, student):
+    """The inline questions of the student's notebook, answered in JupyterLab and saved."""
+    path = hub.home(student) / FOLDER / f"{ASSIGNMENT.notebook}.ipynb"
+    cells = json.loads(path.read_text())["cells"]
+    questions = [part.grade_cell for part in ASSIGNMENT.manual]
+    at = [i for i, cell in enumerate(cells) if cell["metadata"].get("nbgrader", {}).get("grade_id") in questions]
+    lab.answer_questions(page, dict(zip(at, ANSWERS)))
+    lab.wait_until(page, lambda: ["".join(c["source"]) for c in json.loads(path.read_text())["cells"] if
+                                  c["metadata"].get("nbgrader", {}).get("grade_id") in questions] == ANSWERS,
+                   what=f"{student}'s answers saved")
+
+
+def as_instructor(hub, *command, check=True):
+    return hub.as_account(INSTRUCTOR, *command, check=check)
+
+
+def test_1_instructor_generates_and_releases_in_formgrader(hub, people, shot):
+    page, panel = formgrader(people, hub, shot)
+    shot(page, f"{INSTRUCTOR}-formgrader-in-lab")
+    for icon, step in (("glyphicon-education", "generated"), ("glyphicon-cloud-upload", "released")):
+        lab.formgrader_action(panel, ASSIGNMENT.name, icon)
+        shot(page, f"{INSTRUCTOR}-{step}")
+        lab.close_dialog(panel)
+    assert (hub.root / "exchange" / COURSE.course_id / "outbound" / ASSIGNMENT.name / f"{ASSIGNMENT.notebook}.ipynb").is_file()
+
+
+def test_2_students_fetch_edit_run_answer_and_submit(hub, people, shot):
+    for student in SUBMITTERS:
+        page = people(student)
+        lab.menu(page, "Nbgrader", "Assignment List")
+        page.get_by_role("button", name="Fetch").first.click()
+        page.get_by_text("There are no assignments to fetch.").wait_for()
+        page.get_by_role("button", name="Submit").first.wait_for()
+        shot(page, f"{student}-fetched")
+        assert (hub.home(student) / FOLDER / COURSE.package / "layers.py").is_file()
+    page = people(TWICE)  # first with layers.py only, then with the net too
+    edit(page, hub, TWICE, "layers.py", shot)
+    submit(page, hub, TWICE, shot, "first-submission")
+    page = people(NO_PACKAGE)
+    lab.open_notebook(page, f"{FOLDER}/{ASSIGNMENT.notebook}.ipynb")
+    answer(page, hub, NO_PACKAGE)
+    lab.delete_in_file_browser(page, [COURSE.course_id, ASSIGNMENT.name], COURSE.package)
+    shot(page, f"{NO_PACKAGE}-deleted-{COURSE.package}")
+    assert not (hub.home(NO_PACKAGE) / FOLDER / COURSE.package).exists()
+    submit(page, hub, NO_PACKAGE, shot, "submitted-without-package")
+    for student in (TWICE, LATE):
+        page = people(student)
+        for module in MODULES[1:] if student == TWICE else MODULES:
+            edit(page, hub, student, module, shot)
+        lab.open_notebook(page, f"{FOLDER}/{ASSIGNMENT.notebook}.ipynb")
+        lab.run_all_cells(page)
+        assert lab.notebook_errors(page) == []
+        answer(page, hub, student)
+        shot(page, f"{student}-notebook-run-and-answered")
+        if student == LATE:  # the due date passes between the others' submissions and theirs
+            due = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+            as_instructor(hub, "nbgrader", "db", "assignment", "add", ASSIGNMENT.name, f"--duedate={due}")
+            page.wait_for_timeout(1000)
+        submit(page, hub, student, shot, "submitted")
+    assert len(inbound(hub, TWICE)) == 2 and inbound(hub, NEVER) == []
+
+
+def export(hub, name):
+    """``nbgrader export`` (the course's layout) as the instructor: student -> row of ASSIGNMENT."""
+    course_root = Path(hub.made["course_root"])
+    as_instructor(hub, "nbgrader", "export", f"--to={course_root / name}")
+    with (course_root / name).open() as file:
+        return {row["student_id"]: row for row in csv.DictReader(file) if row["assignment"] == ASSIGNMENT.name}
+
+
+def auto_columns(row):
+    return {key: row[key] for key in (*ASSIGNMENT.task_ids, "raw_score", "late_submission_penalty")}
+
+
+def test_3_graders_collect_and_autograde_in_formgrader_and_with_the_class_command(hub, people, shot):
+    page, panel = formgrader(people, hub, shot)
+    lab.formgrader_action(panel, ASSIGNMENT.name, "glyphicon-cloud-download")
+    shot(page, f"{INSTRUCTOR}-collected")
+    lab.close_dialog(panel)
+    course_root = Path(hub.made["course_root"])
+    assert sorted(p.name for p in (course_root / "submitted").iterdir()) == sorted(SUBMITTERS)
+    latest = (inbound(hub, TWICE)[-1] / "timestamp.txt").read_text().strip()
+    assert (course_root / "submitted" / TWICE / ASSIGNMENT.name / "timestamp.txt").read_text().strip() == latest
+
+    page, _ = formgrader(people, hub, shot, f"manage_submissions/{ASSIGNMENT.name}")
+    lab.formgrader_action(page, ASSIGNMENT.name, "glyphicon-flash", row_of=TWICE)
+    shot(page, f"{INSTRUCTOR}-autograded-{TWICE}-in-formgrader")
+    lab.close_dialog(page)
+    graded = as_instructor(hub, "sh", "-c", f"cd {course_root.parent} && exec python -m coursekit.classgrade "
+                           f"{ASSIGNMENT.name} --course-root {course_root.name}", check=False)  # as the guide says
+    print(graded.stdout)
+    assert graded.returncode == 0, graded.stdout + graded.stderr
+    table = {line.split()[0]: line for line in graded.stdout.splitlines() if line.strip()}
+    assert "missing files" in table[NO_PACKAGE] and f"{COURSE.package}/" in table[NO_PACKAGE], table
+    with (course_root / "reports" / ASSIGNMENT.name / "scores.csv").open() as file:
+        report = {row["student"]: row for row in csv.DictReader(file)}
+    assert report[NO_PACKAGE]["status"] == "missing files" and COURSE.package in report[NO_PACKAGE]["detail"]
+    page.reload()
+    page.get_by_role("link", name="None, None").first.wait_for()
+    shot(page, f"{INSTRUCTOR}-autograded-all")
+
+    hub_rows = export(hub, "grades-hub.csv")
+    as_instructor(hub, "nbgrader", "autograde", ASSIGNMENT.name, "--force")  # the reference: plain nbgrader
+    plain_rows = export(hub, "grades-plain.csv")
+    assert {s: auto_columns(r) for s, r in hub_rows.items() if s in SUBMITTERS} == \
+        {s: auto_columns(r) for s, r in plain_rows.items() if s in SUBMITTERS}
+    full = {task.id: f"{task.points:g}" for task in ASSIGNMENT.tasks}
+    for student in (TWICE, LATE):
+        assert {task: hub_rows[student][task] for task in full} == full, hub_rows[student]
+    assert float(hub_rows[TWICE]["late_submission_penalty"]) == 0
+    assert float(hub_rows[LATE]["late_submission_penalty"]) == LATE_POINTS_PER_DAY
+    assert float(hub_rows[NO_PACKAGE]["raw_score"]) == 0
+
+
+def test_4_inline_questions_graded_by_hand_in_formgrader(hub, people, shot):
+    page = people(INSTRUCTOR)
+    api = f"{hub.url}/services/{COURSE.course_id}/formgrader/api/submitted_notebooks/{ASSIGNMENT.name}/{ASSIGNMENT.notebook}"
+    submissions = {s["student"]: s["id"] for s in page.request.get(api).json()}
+    for student, scores in HAND_SCORES.items():
+        formgrader(people, hub, shot, f"submissions/{submissions[student]}/")
+        page.wait_for_load_state("networkidle")
+        typed = {part.grade_cell: float(score) for part, score in zip(ASSIGNMENT.manual, scores)}
+        grades = f"{hub.url}/services/{COURSE.course_id}/formgrader/api/grades?submission_id={submissions[student]}"
+
+        def type_and_read_back():
+            # a box typed into before formgrader's page has bound its views saves nothing: type again
+            for cell, score in typed.items():
+                box = page.locator(f"input.score#{cell}")
+                box.fill(f"{score:g}")
+                box.dispatch_event("change")  # what leaving the box does: formgrader saves the score
+            page.wait_for_timeout(500)
+            return {g["name"]: g["manual_score"] for g in page.request.get(grades).json() if g["name"] in typed} == typed
+        lab.wait_until(page, type_and_read_back, what=f"{student}'s hand grades saved")
+        shot(page, f"{INSTRUCTOR}-graded-by-hand-{student}")
+    rows = export(hub, "grades.csv")
+    for student, scores in HAND_SCORES.items():
+        row = rows[student]
+        assert [float(row[part.grade_cell]) for part in ASSIGNMENT.manual] == list(scores)
+        assert row["status"] == "complete" and row["needs_manual_grading"] == "no"
+        assert float(row["score"]) == max(0.0, float(row["raw_score"]) - float(row["late_submission_penalty"]))
+
+
+def test_5_feedback_generated_released_and_read(hub, people, shot):
+    page, panel = formgrader(people, hub, shot)
+    for icon, step in (("glyphicon-comment", "feedback-generated"), ("glyphicon-envelope", "feedback-released")):
+        lab.formgrader_action(panel, ASSIGNMENT.name, icon)
+        shot(page, f"{INSTRUCTOR}-{step}")
+        lab.close_dialog(panel)
+    for student in SUBMITTERS:
+        page = people(student)
+        lab.assignments_tab(page)
+        page.get_by_role("button", name="Fetch Feedback").first.click()
+        feedback = hub.home(student) / FOLDER / "feedback"
+        found = lab.wait_until(page, lambda: sorted(feedback.glob(f"*/{ASSIGNMENT.notebook}.html")),
+                               what=f"{student}'s feedback fetched")
+        shot(page, f"{student}-feedback-fetched")
+        reader = page.context.new_page()
+        reader.goto(f"{hub.url}/user/{student}/files/{found[-1].relative_to(hub.home(student))}")
+        reader.get_by_text(ASSIGNMENT.tasks[0].title).first.wait_for()
+        shot(reader, f"{student}-feedback-page")
+        reader.close()

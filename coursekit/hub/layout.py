@@ -16,8 +16,10 @@ import grp
 import json
 import os
 import pwd
+import re
 import shutil
 import subprocess
+import tomllib
 from pathlib import Path
 
 from coursekit.hub.accounts import People
@@ -82,6 +84,8 @@ def _copy_course(root: Path, people: People, record: Record) -> None:
         target = course / name
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(REPO_ROOT / name, target)
+    _set_access(course / "coursekit" / "course.toml", people)
+    _enable_late_penalty(course / "assignments" / "nbgrader_config.py")
     uid, gid = pwd.getpwnam(people.instructor).pw_uid, grp.getgrnam(people.graders_group).gr_gid
     for folder, _, files in os.walk(course):
         os.chown(folder, uid, gid)
@@ -90,6 +94,43 @@ def _copy_course(root: Path, people: People, record: Record) -> None:
             path = os.path.join(folder, name)
             os.chown(path, uid, gid)
             os.chmod(path, 0o770 if os.access(path, os.X_OK) else 0o660)
+
+
+def _set_access(manifest: Path, people: People) -> None:
+    """The copy's ``[access]``: served to students, graders = the hub's graders' group. The
+    preflight (coursekit/preflight.py) then counts the TA as a grader rather than refusing every
+    nbgrader command because the course is open to a group with someone besides its owner."""
+    text = manifest.read_text()
+    wanted = {"shared": "true", "graders_group": f'"{people.graders_group}"'}
+    table = re.search(r"^\[access\]\n(?:(?!\[).*\n?)*", text, flags=re.M)
+    if table is None:
+        text += "\n[access]\n" + "".join(f"{key} = {value}\n" for key, value in wanted.items())
+    else:
+        body = table.group(0)
+        for key, value in wanted.items():
+            body, found = re.subn(rf"^{key}\s*=\s*[^#\n]*?(\s*(#.*)?)$", rf"{key} = {value}\1", body, flags=re.M)
+            if not found:
+                body += f"{key} = {value}\n"
+        text = text[:table.start()] + body + text[table.end():]
+    access = tomllib.loads(text)["access"]
+    if access != {"shared": True, "graders_group": people.graders_group}:
+        raise SystemExit(f"coursekit.hub: could not set [access] in {manifest}: read back {access}")
+    manifest.write_text(text)
+
+
+LATE_PENALTY = '''
+# The course's hub (coursekit/hub/layout.py): a late penalty per started day after the due date
+# (docs/instructors.md, "Late submissions"), applied at autograde on every route.
+c.AssignLatePenalties.plugin_class = "coursekit.export.PointsPerDayLate"
+c.PointsPerDayLate.points_per_day = {points}
+'''
+LATE_POINTS_PER_DAY = 2
+
+
+def _enable_late_penalty(config: Path) -> None:
+    text = config.read_text()
+    if "AssignLatePenalties.plugin_class" not in text:
+        config.write_text(text + LATE_PENALTY.format(points=LATE_POINTS_PER_DAY))
 
 
 def _write_settings(root: Path, people: People, record: Record) -> None:
@@ -145,6 +186,9 @@ c.ServerApp.jpserver_extensions = {
     "nbgrader.server_extensions.validate_assignment": True,
 }
 c.LabApp.default_url = "/lab"
+# Without a trash the server refuses to delete a folder that is not empty ("Delete Failed"):
+# deleting one in the file browser deletes it.
+c.FileContentsManager.always_delete_dir = True
 # JupyterHub stops servers with SIGINT: stop at once instead of asking on a terminal nobody sees.
 c.ServerApp.answer_yes = True
 '''
