@@ -1,6 +1,6 @@
 """The book's table of mistakes (book/assignment.md), generated from the fault catalogue.
 
-For each mistake of the course manifest: its title (linked to its section of the mistakes
+For each mistake of the first assignment's tasks in the course manifest: its title (linked to its section of the mistakes
 page), what the feedback says (the recorded message of the catalogue entry that shows it; no
 message names the checks' inputs, coursekit/grading/disclosure.py) and what that entry lost per task.
 The messages and points come from feedback.json, which tests/test_grading_faults.py keeps equal
@@ -22,11 +22,15 @@ FEEDBACK_FILE = Path(__file__).resolve().with_name("feedback.json")
 
 
 def rows() -> list[tuple[str, str, str]]:
-    """(mistake link in HTML, what the feedback says, points it cost) per mistake, in manifest order."""
+    """(mistake link in HTML, what the feedback says, points it cost) per mistake of the first
+    assignment's tasks, in manifest order."""
     feedback = json.loads(FEEDBACK_FILE.read_text())
     cells = {task.grade_cell: task for task in DROPOUT.tasks}
+    named = {mistake for task in DROPOUT.tasks for mistake in task.mistakes}
     table = []
     for mistake, title in COURSE.mistakes.items():
+        if mistake not in named:
+            continue
         entry = feedback.get(mistake)
         if entry is None:
             raise KeyError(f"{FEEDBACK_FILE}: no recorded feedback for the mistake {mistake!r}")
