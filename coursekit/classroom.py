@@ -121,10 +121,12 @@ def nbgrader(root: Path, *args: str, check: bool = True, timeout: float = 3600) 
     return done
 
 
-def read_grades(root: Path) -> dict[str, dict[str, str]]:
-    """Rows of nbgrader export's grades.csv, keyed by student id."""
+def read_grades(root: Path, assignment: str | None = None) -> dict[str, dict[str, str]]:
+    """Rows of nbgrader export's grades.csv for ``assignment`` (default: the catalogue's), keyed by
+    student id."""
+    assignment = assignment or catalogue_assignment()
     with open(Path(root) / "grades.csv", newline="") as file:
-        return {row["student_id"]: row for row in csv.DictReader(file)}
+        return {row["student_id"]: row for row in csv.DictReader(file) if row["assignment"] == assignment}
 
 
 def cell_scores(root: Path, student: str, assignment: str | None = None) -> dict[str, tuple[float | None, float]]:

@@ -87,7 +87,7 @@ def gradebook_rows(gradebook: Gradebook, assignments: list[str] = (), students: 
                 for grade in notebook.grades:
                     row.cells[grade.name] = None if is_pending(grade) else grade.score
         rows.append(row)
-    return rows
+    return sorted(rows, key=lambda row: order.get(row.assignment, len(order)))  # stable: students keep their order
 
 
 def part_columns() -> list[tuple[str, str]]:

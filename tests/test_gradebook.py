@@ -195,7 +195,7 @@ def auto_scores(url, student):
 def scores_of(number):
     """Distinct auto scores for the ``number``-th student, so a merge of the wrong one shows."""
     return {cell: min(points, (number % 4) / 4 * points) for cell, points in
-            ((task.grade_cell, task.points) for task in COURSE.tasks)}
+            ((task.grade_cell, task.points) for task in DROPOUT.tasks)}
 
 
 def test_copy_gradebook_copies_every_table_and_the_schema_version(url, tmp_path):

@@ -28,7 +28,7 @@ from coursekit.manifest import COURSE
 from coursekit.speedups import SIMPLE_ENV, speedups_on
 from conftest import CATALOGUE, LIMITS, classgrade
 
-DROPOUT = DROPOUT.name_named("dropout")  # the assignment these tests grade
+DROPOUT = COURSE.assignment_named("dropout")  # the assignment these tests grade
 
 BROKEN = {variant.name for variant in CATALOGUE.BROKEN}
 SAMPLE = [variant for index, variant in enumerate(CATALOGUE.ALL) if index % 4 == 0 or variant.name in BROKEN]
