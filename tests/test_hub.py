@@ -29,12 +29,24 @@ from conftest import free_port
 requests = pytest.importorskip("requests")
 
 PROXY = REPO_ROOT / "node_modules" / ".bin" / "configurable-http-proxy"
+
+
+def private_folder_above_the_venv() -> str:
+    """The folder above the venv that other accounts cannot enter ("" when there is none): the
+    students' servers run the venv's programs, so make hub refuses such a venv (coursekit.hub)."""
+    folder = Path(sys.prefix).resolve()
+    return next((str(p) for p in (*reversed(folder.parents), folder) if os.stat(p).st_mode & 0o005 != 0o005), "")
+
+
 pytestmark = [
     pytest.mark.hub,
     pytest.mark.skipif(os.geteuid() != 0, reason="needs root: the hub's set-up makes Unix accounts"),
     pytest.mark.skipif(shutil.which("jupyterhub-singleuser", path=str(Path(sys.prefix) / "bin")) is None,
                        reason="JupyterHub is not installed: pip install '.[hub]'"),
     pytest.mark.skipif(not PROXY.exists(), reason=f"no {PROXY}: npm ci"),
+    pytest.mark.skipif(bool(private_folder_above_the_venv()),
+                       reason=f"the venv lies under {private_folder_above_the_venv()}, which other accounts cannot "
+                       "enter: the students' servers could not run it (clone the course where everyone can read)"),
 ]
 
 # Not make hub's prefix (dfs-): a demo hub running on this machine is never touched.
