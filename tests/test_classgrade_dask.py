@@ -30,7 +30,7 @@ DROPOUT = COURSE.assignment_named("dropout")  # the assignment these tests grade
 distributed = pytest.importorskip("distributed", reason="the 'cluster' extra (distributed) is not installed")
 
 from coursekit.classgrade.cluster import (ClusterError, ClusterScheduler, check_gradebook_for_cluster,  # noqa: E402
-                                          check_address, grade_submission, worker_problem)
+                                          check_address, grade_on_worker, worker_problem)
 from coursekit.classgrade.run_options import RunOptions  # noqa: E402
 from coursekit.classgrade.submissions import load_course  # noqa: E402
 from coursekit.classgrade.worker import CHECKS_ONLY  # noqa: E402
@@ -116,10 +116,11 @@ def test_one_submission_graded_on_both_workers_leaves_one_row(cluster, course):
     results = []
     with distributed.Client(address, set_as_default=False) as client:
         for worker in client.scheduler_info()["workers"]:  # one after the other: they share autograded/
-            results.append(client.submit(grade_submission, pool.task(student), template, pure=False,
-                                         workers=[worker], allow_other_workers=False).result())
-    assert [result["kind"] for result in results] == ["finished", "finished"], results
-    assert results[0]["merged"] == results[1]["merged"]
+            results.append(client.submit(grade_on_worker, pool.task(student), template, url, COURSE.course_id,
+                                         pure=False, workers=[worker], allow_other_workers=False).result())
+    attempts = [result["attempts"][student] for result in results]
+    assert [attempt.kind for attempt in attempts] == ["finished", "finished"], results
+    assert attempts[0].merged == attempts[1].merged
     assert classroom.cell_scores(root, student) == serial[student]
     assert _rows(url)[student] == (1, len(serial[student]))
 

@@ -1,9 +1,9 @@
 """Grading on a Dask distributed cluster: ``--scheduler tcp://host:8786``.
 
-Each student's grading is one Dask task (``grade_submission``), run by whichever worker is
-free: the worker runs the same ``nbgrader autograde`` as a local worker slot (``worker.py``),
-forked like theirs from a server that imported nbgrader once per Dask worker
-(``forkserver.py``), in the course root (a folder every machine shares, NFS or similar), so
+Each student's grading is one Dask task (``grade_on_worker``), run by whichever worker is
+free: the worker runs ``job.grade``, the same function the local executor runs, on a job of
+that one submission: its ``nbgrader autograde`` is forked from a server that imported nbgrader
+once per Dask worker (``forkserver.py``), in the course root (a folder every machine shares, NFS or similar), so
 the grading sandbox and its limits apply on every worker. nbgrader writes to a scratch SQLite
 copy of the gradebook on the worker's own disk; the task then merges that one submission into
 the course's gradebook (``db_url``), PostgreSQL when workers run on several machines.
@@ -19,24 +19,19 @@ from __future__ import annotations
 import os
 import signal
 import socket
-import subprocess
 import sys
 import tempfile
-import threading
 import time
-from dataclasses import dataclass
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 from urllib.parse import urlparse
 
 from .. import gradebook as gradebooks
-from . import hooks
-from .forkserver import ForkedWorker, WorkerServer, WorkerServerError
-from .run_options import RunOptions, discard_partial
-from .status import FINISHED, NBGRADER_FAILED, NOT_STARTED, REFUSED, STOPPED_AFTER_TIMEOUT, Attempt
+from .job import Job, JobFiles, Stop, Submission, grade
+from .run_options import RunOptions
+from .status import NBGRADER_FAILED, NOT_STARTED, Attempt
 from .submissions import Course
-from ..speedups import speedups_on
-from .worker import die_with_parent, failure_reason, start_nbgrader, worker_arguments, worker_env
 
 TASK_RETRIES = 2
 CONNECT_SECONDS = 30.0
@@ -46,83 +41,24 @@ class ClusterError(RuntimeError):
     """The cluster cannot grade this course; the message says why and what to change."""
 
 
-@dataclass(frozen=True)
-class SubmissionTask:
-    """What a worker needs to grade one submission (plain data, sent to the worker)."""
+def grade_on_worker(job: Job, template: bytes, db_url: str, course_id: str) -> dict:
+    """The Dask task: ``job.grade`` on this worker, into a scratch gradebook on its own disk
+    (``template``: its first content), each graded submission merged once into the gradebook at
+    ``db_url``. Returns plain data: {"attempts": {student: Attempt}, "host", "log" (nbgrader's
+    log when a submission failed)}. A worker server lost midway raises: Dask runs the task again."""
+    attempts: dict[str, Attempt] = {}
 
-    root: str  # the course root, shared by every machine
-    assignment: str
-    student: str
-    db_url: str
-    course_id: str
-    submitted: str  # the student's submitted and autograded folders
-    autograded: str
-    hide: str  # the report folder, hidden from the sandbox
-    run_notebooks: bool = False
-    timeout: float | None = None
+    def merge(database: Path, student: str) -> tuple[float, float]:
+        return gradebooks.merge_once(gradebooks.sqlite_url(database), db_url, course_id, job.assignment, student)
 
-
-def grade_submission(task: SubmissionTask, template: bytes) -> dict:
-    """The Dask task: grade ``task.student``'s submission with nbgrader on this worker and merge
-    it into the gradebook at ``task.db_url`` (``template``: the scratch gradebook's first
-    content). Returns plain data: {"kind", "merged", "error", ...}."""
-    root, assignment, student = task.root, task.assignment, task.student
-    host = socket.gethostname()
     with tempfile.TemporaryDirectory(prefix="classgrade-task-") as scratch:
-        database, events, log = Path(scratch) / "gradebook.db", Path(scratch) / "events", Path(scratch) / "nbgrader.log"
-        database.write_bytes(template)
-        events.touch()
-        arguments = worker_arguments(assignment, gradebooks.sqlite_url(database), [student], {student},
-                                     task.run_notebooks)
-        env = worker_env(events, hide=Path(task.hide))
-        log.touch()
-        server = worker_server(root, env) if speedups_on() else None
-        process = start_nbgrader(server, arguments, env, Path(root), log)
-        try:
-            process.wait(timeout=task.timeout)
-            timed_out = False
-        except subprocess.TimeoutExpired:
-            timed_out = True
-        _kill_group(process)  # no stray kernel or checker
-        finished = any(event["event"] == "finished" for event in hooks.read_events(str(events))[0])
-        if not finished and server is not None and not server.alive():  # not the submission's doing: the task is tried again
-            discard_partial(Path(task.autograded))
-            raise WorkerServerError(f"the nbgrader worker server on {host} stopped ({server.why()})")
-        if timed_out or not finished:
-            discard_partial(Path(task.autograded))
-            if timed_out:
-                return {"kind": STOPPED_AFTER_TIMEOUT, "host": host}
-            return {"kind": NBGRADER_FAILED, "exit_code": process.returncode, "host": host,
-                    "error": failure_reason(log, Path(task.submitted)),
-                    "log": log.read_text(errors="replace")[-20000:]}
-        try:
-            merged = gradebooks.merge_once(gradebooks.sqlite_url(database), task.db_url, task.course_id, assignment, student)
-        except Exception as error:  # the gradebook refused the grade: say so, never a silent 0
-            return {"kind": REFUSED, "error": f"{type(error).__name__}: {error}", "host": host}
-    return {"kind": FINISHED, "merged": merged, "host": host}
-
-
-_SERVERS: dict[str, WorkerServer] = {}
-_SERVERS_LOCK = threading.Lock()
-
-
-def worker_server(root: str, env: dict[str, str]) -> WorkerServer:
-    """This Dask worker's nbgrader worker server for the course in ``root``: started by its first
-    task, it forks every later task's nbgrader, whose imports it paid once (forkserver.py)."""
-    with _SERVERS_LOCK:
-        server = _SERVERS.get(root)
-        if server is None or not server.alive():
-            log = Path(tempfile.mkdtemp(prefix="classgrade-worker-server-")) / "server.log"
-            server = _SERVERS[root] = WorkerServer(Path(root), env, log, die_with_parent)
-        return server
-
-
-def _kill_group(process: ForkedWorker) -> None:
-    try:
-        os.killpg(process.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-    process.wait()
+        files = JobFiles(Path(scratch) / "gradebook.db", Path(scratch) / "events", Path(scratch) / "nbgrader.log")
+        files.database.write_bytes(template)
+        grade(job, files, merge, attempts.__setitem__, Stop())
+        failed = any(attempt.kind == NBGRADER_FAILED for attempt in attempts.values())
+        log = files.log.read_text(errors="replace")[-20000:] if failed else ""
+    return {"attempts": {student: replace(attempt, log=None) for student, attempt in attempts.items()},
+            "host": socket.gethostname(), "log": log}
 
 
 def check_address(address: str) -> str:
@@ -253,15 +189,17 @@ class ClusterScheduler:
             work.rmdir()
         [shared] = client.scatter([template], broadcast=True, hash=False)
         run = f"{os.getpid()}-{time.time_ns()}"
-        return {student: client.submit(grade_submission, self.task(student), shared, key=f"classgrade-{run}/{student}",
+        return {student: client.submit(grade_on_worker, self.task(student), shared, self.course.db_url,
+                                       self.course.course_id, key=f"classgrade-{run}/{student}",
                                        pure=False, retries=TASK_RETRIES) for student in students}
 
-    def task(self, student: str) -> SubmissionTask:
-        """The task that grades ``student``'s submission."""
+    def task(self, student: str) -> Job:
+        """The job that grades ``student``'s submission."""
         course = self.course
-        return SubmissionTask(str(course.root), course.assignment, student, course.db_url, course.course_id,
-                              str(course.folder("submitted", student)), str(course.folder("autograded", student)),
-                              str(self.work_root.parent), self.options.run_notebooks, self.options.timeout)
+        submission = Submission(student, str(course.folder("submitted", student)),
+                                str(course.folder("autograded", student)))
+        return Job(str(course.root), course.assignment, (submission,), (student,), str(self.work_root.parent),
+                   self.options.run_notebooks, self.options.timeout)
 
     def _settle(self, student: str, future) -> None:
         try:
@@ -270,19 +208,10 @@ class ClusterScheduler:
             attempt = Attempt(NBGRADER_FAILED, error=f"the cluster lost this task: {type(error).__name__}: {error}")
         else:
             self.hosts[student] = result.get("host", "")
-            attempt = self._attempt(student, result)
+            attempt = result["attempts"][student]
+            if result.get("log"):
+                self.logs_dir.mkdir(parents=True, exist_ok=True)
+                attempt = replace(attempt, log=self.logs_dir / f"{student}.log")
+                attempt.log.write_text(result["log"])
         self.attempts[student] = attempt
         self.on_done(student, attempt)
-
-    def _attempt(self, student: str, result: dict) -> Attempt:
-        kind = result["kind"]
-        if kind == FINISHED:
-            return Attempt(FINISHED, merged=tuple(result["merged"]))
-        if kind == STOPPED_AFTER_TIMEOUT:
-            return Attempt(STOPPED_AFTER_TIMEOUT, timeout=self.options.timeout)
-        log = None
-        if result.get("log"):
-            self.logs_dir.mkdir(parents=True, exist_ok=True)
-            log = self.logs_dir / f"{student}.log"
-            log.write_text(result["log"])
-        return Attempt(kind, exit_code=result.get("exit_code"), error=result.get("error", ""), log=log)

@@ -1,5 +1,6 @@
 """How many workers there are by default; nbgrader's arguments for a worker and its
-environment; how it dies with its parent; and what its log says when it fails.
+environment; the worker server that forks it; how it dies with its parent; and what its log
+says when it fails.
 
 The workers (through the worker server, ``forkserver_main.py``) and the coordinator import
 nbgrader without jsonschema's IRI grammars (``upstream_changes.skip_iri_syntax_checks``).
@@ -7,9 +8,12 @@ nbgrader without jsonschema's IRI grammars (``upstream_changes.skip_iri_syntax_c
 
 import ctypes
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
+import threading
 from pathlib import Path
 
 from ..speedups import speedups_on
@@ -84,6 +88,33 @@ def start_nbgrader(server: WorkerServer | None, arguments: list[str], env: dict[
         return subprocess.Popen([sys.executable, "-m", "nbgrader", *arguments], cwd=cwd, env=env,
                                 stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT,
                                 preexec_fn=die_with_parent)
+
+
+_SERVERS: dict[str, WorkerServer] = {}
+_SERVERS_LOCK = threading.Lock()
+
+
+def worker_server(root: str, env: dict[str, str]) -> WorkerServer | None:
+    """This process's nbgrader worker server for the course in ``root`` (None with the speed-ups
+    off): started by the first job (with ``env``), or again if it stopped; it forks every
+    later job's nbgrader, whose imports it paid once (``forkserver.py``)."""
+    if not speedups_on():
+        return None
+    with _SERVERS_LOCK:
+        server = _SERVERS.get(root)
+        if server is None or not server.alive():
+            log = Path(tempfile.mkdtemp(prefix="classgrade-worker-server-")) / "server.log"
+            server = _SERVERS[root] = WorkerServer(Path(root), env, log, die_with_parent)
+        return server
+
+
+def close_worker_servers() -> None:
+    """Stop this process's worker servers (at the end of a local class run)."""
+    with _SERVERS_LOCK:
+        for server in _SERVERS.values():
+            server.close()
+            shutil.rmtree(server.log.parent, ignore_errors=True)
+        _SERVERS.clear()
 
 
 def die_with_parent() -> None:
