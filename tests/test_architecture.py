@@ -466,3 +466,14 @@ def test_tests_share_one_way_to_build_a_class_and_one_table_of_their_limits():
                 n for t in getattr(node, "targets", []) for n in _target_names(t)]
             copies += [f"{relative(path)}:{node.lineno}: {name}" for name in names if name in shared]
     assert copies == []
+
+
+def test_both_executors_grade_through_the_one_unit_of_grading():
+    """The local pool and the Dask executor import ``job.grade``; only job.py starts nbgrader to grade."""
+    for executor in ("scheduler.py", "cluster.py"):
+        tree = ast.parse((REPO_ROOT / "coursekit" / "classgrade" / executor).read_text())
+        imported = {(node.module, alias.name) for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+                    for alias in node.names}
+        assert ("job", "grade") in imported, executor
+    starts = {relative(p) for p in python_files("coursekit") if re.search(r"\bstart_nbgrader\(", p.read_text())}
+    assert starts == {"coursekit/classgrade/job.py", "coursekit/classgrade/worker.py"}  # the caller, the definition

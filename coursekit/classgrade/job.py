@@ -35,6 +35,7 @@ from .worker import failure_reason, start_nbgrader, worker_arguments, worker_env
 
 POLL_SECONDS = 0.2
 STOP_GRACE_SECONDS = 10.0
+INTERRUPT_AGAIN_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -104,6 +105,10 @@ class _Progress:
 def grade(job: Job, files: JobFiles, merge: Merge, settle: Settle, stop: Stop) -> list[str]:
     """Grade ``job``'s submissions (see the module's docstring); returns the students to queue again."""
     students = [submission.student for submission in job.submissions]
+    if stop.reason is not None:  # stopped before its turn
+        for student in students:
+            settle(student, Attempt(NOT_STARTED, stop_reason=stop.reason))
+        return []
     arguments = worker_arguments(job.assignment, gradebooks.sqlite_url(files.database), students,
                                  set(job.everyone), job.run_notebooks)
     env = worker_env(files.events, hide=Path(job.hide))
@@ -112,7 +117,7 @@ def grade(job: Job, files: JobFiles, merge: Merge, settle: Settle, stop: Stop) -
     server = worker_server(job.root, env)
     process = start_nbgrader(server, arguments, env, Path(job.root), files.log)
     by_folder = {Path(s.submitted).resolve(): s.student for s in job.submissions}
-    progress, interrupted_at = _Progress(), None
+    progress, interrupted_at, last_interrupt = _Progress(), None, 0.0
     while process.poll() is None:
         _read_events(files, by_folder, progress, merge, settle)
         if stop.now:
@@ -121,11 +126,16 @@ def grade(job: Job, files: JobFiles, merge: Merge, settle: Settle, stop: Stop) -
             # SIGINT to nbgrader alone: it abandons the submission in flight (and removes its
             # autograded folder). Signalled too, the kernel or the checks would fail the notebook
             # first, and nbgrader could record that failure as the submission's grade.
+            now = time.monotonic()
             if interrupted_at is None:
-                interrupted_at = time.monotonic()
+                interrupted_at = last_interrupt = now
                 _signal(process, signal.SIGINT)
-            elif time.monotonic() - interrupted_at > STOP_GRACE_SECONDS:
+            elif now - interrupted_at > STOP_GRACE_SECONDS:
                 _kill_group(process)
+            elif now - last_interrupt >= INTERRUPT_AGAIN_SECONDS:
+                # A SIGINT that reaches a forked nbgrader before its handler is set is lost.
+                last_interrupt = now
+                _signal(process, signal.SIGINT)
         elif _overdue(progress, job.timeout):
             progress.timed_out = progress.current
             _kill_group(process)
