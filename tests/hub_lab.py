@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import re
 import time
+from difflib import SequenceMatcher
 from pathlib import Path
 
 from playwright.sync_api import Page, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
-
-CLIPBOARD = ["clipboard-read", "clipboard-write"]
-
 
 class Shots:
     """Screenshots of every step, numbered in the order taken, in a folder named after the run."""
@@ -78,18 +76,50 @@ def open_notebook(page: Page, path: str) -> None:
     page.locator(".jp-Dialog").wait_for(state="detached")
 
 
-def replace_in_editor(page: Page, path: str, text: str) -> None:
-    """Open ``path`` in JupyterLab's editor, select everything and paste ``text`` with the
-    editor's own paste (typing would auto-indent every line), then save with Ctrl-S."""
+def type_into_editor(page: Page, path: str, before: str, after: str) -> None:
+    """Open ``path`` (now ``before``) in JupyterLab's editor and type, key by key, the lines
+    that make it ``after``, then save with Ctrl-S.
+
+    The changes are typed from the last to the first, so the lines above each one stay where
+    they were. A changed block is selected from the end of the line above it to the end of its
+    last line and deleted; each new line then starts with Enter, whose automatic indentation is
+    selected (Shift-Home) and typed over, so every line keeps the indentation it is meant to have.
+    """
     open_path(page, path)
-    tab = page.get_by_role("tab", name=re.compile(re.escape(Path(path).name)))
-    tab.first.wait_for()
-    editor = page.locator(".jp-FileEditor:visible .cm-content")
-    editor.click()
-    page.keyboard.press("Control+a")
-    page.evaluate("text => navigator.clipboard.writeText(text)", text)
-    page.keyboard.press("Control+v")
+    page.get_by_role("tab", name=re.compile(re.escape(Path(path).name))).first.wait_for()
+    wrap_words(page, False)  # the arrow keys then move by the file's lines, not the screen's
+    page.locator(".jp-FileEditor:visible .cm-content").click()
+    old, new = before.split("\n"), after.split("\n")
+    changes = [change for change in SequenceMatcher(a=old, b=new, autojunk=False).get_opcodes() if change[0] != "equal"]
+    for _, first, end, new_first, new_end in reversed(changes):
+        assert first > 0, f"{path}: a change on the first line cannot be typed this way"
+        page.keyboard.press("Control+Home")
+        for _ in range(first - 1):
+            page.keyboard.press("ArrowDown")
+        page.keyboard.press("End")
+        if end > first:
+            for _ in range(end - first):
+                page.keyboard.press("Shift+ArrowDown")
+            page.keyboard.press("Shift+End")
+            page.keyboard.press("Delete")
+        for line in new[new_first:new_end]:
+            page.keyboard.press("Enter")
+            page.keyboard.press("Shift+Home")
+            page.keyboard.type(line or "x")
+            if not line:
+                page.keyboard.press("Backspace")
     page.keyboard.press("Control+s")
+
+
+def wrap_words(page: Page, on: bool) -> None:
+    """Turn the current file's View > Wrap Words on or off."""
+    page.get_by_role("menuitem", name="View", exact=True).click()
+    item = page.locator(".lm-Menu-item", has_text=re.compile(r"^Wrap Words")).first
+    item.wait_for()
+    if ("lm-mod-toggled" in (item.get_attribute("class") or "")) != on:
+        item.click()
+    else:
+        page.keyboard.press("Escape")
 
 
 def run_all_cells(page: Page) -> None:

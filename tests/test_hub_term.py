@@ -2,8 +2,9 @@
 
 The instructor generates and releases with formgrader's buttons in the service's JupyterLab.
 Students log in through the hub's page and work in their own labs: the Assignments tab
-(fetch, submit, fetch feedback), the editor (source_pkg/layers.py and fc_net.py, pasted with the
-editor's own paste and checked on disk), the notebook (Run All Cells, the inline questions):
+(fetch, submit, fetch feedback), the editor (the solutions of source_pkg/layers.py and fc_net.py
+typed key by key into the fetched stubs, and checked on disk), the notebook (Run All Cells, the
+inline questions):
 
     student1  submits with layers.py done, then again with fc_net.py done (the last one counts)
     student2  submits after the due date (set between the others' submissions and theirs)
@@ -19,6 +20,7 @@ Screenshots at 1280 px: _build/hub-term-screenshots/<run>/. Select with ``-m hub
 """
 
 import csv
+import difflib
 import json
 from datetime import datetime, timezone
 from pathlib import Path
@@ -83,7 +85,6 @@ def people(hub, shot):
 
 def log_in(chromium, hub, name, shot):
     context = chromium.new_context(viewport={"width": 1280, "height": 900})
-    context.grant_permissions(lab.CLIPBOARD, origin=hub.url)
     context.route("**/*", lambda route: route.continue_() if route.request.url.startswith(
         ("http://127.0.0.1", "data:", "blob:")) else route.abort())
     page = context.new_page()
@@ -127,9 +128,13 @@ def submit(page, hub, student, shot, label):
 
 def edit(page, hub, student, module, shot):
     meant = (INSTRUCTOR_PACKAGE / module).read_text()
-    lab.replace_in_editor(page, f"{FOLDER}/{COURSE.package}/{module}", meant)
     saved = hub.home(student) / FOLDER / COURSE.package / module
-    lab.wait_until(page, lambda: saved.read_text() == meant, what=f"{saved} saved as typed")
+    lab.type_into_editor(page, f"{FOLDER}/{COURSE.package}/{module}", saved.read_text(), meant)
+    try:
+        lab.wait_until(page, lambda: saved.read_text() == meant, what=f"{saved} saved as typed")
+    except AssertionError as error:
+        wrong = difflib.unified_diff(meant.splitlines(), saved.read_text().splitlines(), "meant", "saved", lineterm="")
+        raise AssertionError(f"{error}\n" + "\n".join(list(wrong)[:60])) from None
     shot(page, f"{student}-edited-{module}")
 
 
