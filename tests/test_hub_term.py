@@ -135,6 +135,8 @@ def edit(page, hub, student, module, shot):
     except AssertionError as error:
         wrong = difflib.unified_diff(meant.splitlines(), saved.read_text().splitlines(), "meant", "saved", lineterm="")
         raise AssertionError(f"{error}\n" + "\n".join(list(wrong)[:60])) from None
+    # JupyterLab's offer of Jupyter's news is off on the course's servers (it stood over the editor).
+    assert page.get_by_text("official Jupyter news").count() == 0
     shot(page, f"{student}-edited-{module}")
 
 

@@ -150,13 +150,17 @@ def _write_settings(root: Path, people: People, record: Record) -> None:
     for folder, enabled in ((etc, False), (formgrader, True)):
         _folder(folder / "labconfig", 0o755, record)
         page = folder / "labconfig" / "page_config.json"
-        page.write_text(json.dumps({"disabledExtensions": {name: not enabled for name in GRADER_PANELS}}, indent=1))
+        disabled = {**{name: not enabled for name in GRADER_PANELS}, NEWS: True}
+        page.write_text(json.dumps({"disabledExtensions": disabled}, indent=1))
         written.append(page)
     for path in written:
         path.chmod(0o644)
 
 
 GRADER_PANELS = ("@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:create-assignment")
+# JupyterLab's offer to fetch Jupyter's news from the internet: a course's servers ask nothing
+# of their students that is not the course's.
+NEWS = "@jupyterlab/apputils-extension:announcements"
 
 
 NBGRADER_CONFIG = '''"""nbgrader settings of every server of the course's hub (written by coursekit/hub/layout.py)."""
