@@ -23,6 +23,7 @@ def _softmax(scores):
 def _net(hidden, p, batchnorm=False, seed=None, rng_seed=0, scale=1.5):
     """A float64 net with random parameters and, with batch norm, running statistics far from 0 and 1."""
     rng = np.random.RandomState(rng_seed)
+    np.random.seed(rng_seed)  # the net draws its weights from numpy's global generator: the same net whatever ran before
     model = FullyConnectedNet(hidden, input_dim=4, num_classes=3, dropout=p, use_batchnorm=batchnorm,
                               weight_scale=scale, dtype=np.float64, seed=seed)
     for name in model.params:
@@ -76,7 +77,9 @@ def test_mean_probabilities_within_hoeffding_bound_of_the_exact_expectation(hidd
     mean_probs, entropy = mc_dropout_predict(model, X, T, seed=1)
     assert mean_probs.shape == (5, 3) and entropy.shape == (5,)
     tolerance = np.array([[bounded_mean_tolerance(np.full(T, w), DELTA / widths.size) for w in row] for row in widths])
-    assert np.all(np.abs(mean_probs - expected) <= tolerance)
+    # Where every mask gives the same probabilities (width 0) the bound is 0, and the mean of
+    # T equal numbers still differs from them by rounding (1e-14 was seen): allow that much.
+    assert np.all(np.abs(mean_probs - expected) <= tolerance + 1e-12)
     assert np.allclose(entropy, _entropy(mean_probs), rtol=1e-12)
     # Averaging logits instead of probabilities lands far from the expectation on these nets.
     assert np.abs(expected - _softmax(_scores_with(model, X, [np.ones(h) * (1 - p) for h in hidden], p))).max() > 0.05
