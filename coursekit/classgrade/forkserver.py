@@ -9,7 +9,7 @@ submission was loaded, runs nbgrader's own ``main()`` with the batch's arguments
 folder and log, and ends as nbgrader would (exit code, atexit handlers, threads joined).
 
 Coordinator side: ``WorkerServer`` starts the server and its batches; each batch is a
-``ForkedWorker`` with the part of ``subprocess.Popen`` the scheduler uses (``pid``,
+``ForkedWorker`` with the part of ``subprocess.Popen`` ``job.grade`` uses (``pid``,
 ``returncode``, ``poll``, ``wait``, ``send_signal``). Each batch leads a process group of its
 own (``os.killpg(worker.pid, ...)`` stops it and what it started), and dies with the server,
 which dies with the coordinator.
@@ -102,7 +102,7 @@ class WorkerServer(JsonLinesProcess):
 
 
 class ForkedWorker:
-    """One batch's nbgrader, forked by the server: what the scheduler needs of a Popen."""
+    """One job's nbgrader, forked by the server: what ``job.grade`` needs of a Popen."""
 
     def __init__(self, server: WorkerServer, pid: int) -> None:
         self.server, self.pid = server, pid

@@ -5,7 +5,7 @@ They append one JSON line per student to the file named by ``COURSEKIT_CLASSGRAD
 nbgrader calls the pre-convert hook once it has decided to grade a submission and the
 post-convert hook once the submission is fully graded (grades committed, autograded folder
 written, permissions set); a submission that fails calls no post-convert hook. The
-coordinator (``scheduler.py``, and ``recovery.py`` after a crash) reads them with
+grader (``job.py``, and ``recovery.py`` after a crash) reads them with
 ``read_events`` and maps the paths back to the student.
 
 This module is imported by nbgrader processes: keep it to the standard library.
