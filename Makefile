@@ -117,8 +117,9 @@ hub-clean:
 
 # The oldest nbgrader pyproject.toml allows (nbgrader>=0.9), in a venv of its own with the other
 # grading dependencies as pyproject.toml has them. Its test grades every third entry of the fault
-# catalogue by both instructor routes (tests/test_catalogue_routes.py) and checks that the code
-# coursekit/upstream_changes.py replaces is the code it was checked on.
+# catalogue by both instructor routes (tests/test_catalogue_routes.py), grades the switch's sample
+# of it with the speed-ups on and with --simple (tests/test_speedups_switch.py), and checks that
+# the code coursekit/upstream_changes.py replaces is the code it was checked on.
 OLDEST_NBGRADER := 0.9.0
 OLDEST_VENV := .venv-nbgrader-oldest
 OLDEST_INSTALLED := $(OLDEST_VENV)/.installed-$(OLDEST_NBGRADER)
@@ -131,4 +132,4 @@ $(OLDEST_INSTALLED): pyproject.toml
 test-nbgrader-oldest: $(OLDEST_INSTALLED) $(GRADING_DEPS)
 	$(OLDEST_VENV)/bin/python -c 'import nbgrader; assert nbgrader.__version__ == "$(OLDEST_NBGRADER)", nbgrader.__version__'
 	PATH=$(CURDIR)/$(OLDEST_VENV)/bin:$$PATH CATALOGUE_SAMPLE_EVERY=3 $(OLDEST_VENV)/bin/python -m pytest -p no:cacheprovider -q \
-		tests/test_catalogue_routes.py tests/test_upstream_changes.py
+		tests/test_catalogue_routes.py tests/test_upstream_changes.py tests/test_speedups_switch.py
