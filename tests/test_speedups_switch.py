@@ -12,6 +12,7 @@ Sample rule: every fourth entry of ``catalogue.ALL`` (positions 0, 4, 8, ...), p
 the catalogue names BROKEN (the ones that crash, hang, exit or cannot be imported, where the plain
 runner and the forked one differ most): 19 of 52 entries. Both ways over 30 entries took over five
 minutes on the shared 2-core machine; tests/test_catalogue_routes.py grades every entry.
+``make test-nbgrader-oldest`` runs this module on the oldest nbgrader allowed as well.
 """
 
 import json
