@@ -23,11 +23,11 @@ Whoever grades (root included), student code has no privilege of the grader's:
 
 - it runs as ``nobody`` (SANDBOX_UID) in a user namespace of its own, with no
   capability: no way past the permissions of a file it does not own (another account's home);
-- every file and folder of ``/etc`` that not every account may read (``/etc/shadow``,
-  ``/etc/gshadow``, ``/etc/sudoers.d``, SSH host keys, ``/etc/ssl/private``) is covered, looked
-  up at each start: in the namespace the grader's files are still its own, so a root grader's
-  root-only files would otherwise be readable; ``/root`` and ``/home`` are not bound at all
-  (both in ``coursekit/sandbox_privacy.py``);
+- its ``/etc`` is a copy of what every account may read there, made again when ``/etc``
+  changes: ``/etc/shadow``, ``/etc/gshadow``, ``/etc/sudoers.d``, SSH host keys,
+  ``/etc/ssl/private`` and any private file made later are absent. In the namespace the
+  grader's files are still its own, so a root grader's root-only files would otherwise be
+  readable; ``/root`` and ``/home`` are not bound at all (both in ``coursekit/sandbox_privacy.py``);
 - of the grader's environment only the names in PASSED_ENV_NAMES pass (``--clearenv``): a
   token or password in the grading process never reaches student code.
 
@@ -54,7 +54,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from .limits import LIMITS, Limits
-from .sandbox_privacy import PASSED_ENV_NAMES, SANDBOX_UID, as_nobody, passed_environment, private_covers  # noqa: F401
+from .sandbox_privacy import PASSED_ENV_NAMES, SANDBOX_UID, as_nobody, passed_environment, public_etc  # noqa: F401
 from .paths import REPO_ROOT
 from .speedups import speedups_on
 
@@ -186,7 +186,9 @@ def _system_binds() -> list[str]:
     args = []
     for name in SYSTEM_PATHS:
         path = Path(name)
-        if path.is_symlink():
+        if name == "/etc":
+            args += ["--ro-bind", str(public_etc()), name]
+        elif path.is_symlink():
             args += ["--symlink", os.readlink(path), name]
         elif path.is_dir():
             args += ["--ro-bind", name, name]
@@ -207,15 +209,14 @@ def bwrap_command(command: Sequence[str], cwd: Path | str, writable: Iterable[Pa
     under ``limits`` (None: no rlimits), with each of ``files`` ({path inside: file outside})
     read-only at its path inside.
 
-    Nothing of the file system is visible but SYSTEM_PATHS (less what not every account may
-    read), the Python installation and the virtual environment (read-only), ``readonly``,
+    Nothing of the file system is visible but SYSTEM_PATHS (/etc as a copy of what every account
+    may read there), the Python installation and the virtual environment (read-only), ``readonly``,
     ``writable`` and a private /tmp. Hidden paths that lie inside those (the repository around
     the virtual environment, say) are covered again by an empty tmpfs. The command runs as
     SANDBOX_UID with no capability, in the environment ``sandbox_environment(env)``.
     """
     readonly, writable = list(readonly), list(writable)
     args = [_bwrap() or "bwrap", "--die-with-parent", "--unshare-pid", *as_nobody(), "--clearenv", *_system_binds(),
-            *private_covers(),
             "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
     if not network:
         args.append("--unshare-net")

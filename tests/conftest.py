@@ -7,14 +7,18 @@ already imported this file under that name.
 
 from __future__ import annotations
 
+import shutil
 import socket
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from coursekit import classroom
 from coursekit.manifest import COURSE
 from coursekit.paths import REPO_ROOT
+from coursekit.sandbox_privacy import etc_copies_folder
 
 # The hidden checks' options and markers, for the project's suite and for the judge alike.
 pytest_plugins = ["coursekit.grading.pytest_plugin"]
@@ -56,3 +60,17 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+ETC_COPIES_EXISTED = pytest.StashKey[bool]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not hasattr(config, "workerinput"):  # the session that starts pytest-xdist's workers, or the only one
+        config.stash[ETC_COPIES_EXISTED] = etc_copies_folder().exists()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """The sandbox's copies of /etc that this session's grading made go with it."""
+    if not config.stash.get(ETC_COPIES_EXISTED, True):
+        shutil.rmtree(etc_copies_folder(), ignore_errors=True)

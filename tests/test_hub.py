@@ -282,11 +282,24 @@ def test_stop_leaves_no_process_and_clean_removes_the_accounts(logged_in):
     assert hub.process.wait(timeout=10) == 0, hub.log_tail()
     left = [p.name for p in Path("/proc").iterdir() if p.name.isdigit() and _owned_by(p, uids)]
     assert left == [] and hub.proxy_pids() == []
+    temporary = _temporary_files_of(uids)  # the instructor's grading made its copies of /etc there
     subprocess.run([*HUB, "clean", *hub.args], cwd=REPO_ROOT, check=True, timeout=120)
     for name in EVERYONE:
         with pytest.raises(KeyError):
             pwd.getpwnam(name)
     assert not hub.root.exists()
+    assert _temporary_files_of(uids) == [], f"left in the temporary folder (before clean: {temporary})"
+
+
+def _temporary_files_of(uids) -> list[str]:
+    found = []
+    for entry in Path(tempfile.gettempdir()).iterdir():
+        try:
+            if entry.lstat().st_uid in uids:
+                found.append(entry.name)
+        except FileNotFoundError:
+            pass
+    return found
 
 
 def _owned_by(proc: Path, uids) -> bool:

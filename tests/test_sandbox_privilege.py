@@ -85,8 +85,44 @@ def test_root_grading_hides_the_graders_secrets_from_student_code(secrets_of_the
     assert "probe done" in notebook_text and "probe done" in page  # the cell ran, its output is shown
     for text in (notebook_text, page):
         assert [secret for secret in secrets_of_the_grader if secret in text] == []
-    assert "uid 65534" in notebook_text and "/etc/shadow: PermissionError" in notebook_text
-    assert "/root: FileNotFoundError" in notebook_text and "/etc/ssh/ssh_host_test_key: PermissionError" in notebook_text
+    assert "uid 65534" in notebook_text and "/etc/shadow: FileNotFoundError" in notebook_text
+    assert "/root: FileNotFoundError" in notebook_text and "/etc/ssh/ssh_host_test_key: FileNotFoundError" in notebook_text
+
+
+WATCHER = r"""
+import os, sys, time
+path = sys.argv[1]
+print("watching", flush=True)
+deadline = time.monotonic() + 20
+while time.monotonic() < deadline and not os.path.exists(path + ".ready"):
+    time.sleep(0.05)
+try:
+    print(open(path).read())
+except OSError as error:
+    print(type(error).__name__)
+"""
+
+
+def test_a_private_file_made_in_etc_while_a_sandbox_runs_stays_out_of_its_sight(tmp_path):
+    """The sandbox's /etc is a copy made before it started: a file root makes there afterwards
+    (useradd's /etc/shadow+ copy of the shadow file, say) is not in it."""
+    import subprocess
+    import sys
+
+    secret = Path("/etc") / f"dropout-late-{secrets.token_hex(6)}+"
+    command = sandbox.bwrap_command([sys.executable, "-I", "-c", WATCHER, str(secret)], tmp_path, writable=[tmp_path])
+    watcher = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert watcher.stdout.readline().strip() == "watching"
+        secret.write_text("made-after-the-start\n")
+        secret.chmod(0o600)
+        Path(f"{secret}.ready").write_text("")
+        out, err = watcher.communicate(timeout=60)
+    finally:
+        watcher.kill()
+        secret.unlink(missing_ok=True)
+        Path(f"{secret}.ready").unlink(missing_ok=True)
+    assert "made-after-the-start" not in out and out.strip() == "FileNotFoundError", out + err
 
 
 @pytest.mark.parametrize("suffix, mode", [("+", 0o600), (".lock", 0o600), ("", 0o644)])

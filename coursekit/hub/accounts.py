@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import grp
 import pwd
+import shutil
 import subprocess
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
 from coursekit.hub.made import Record
 
@@ -82,12 +85,27 @@ def make_accounts(people: People, record: Record) -> None:
         subprocess.run(["usermod", "--append", "--groups", people.graders_group, name], check=True)
 
 
+def _remove_temporary_files(uid: int) -> None:
+    """What the account left in the temporary folder (the grading sandbox's copies of /etc, say)."""
+    for entry in Path(tempfile.gettempdir()).iterdir():
+        try:
+            if entry.lstat().st_uid != uid:
+                continue
+        except FileNotFoundError:
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+
+
 def remove_accounts(record: Record) -> list[str]:
     """Remove the recorded accounts (with their homes) and groups; returns what was removed."""
     removed = []
     for name in list(record.accounts):
         if _exists(pwd.getpwnam, name):
             subprocess.run(["pkill", "--uid", name], check=False)  # nothing of theirs keeps running
+            _remove_temporary_files(pwd.getpwnam(name).pw_uid)
             subprocess.run(["userdel", "--remove", name], check=False, capture_output=True)
             removed.append(name)
         record.accounts.remove(name)
