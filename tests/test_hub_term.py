@@ -16,7 +16,10 @@ instructor (the others), grade the inline questions in formgrader's grading view
 release feedback; each student who submitted opens their feedback page. The scores must equal
 what plain ``nbgrader autograde`` gives the same submissions; the late one carries the hub's
 late penalty (coursekit/hub/layout.py); the one without source_pkg is reported as missing it.
-Screenshots at 1280 px: _build/hub-term-screenshots/<run>/. Select with ``-m hub``.
+At the end one student does it again on a phone (390 px), as docs/hub-students.md says: log in,
+close the file browser, open the Assignments tab, read the feedback page.
+Screenshots at 1280 px (and 390 px for the phone): _build/hub-term-screenshots/<run>/. Select
+with ``-m hub``.
 """
 
 import csv
@@ -47,6 +50,7 @@ ANSWERS = ["Survivors are scaled by 1/(1-p) so the expected activation is the sa
            "Without dropout the train accuracy reaches 1 while validation lags: dropout narrows that gap."]
 HAND_SCORES = {TWICE: (5, 4), LATE: (3, 5), NO_PACKAGE: (0, 0)}  # per inline question
 SHOTS_ROOT = BUILD_DIR / "hub-term-screenshots"
+DESKTOP, PHONE = {"width": 1280, "height": 900}, {"width": 390, "height": 844}
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync", "--no-first-run",
                   # several people's pages at once: none is a background tab whose timers wait a minute
@@ -68,23 +72,29 @@ def shot():
 
 
 @pytest.fixture(scope="module")
-def people(hub, shot):
-    """name -> a logged-in page of that person's own browser context (cookies apart)."""
+def chromium():
     with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_FLAGS)
-        pages = {}
-
-        def page_of(name):
-            if name not in pages:
-                pages[name] = log_in(chromium, hub, name, shot)
-            pages[name].bring_to_front()
-            return pages[name]
-        yield page_of
-        chromium.close()
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_FLAGS)
+        yield browser
+        browser.close()
 
 
-def log_in(chromium, hub, name, shot):
-    context = chromium.new_context(viewport={"width": 1280, "height": 900})
+@pytest.fixture(scope="module")
+def people(hub, chromium, shot):
+    """name -> a logged-in page of that person's own browser context (cookies apart)."""
+    pages = {}
+
+    def page_of(name):
+        if name not in pages:
+            pages[name] = log_in(chromium, hub, name, shot)
+        pages[name].bring_to_front()
+        return pages[name]
+    return page_of
+
+
+def login_page(chromium, hub, name, viewport=DESKTOP):
+    """A new browser's page at the hub's login page, the name and password typed in."""
+    context = chromium.new_context(viewport=viewport, is_mobile=viewport == PHONE, has_touch=viewport == PHONE)
     context.route("**/*", lambda route: route.continue_() if route.request.url.startswith(
         ("http://127.0.0.1", "data:", "blob:")) else route.abort())
     page = context.new_page()
@@ -92,11 +102,20 @@ def log_in(chromium, hub, name, shot):
     page.goto(f"{hub.url}/hub/login")
     page.fill("#username_input", name)
     page.fill("#password_input", (hub.root / "state" / "password").read_text().strip())
-    shot(page, f"{name}-login")
+    return page
+
+
+def sign_in(page, hub, name):
     page.click("#login_submit")
     page.wait_for_url(f"**/user/{name}/lab**")
     page.locator("#jp-main-dock-panel").wait_for()
     return page
+
+
+def log_in(chromium, hub, name, shot):
+    page = login_page(chromium, hub, name)
+    shot(page, f"{name}-login")
+    return sign_in(page, hub, name)
 
 
 def formgrader(people, hub, shot, path="manage_assignments"):
@@ -301,3 +320,37 @@ def test_5_feedback_generated_released_and_read(hub, people, shot):
         reader.get_by_text(ASSIGNMENT.tasks[0].title).first.wait_for()
         shot(reader, f"{student}-feedback-page")
         reader.close()
+
+
+def overflow(page) -> int:
+    """How many CSS pixels the page is wider than the window (0: no sideways scrolling)."""
+    return page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+
+
+def outside_the_window(locator, width: int) -> list[str]:
+    boxes = [(element.get_attribute("id") or element.inner_text(), element.bounding_box()) for element in locator.all()]
+    return [f"{name!r} at {box}" for name, box in boxes if box is None or box["x"] < 0 or box["x"] + box["width"] > width]
+
+
+def test_6_a_student_on_a_phone_logs_in_opens_the_assignments_and_reads_the_feedback(hub, chromium, shot):
+    width = PHONE["width"]
+    page = login_page(chromium, hub, TWICE, PHONE)
+    form = page.locator("#username_input, #password_input, #login_submit")
+    assert outside_the_window(form, width) == [] and overflow(page) == 0
+    shot(page, f"{TWICE}-phone-login")
+    sign_in(page, hub, TWICE)
+    page.locator(".jp-SideBar.jp-mod-left [title^='File Browser']").click()  # the guide: close it
+    lab.wait_until(page, lambda: page.locator("#jp-left-stack").is_hidden(), what="file browser closed")
+    lab.assignments_tab(page)
+    panel = page.locator("#jp-main-dock-panel").bounding_box()
+    assert panel["width"] >= 0.8 * width, panel
+    buttons = page.get_by_role("button", name="Fetch Feedback")
+    buttons.first.wait_for()
+    assert outside_the_window(buttons, width) == [] and overflow(page) == 0
+    shot(page, f"{TWICE}-phone-assignments")
+    found = sorted((hub.home(TWICE) / FOLDER / "feedback").glob(f"*/{ASSIGNMENT.notebook}.html"))
+    page.goto(f"{hub.url}/user/{TWICE}/files/{found[-1].relative_to(hub.home(TWICE))}")
+    page.get_by_text(ASSIGNMENT.tasks[0].title).first.wait_for()
+    assert overflow(page) == 0
+    shot(page, f"{TWICE}-phone-feedback-page")
+    page.context.close()
