@@ -23,11 +23,8 @@ Whoever grades (root included), student code has no privilege of the grader's:
 
 - it runs as ``nobody`` (SANDBOX_UID) in a user namespace of its own, with no
   capability: no way past the permissions of a file it does not own (another account's home);
-- its ``/etc`` is a copy of what every account may read there, made again when ``/etc``
-  changes: ``/etc/shadow``, ``/etc/gshadow``, ``/etc/sudoers.d``, SSH host keys,
-  ``/etc/ssl/private`` and any private file made later are absent. In the namespace the
-  grader's files are still its own, so a root grader's root-only files would otherwise be
-  readable; ``/root`` and ``/home`` are not bound at all (both in ``coursekit/sandbox_privacy.py``);
+- its ``/etc`` is a copy of what every account may read there (a root grader's files are
+  still the namespace's own); ``/root`` and ``/home`` are not bound (``sandbox_privacy.py``);
 - of the grader's environment only the names in PASSED_ENV_NAMES pass (``--clearenv``): a
   token or password in the grading process never reaches student code.
 
@@ -149,15 +146,21 @@ def probe() -> str | None:
     return _probe(_bwrap(), sys.executable)
 
 
+# Where bwrap is installed but cannot make its namespaces (docs/hub-instructors.md).
+NO_NAMESPACES_WAY_OUT = ("Where unprivileged user namespaces are off (most Kubernetes pods), grade in a pod or on "
+                         "a machine that allows them, or with the class command's Dask workers there")
+
+
 def require() -> bool:
     """Raise SandboxUnavailable unless bwrap works or unconfined grading was chosen on purpose;
     True when bwrap works (False: unconfined on purpose)."""
     reason = probe()
     if reason and not unconfined_on_purpose():
+        way_out = "Install bubblewrap (apt-get install bubblewrap)" if _bwrap() is None else NO_NAMESPACES_WAY_OUT
         raise SandboxUnavailable(
-            f"grading refuses to run student code unconfined: {reason}. Install bubblewrap "
-            f"(apt-get install bubblewrap), or, knowing that student code will then be able to read "
-            f"the solutions and write to the gradebook, set {UNCONFINED_ENV}=1 to grade unconfined.")
+            f"grading refuses to run student code unconfined: {reason}. {way_out}, or, knowing that student "
+            f"code will then be able to read the solutions and write to the gradebook, set "
+            f"{UNCONFINED_ENV}=1 to grade unconfined.")
     return reason is None
 
 
