@@ -94,7 +94,11 @@ def etc_state(top: str = "/etc") -> str:
 
 
 def _copy_public(source: Path, target: Path) -> None:
-    for entry in sorted(os.scandir(source), key=lambda entry: entry.name):
+    try:
+        entries = sorted(os.scandir(source), key=lambda entry: entry.name)
+    except OSError:  # gone since it was listed, or not this account's to list: left empty
+        return
+    for entry in entries:
         try:
             info = entry.stat(follow_symlinks=False)
         except FileNotFoundError:
