@@ -117,8 +117,8 @@ hub-clean:
 
 # The oldest nbgrader pyproject.toml allows (nbgrader>=0.9), in a venv of its own with the other
 # grading dependencies as pyproject.toml has them. Its test grades every third entry of the fault
-# catalogue by both instructor routes (tests/test_catalogue_routes.py), grades the whole catalogue
-# with the speed-ups on and with --simple (tests/test_speedups_switch.py), and checks that
+# catalogue by both instructor routes (tests/test_catalogue_routes.py), grades those and the broken
+# entries with the speed-ups on and with --simple (tests/test_speedups_switch.py), and checks that
 # the code coursekit/upstream_changes.py replaces is the code it was checked on.
 OLDEST_NBGRADER := 0.9.0
 OLDEST_VENV := .venv-nbgrader-oldest

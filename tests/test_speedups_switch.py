@@ -9,11 +9,15 @@ runner per plan, nbgrader as it ships). Every check of every task must have the 
 and message, and every cell the points tests/faults/points.json records.
 
 Every entry of ``catalogue.ALL`` is graded both ways: about 70 s on the idle 2-core machine
-(two class runs of 52 submissions each), of which the ``--simple`` run takes the larger part.
-``make test-nbgrader-oldest`` runs this module on the oldest nbgrader allowed as well.
+(two class runs of 56 submissions each), of which the ``--simple`` run takes the larger part.
+``make test-nbgrader-oldest`` runs this module on the oldest nbgrader allowed as well, with
+``CATALOGUE_SAMPLE_EVERY=3``: every third entry plus every entry the catalogue names BROKEN (the
+ones that crash, hang, exit or cannot be imported, where the plain runner and the forked one
+differ most), 24 of 56, to keep the suite within its time.
 """
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -29,7 +33,9 @@ from conftest import CATALOGUE, LIMITS, classgrade
 
 DROPOUT = COURSE.assignment_named("dropout")  # the assignment these tests grade
 
-ENTRIES = list(CATALOGUE.ALL)
+EVERY = int(os.environ.get("CATALOGUE_SAMPLE_EVERY", "1"))
+BROKEN = {variant.name for variant in CATALOGUE.BROKEN}
+ENTRIES = [variant for index, variant in enumerate(CATALOGUE.ALL) if index % EVERY == 0 or variant.name in BROKEN]
 POINTS = json.loads((Path(__file__).parent / "faults" / "points.json").read_text())
 CELLS = tuple(task.grade_cell for task in DROPOUT.tasks)
 
