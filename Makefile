@@ -60,7 +60,7 @@ pdf: $(INSTALLED) $(SYSTEM_DEPS) _build/.source_pkg.stamp
 # suite runs on the newest nbgrader 0.9.x pyproject.toml allows, then a sample of the catalogue's
 # routes on the oldest (test-nbgrader-oldest).
 test: setup book pdf
-	$(PYTHON) -m pytest -n $(or $(TEST_JOBS),2) --dist loadfile --no-loadscope-reorder
+	$(PYTHON) -m pytest -n $(or $(TEST_JOBS),2) --dist loadfile
 	$(MAKE) test-nbgrader-oldest
 
 

@@ -62,20 +62,7 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-# The suite's longest files here, longest first (pytest --durations on 2026-12-07: the book's
-# accessibility pass about 250 s, the hub's term about 260 s, then 100 to 130 s each). They start
-# first, so that neither of make test's two workers is left running one of them alone at the end:
-# --dist loadfile hands out files in collection order once its reordering by number of tests is
-# off (--no-loadscope-reorder), and that reordering put these few-test files last.
-LONGEST_FILES = ("test_hub_term.py", "test_book_a11y.py", "test_speedups_switch.py", "test_catalogue_routes.py",
-                 "test_grading_nbgrader.py", "test_feedback_page.py", "test_formgrader.py", "test_classgrade.py")
 ETC_COPIES_EXISTED = pytest.StashKey[bool]()
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """LONGEST_FILES first; every other file, and every test within a file, keeps its order."""
-    rank = {name: position for position, name in enumerate(LONGEST_FILES)}
-    items.sort(key=lambda item: rank.get(item.path.name, len(LONGEST_FILES)))
 
 
 def pytest_configure(config: pytest.Config) -> None:
