@@ -4,7 +4,7 @@ Two kinds of process run student code: the notebook's kernel (started by nbgrade
 ``dropout-sandbox`` kernel spec in ``coursekit/kernels``) and the hidden checks' runner
 (started by ``coursekit.grading.client``). Of the file system they see only:
 
-- read-only: the system's programs, libraries and configuration (SYSTEM_PATHS), the Python
+- read-only: the system's programs and libraries (SYSTEM_PATHS) and configuration (/etc), the Python
   installation and the virtual environment (and, for the runner, ``runner.py``, the trusted
   ``reference.py`` it loads and the submission's snapshot);
 - writable: only the process's own folder (the kernel: the student's autograded folder; the
@@ -182,16 +182,15 @@ def _existing_unique(paths: Iterable[Path | str]) -> list[Path]:
 
 
 # What a confined process sees of the system, read-only: programs, libraries, configuration.
-SYSTEM_PATHS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc")
+# /etc is seen as the copy sandbox_privacy.public_etc makes of what every account may read there.
+SYSTEM_PATHS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 
 
 def _system_binds() -> list[str]:
-    args = []
+    args = ["--ro-bind", str(public_etc()), "/etc"]
     for name in SYSTEM_PATHS:
         path = Path(name)
-        if name == "/etc":
-            args += ["--ro-bind", str(public_etc()), name]
-        elif path.is_symlink():
+        if path.is_symlink():
             args += ["--symlink", os.readlink(path), name]
         elif path.is_dir():
             args += ["--ro-bind", name, name]
@@ -212,8 +211,8 @@ def bwrap_command(command: Sequence[str], cwd: Path | str, writable: Iterable[Pa
     under ``limits`` (None: no rlimits), with each of ``files`` ({path inside: file outside})
     read-only at its path inside.
 
-    Nothing of the file system is visible but SYSTEM_PATHS (/etc as a copy of what every account
-    may read there), the Python installation and the virtual environment (read-only), ``readonly``,
+    Nothing of the file system is visible but SYSTEM_PATHS, a copy of what every account may
+    read of /etc, the Python installation and the virtual environment (read-only), ``readonly``,
     ``writable`` and a private /tmp. Hidden paths that lie inside those (the repository around
     the virtual environment, say) are covered again by an empty tmpfs. The command runs as
     SANDBOX_UID with no capability, in the environment ``sandbox_environment(env)``.
